@@ -1,0 +1,183 @@
+//! hello: the example app hoist deploys.
+//!
+//! `hello serve` answers `GET /` with its version, `GET /up` with 200, and
+//! `GET /slow?ms=N` after N ms. `hello work` does the same (a worker that can
+//! be health-checked). `hello health` checks `/up` on localhost (the image's
+//! Docker HEALTHCHECK); `hello get PATH` prints a local response.
+//!
+//! `HELLO_MODE` picks a behaviour: `ok` (default), `unhealthy` (`/up`
+//! answers 503 forever), `crash` (exits with code 3 after half a second).
+//! The version shown is `KAMAL_VERSION` (set by hoist), else `APP_VERSION`.
+//! On SIGTERM it stops accepting, finishes requests in flight (up to 30 s),
+//! then exits 0.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+static STOPPING: AtomicBool = AtomicBool::new(false);
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+unsafe extern "C" {
+    fn signal(signum: i32, handler: extern "C" fn(i32)) -> usize;
+}
+
+extern "C" fn on_stop(_: i32) {
+    STOPPING.store(true, Ordering::SeqCst);
+}
+
+fn port() -> u16 {
+    std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000)
+}
+
+fn version() -> String {
+    std::env::var("KAMAL_VERSION")
+        .or_else(|_| std::env::var("APP_VERSION"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn respond(stream: &mut TcpStream, status: &str, body: &str) {
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+fn handle(mut stream: TcpStream, mode: &str, role: &str) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut reader = BufReader::new(match stream.try_clone() {
+        Ok(s) => s,
+        Err(_) => return,
+    });
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    // Drain the headers.
+    let mut h = String::new();
+    while reader.read_line(&mut h).map(|n| n > 2).unwrap_or(false) {
+        h.clear();
+    }
+    let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let (route, query) = path.split_once('?').unwrap_or((&path, ""));
+    match route {
+        "/up" if mode == "unhealthy" => respond(&mut stream, "503 Service Unavailable", "unhealthy\n"),
+        "/up" => respond(&mut stream, "200 OK", "ok\n"),
+        "/version" => respond(&mut stream, "200 OK", &format!("{}\n", version())),
+        "/slow" => {
+            let ms = query
+                .strip_prefix("ms=")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1000);
+            std::thread::sleep(Duration::from_millis(ms));
+            respond(&mut stream, "200 OK", &format!("slow {} {ms}\n", version()));
+        }
+        "/" => {
+            let greeting = std::env::var("GREETING").unwrap_or_else(|_| "hello".into());
+            let secret = if std::env::var("API_KEY").is_ok() { " (API_KEY set)" } else { "" };
+            respond(
+                &mut stream,
+                "200 OK",
+                &format!("{greeting} from {role} version {}{secret}\n", version()),
+            );
+        }
+        _ => respond(&mut stream, "404 Not Found", "not found\n"),
+    }
+}
+
+fn serve(role: &str) -> ! {
+    let mode = std::env::var("HELLO_MODE").unwrap_or_else(|_| "ok".into());
+    unsafe {
+        signal(15, on_stop);
+        signal(2, on_stop);
+    }
+    if mode == "crash" {
+        eprintln!("hello: HELLO_MODE=crash, exiting");
+        std::thread::sleep(Duration::from_millis(500));
+        std::process::exit(3);
+    }
+    let listener = TcpListener::bind(("0.0.0.0", port())).unwrap_or_else(|e| {
+        eprintln!("hello: cannot listen on {}: {e}", port());
+        std::process::exit(1);
+    });
+    listener.set_nonblocking(true).expect("nonblocking listener");
+    eprintln!("hello {} ({role}, mode {mode}) listening on {}", version(), port());
+    let mut last_beat = Instant::now();
+    loop {
+        if STOPPING.load(Ordering::SeqCst) {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while IN_FLIGHT.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            eprintln!("hello: stopped");
+            std::process::exit(0);
+        }
+        match listener.accept() {
+            Ok((stream, _)) => {
+                let _ = stream.set_nonblocking(false);
+                IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+                let mode = mode.clone();
+                let role = role.to_string();
+                std::thread::spawn(move || {
+                    handle(stream, &mode, &role);
+                    IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => eprintln!("hello: accept: {e}"),
+        }
+        if role == "worker" && last_beat.elapsed() > Duration::from_secs(10) {
+            eprintln!("hello worker {}: working", version());
+            last_beat = Instant::now();
+        }
+    }
+}
+
+fn get(path: &str) -> Result<(u16, String), String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port())).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).map_err(|e| e.to_string())?;
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Ok((status, body))
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str).unwrap_or("serve") {
+        "serve" => serve("web"),
+        "work" => serve("worker"),
+        "health" => match get("/up") {
+            Ok((200, _)) => {}
+            Ok((code, _)) => {
+                eprintln!("unhealthy: /up answered {code}");
+                std::process::exit(1);
+            }
+            Err(e) => {
+                eprintln!("unhealthy: {e}");
+                std::process::exit(1);
+            }
+        },
+        "get" => match get(args.get(1).map(String::as_str).unwrap_or("/")) {
+            Ok((_, body)) => print!("{body}"),
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(1);
+            }
+        },
+        other => {
+            eprintln!("usage: hello [serve|work|health|get PATH] (got `{other}`)");
+            std::process::exit(2);
+        }
+    }
+}

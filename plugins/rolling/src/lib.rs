@@ -1,0 +1,151 @@
+//! The `rolling` strategy: hosts in batches of `boot.limit` (all at once when
+//! unset), `boot.wait` between batches. In every batch the primary role's
+//! containers go first and the other roles wait on them; when the first
+//! primary batch fails no other role is booted (Kamal's barrier). If a target
+//! fails, the targets already updated are rolled back (unless the plan says
+//! not to) so the fleet ends on one version.
+
+use hoist_plugin::{
+    DeployContext, Plan, PluginError, Strategy, Target, export_strategy, log, rollout, step,
+};
+
+struct Rolling;
+
+/// Splits targets into batches of `size` distinct hosts, keeping order.
+pub fn batches(targets: &[Target], size: u32) -> Vec<Vec<Target>> {
+    let size = size.max(1) as usize;
+    let mut hosts: Vec<&str> = Vec::new();
+    for t in targets {
+        if !hosts.contains(&t.host.as_str()) {
+            hosts.push(&t.host);
+        }
+    }
+    hosts
+        .chunks(size)
+        .map(|group| {
+            targets
+                .iter()
+                .filter(|t| group.contains(&t.host.as_str()))
+                .cloned()
+                .collect()
+        })
+        .collect()
+}
+
+/// Boots `targets` through every step; returns the ones fully updated and the
+/// first error, if any target failed.
+fn boot(targets: &[Target]) -> (Vec<Target>, Option<(Target, PluginError)>) {
+    let mut updated = Vec::new();
+    let mut first_error = None;
+    let mut live = targets.to_vec();
+    for f in [
+        rollout::start,
+        rollout::wait_healthy,
+        rollout::route,
+        rollout::retire,
+    ] {
+        if live.is_empty() {
+            break;
+        }
+        let (ok, failed) = step(f, &live);
+        if first_error.is_none() {
+            first_error = failed.into_iter().next();
+        }
+        live = ok;
+    }
+    updated.extend(live);
+    (updated, first_error)
+}
+
+impl Strategy for Rolling {
+    fn roll_out(ctx: DeployContext, plan: Plan) -> Result<String, PluginError> {
+        let groups = batches(&plan.targets, plan.batch_size);
+        let mut updated: Vec<Target> = Vec::new();
+        for (i, group) in groups.iter().enumerate() {
+            if i > 0 && plan.batch_wait_ms > 0 {
+                log::info(&format!(
+                    "waiting {} ms before the next batch",
+                    plan.batch_wait_ms
+                ));
+                rollout::sleep(plan.batch_wait_ms);
+            }
+            let (primary, others): (Vec<Target>, Vec<Target>) = group
+                .iter()
+                .cloned()
+                .partition(|t| t.role == ctx.primary_role);
+            let mut failure = None;
+            for (wave, targets) in [primary, others].into_iter().enumerate() {
+                if targets.is_empty() {
+                    continue;
+                }
+                let (done, err) = boot(&targets);
+                updated.extend(done);
+                if let Some((target, e)) = err {
+                    if i == 0 && wave == 0 {
+                        log::error(&format!(
+                            "first {} container is unhealthy on {}, not booting any other roles",
+                            ctx.primary_role, target.host
+                        ));
+                    }
+                    failure = Some((target, e));
+                    break;
+                }
+            }
+            if let Some((target, e)) = failure {
+                let mut message = format!("{} failed: {e}", target.label());
+                if plan.roll_back_on_failure && !updated.is_empty() {
+                    let names: Vec<String> = updated.iter().map(Target::label).collect();
+                    log::warn(&format!(
+                        "rolling back {} updated target(s) so the fleet stays on one version: {}",
+                        updated.len(),
+                        names.join(", ")
+                    ));
+                    let (_, failed) = step(rollout::roll_back, &updated);
+                    for (t, e) in &failed {
+                        log::error(&format!("roll back of {} failed: {e}", t.label()));
+                    }
+                    message.push_str(&format!(
+                        "; rolled back {} target(s)",
+                        updated.len() - failed.len()
+                    ));
+                } else if !updated.is_empty() {
+                    message.push_str(&format!(
+                        "; {} target(s) stay on the new version",
+                        updated.len()
+                    ));
+                }
+                return Err(PluginError::Failed(message));
+            }
+        }
+        Ok(format!(
+            "updated {} target(s) in {} batch(es)",
+            updated.len(),
+            groups.len()
+        ))
+    }
+}
+
+export_strategy!(Rolling);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(host: &str, role: &str) -> Target {
+        Target {
+            host: host.into(),
+            role: role.into(),
+        }
+    }
+
+    #[test]
+    fn batches_group_by_host_in_order() {
+        let targets = vec![t("a", "web"), t("b", "web"), t("c", "web"), t("a", "job")];
+        let b = batches(&targets, 2);
+        assert_eq!(b.len(), 2);
+        assert_eq!(b[0], vec![t("a", "web"), t("b", "web"), t("a", "job")]);
+        assert_eq!(b[1], vec![t("c", "web")]);
+        assert_eq!(batches(&targets, 0).len(), 3);
+        assert_eq!(batches(&targets, 10).len(), 1);
+    }
+}

@@ -1,0 +1,229 @@
+//! # hoist-plugin: write hoist hook and strategy plugins in Rust
+//!
+//! A hoist plugin is a WebAssembly component (built for `wasm32-wasip2`) that
+//! the `hoist` runner loads from its plugins dir. This crate hides the
+//! WIT bindings: implement one trait and call one macro.
+//!
+//! ```ignore
+//! // Cargo.toml: [lib] crate-type = ["cdylib"]
+//! //             hoist-plugin = { version = "0.1", features = ["hook"] }
+//! use hoist_plugin::{DeployContext, Hook, Outcome, PluginError, log};
+//!
+//! struct Hello;
+//! impl Hook for Hello {
+//!     fn run(ctx: DeployContext, _outcome: Option<Outcome>) -> Result<(), PluginError> {
+//!         log::info(&format!("deploying {} {}", ctx.service, ctx.version));
+//!         Ok(())
+//!     }
+//! }
+//! hoist_plugin::export_hook!(Hello);
+//! ```
+//!
+//! Host functions never trap on bad input: they return a [`PluginError`]
+//! (`Denied` when the plugin was not granted the capability, `Invalid`,
+//! `Unavailable`, `Failed`). Return `PluginError::Aborted` from a hook to stop
+//! the deploy on purpose.
+
+extern crate self as hoist_plugin;
+
+#[doc(hidden)]
+pub use wit_bindgen as __wit_bindgen;
+
+/// Bindings for the imports every plugin shares (world `host-api`).
+#[doc(hidden)]
+pub mod host_api {
+    wit_bindgen::generate!({
+        world: "host-api",
+        path: "../../wit",
+        runtime_path: "crate::__wit_bindgen::rt",
+    });
+}
+
+pub use host_api::hoist::plugin::types::{
+    CommandOutput, DeployContext, Outcome, PluginError, Role, Stage, Target,
+};
+pub use host_api::hoist::plugin::{commands, context, docker, rollout};
+
+/// Logging to the runner's output, tagged with the plugin name and stage.
+pub mod log {
+    pub use crate::host_api::hoist::plugin::log::{Level, log, progress};
+
+    /// Logs at `info`.
+    pub fn info(message: &str) {
+        log(Level::Info, message)
+    }
+    /// Logs at `warn`.
+    pub fn warn(message: &str) {
+        log(Level::Warn, message)
+    }
+    /// Logs at `error`.
+    pub fn error(message: &str) {
+        log(Level::Error, message)
+    }
+    /// Logs at `debug` (shown with `hoist -v`).
+    pub fn debug(message: &str) {
+        log(Level::Debug, message)
+    }
+}
+
+#[cfg(feature = "hook")]
+#[doc(hidden)]
+pub mod hook_world {
+    wit_bindgen::generate!({
+        world: "hook-plugin",
+        path: "../../wit",
+        runtime_path: "hoist_plugin::__wit_bindgen::rt",
+        pub_export_macro: true,
+        export_macro_name: "export_hook",
+        default_bindings_module: "hoist_plugin::hook_world",
+        with: {
+            "hoist:plugin/types@0.1.0": crate::host_api::hoist::plugin::types,
+            "hoist:plugin/log@0.1.0": crate::host_api::hoist::plugin::log,
+            "hoist:plugin/context@0.1.0": crate::host_api::hoist::plugin::context,
+            "hoist:plugin/docker@0.1.0": crate::host_api::hoist::plugin::docker,
+            "hoist:plugin/commands@0.1.0": crate::host_api::hoist::plugin::commands,
+            "hoist:plugin/rollout@0.1.0": crate::host_api::hoist::plugin::rollout,
+        },
+    });
+}
+
+/// Implemented by hook plugins; export the implementation with
+/// [`export_hook!`].
+///
+/// `run` is called once per configured stage with the deploy context;
+/// `ctx.stage` says which. `outcome` is only given at post-deploy.
+#[cfg(feature = "hook")]
+pub use hook_world::exports::hoist::plugin::hook::Guest as Hook;
+
+/// Exports a [`Hook`] implementation as the plugin's `hook` interface.
+#[cfg(feature = "hook")]
+pub use hook_world::export_hook;
+
+#[cfg(feature = "strategy")]
+#[doc(hidden)]
+pub mod strategy_world {
+    wit_bindgen::generate!({
+        world: "strategy-plugin",
+        path: "../../wit",
+        runtime_path: "hoist_plugin::__wit_bindgen::rt",
+        pub_export_macro: true,
+        export_macro_name: "export_strategy",
+        default_bindings_module: "hoist_plugin::strategy_world",
+        with: {
+            "hoist:plugin/types@0.1.0": crate::host_api::hoist::plugin::types,
+            "hoist:plugin/log@0.1.0": crate::host_api::hoist::plugin::log,
+            "hoist:plugin/context@0.1.0": crate::host_api::hoist::plugin::context,
+            "hoist:plugin/docker@0.1.0": crate::host_api::hoist::plugin::docker,
+            "hoist:plugin/commands@0.1.0": crate::host_api::hoist::plugin::commands,
+            "hoist:plugin/rollout@0.1.0": crate::host_api::hoist::plugin::rollout,
+        },
+    });
+}
+
+/// Implemented by strategy plugins; export the implementation with
+/// [`export_strategy!`].
+#[cfg(feature = "strategy")]
+pub use strategy_world::exports::hoist::plugin::strategy::{Guest as Strategy, Plan};
+
+/// Exports a [`Strategy`] implementation as the plugin's `strategy` interface.
+#[cfg(feature = "strategy")]
+pub use strategy_world::export_strategy;
+
+/// Reading a plugin's settings (`settings:` under the plugin in the deploy
+/// config). Scalars arrive as their text; lists and maps as JSON.
+pub trait Settings {
+    /// The raw text of a setting.
+    fn setting(&self, key: &str) -> Option<&str>;
+
+    /// A boolean setting (`true`/`false`, `yes`/`no`, `1`/`0`), else `default`.
+    fn bool_setting(&self, key: &str, default: bool) -> Result<bool, PluginError> {
+        match self.setting(key) {
+            None => Ok(default),
+            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "true" | "yes" | "on" | "1" => Ok(true),
+                "false" | "no" | "off" | "0" => Ok(false),
+                other => Err(PluginError::Invalid(format!(
+                    "setting `{key}` must be true or false, not `{other}`"
+                ))),
+            },
+        }
+    }
+
+    /// A duration setting in milliseconds: `500ms`, `30s`, `5m`, `1h`, or a bare
+    /// number of seconds; else `default_ms`.
+    fn duration_ms_setting(&self, key: &str, default_ms: u64) -> Result<u64, PluginError> {
+        match self.setting(key) {
+            None => Ok(default_ms),
+            Some(v) => parse_duration_ms(v).ok_or_else(|| {
+                PluginError::Invalid(format!(
+                    "setting `{key}` must be a duration like 30s or 5m, not `{v}`"
+                ))
+            }),
+        }
+    }
+}
+
+impl Settings for DeployContext {
+    fn setting(&self, key: &str) -> Option<&str> {
+        self.settings
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Parses `500ms`, `30s`, `5m`, `1h` or a bare number of seconds.
+pub fn parse_duration_ms(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let factor = match unit.trim() {
+        "" | "s" => 1000,
+        "ms" => 1,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => return None,
+    };
+    n.checked_mul(factor)
+}
+
+impl Target {
+    /// `host/role`, as hoist prints targets.
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.host, self.role)
+    }
+}
+
+/// Runs one rollout step on `targets` and splits the per-target results into
+/// the targets that succeeded and those that failed (with their errors).
+pub fn step(
+    f: fn(&[Target]) -> Vec<Result<(), PluginError>>,
+    targets: &[Target],
+) -> (Vec<Target>, Vec<(Target, PluginError)>) {
+    let mut ok = Vec::new();
+    let mut failed = Vec::new();
+    for (t, r) in targets.iter().cloned().zip(f(targets)) {
+        match r {
+            Ok(()) => ok.push(t),
+            Err(e) => failed.push((t, e)),
+        }
+    }
+    (ok, failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration_ms("30s"), Some(30_000));
+        assert_eq!(parse_duration_ms("30"), Some(30_000));
+        assert_eq!(parse_duration_ms("250ms"), Some(250));
+        assert_eq!(parse_duration_ms("2m"), Some(120_000));
+        assert_eq!(parse_duration_ms("1h"), Some(3_600_000));
+        assert_eq!(parse_duration_ms("soon"), None);
+        assert_eq!(parse_duration_ms(""), None);
+    }
+}

@@ -1,0 +1,98 @@
+//! Builds the default plugins (the strategies in `plugins/` and the hooks in
+//! `hooks/`) as WebAssembly components with a nested cargo, so `cargo build`
+//! of a fresh clone embeds them in `hoist` with no manual wasm step.
+//!
+//! The nested build uses its own target dir (a shared one would deadlock on
+//! the outer build's lock) next to the outer one, so every profile reuses it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// (plugin name, package, source dir relative to the workspace).
+const PLUGINS: &[(&str, &str, &str)] = &[
+    ("rolling", "hoist-strategy-rolling", "plugins/rolling"),
+    ("git-clean", "hoist-hook-git-clean", "hooks/git-clean"),
+    ("preflight", "hoist-hook-preflight", "hooks/preflight"),
+    ("deploy-log", "hoist-hook-deploy-log", "hooks/deploy-log"),
+];
+
+const TARGET: &str = "wasm32-wasip2";
+
+fn main() {
+    let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
+    let workspace = manifest_dir.parent().unwrap().to_path_buf();
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    let guest_dir = std::env::var_os("HOIST_GUEST_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            out_dir
+                .ancestors()
+                .nth(4)
+                .unwrap_or(&out_dir)
+                .join("hoist-guests")
+        });
+
+    for dir in ["wit", "plugins", "hooks"] {
+        println!("cargo:rerun-if-changed={}", workspace.join(dir).display());
+    }
+    println!("cargo:rerun-if-changed={}", workspace.join("Cargo.lock").display());
+    println!("cargo:rerun-if-env-changed=HOIST_GUEST_TARGET_DIR");
+
+    check_target();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(&workspace)
+        .args(["build", "--profile", "wasm-guest", "--target", TARGET, "--target-dir"])
+        .arg(&guest_dir)
+        .arg("--manifest-path")
+        .arg(workspace.join("Cargo.toml"));
+    for (_, package, _) in PLUGINS {
+        cmd.args(["-p", package]);
+    }
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_BUILD_TARGET",
+        "CARGO_TARGET_DIR",
+        "CARGO_PRIMARY_PACKAGE",
+    ] {
+        cmd.env_remove(var);
+    }
+    let status = cmd.status().expect("run cargo for the plugins");
+    if !status.success() {
+        panic!(
+            "building the default plugins for {TARGET} failed (see above). \
+             Is the target installed? `rustup target add {TARGET}`"
+        );
+    }
+    for (name, package, _) in PLUGINS {
+        let wasm = guest_dir
+            .join(TARGET)
+            .join("wasm-guest")
+            .join(format!("{}.wasm", package.replace('-', "_")));
+        assert!(wasm.is_file(), "missing {}", wasm.display());
+        let var = format!("HOIST_WASM_{}", name.to_uppercase().replace('-', "_"));
+        println!("cargo:rustc-env={var}={}", wasm.display());
+    }
+}
+
+/// Fails early, with the fix, when the wasm target is missing.
+fn check_target() {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if let Some(root) = sysroot {
+        let lib = Path::new(&root).join("lib/rustlib").join(TARGET);
+        if !lib.is_dir() {
+            panic!(
+                "the Rust target {TARGET} is not installed; hoist builds its default plugins for it. \
+                 Run: rustup target add {TARGET}"
+            );
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! The `hoist` command line. Flags follow `kamal deploy` (`-h` is hosts, as
+//! in Kamal, so help is `--help` only; `--version` is the app version to
+//! deploy, and `hoist version` prints hoist's own).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{self, LoadOptions};
+use crate::events::{Mode, Reporter};
+use crate::fleet::Filters;
+use crate::pipeline::{self, DeployRequest};
+use crate::plugin::catalog::{Catalog, Origin};
+use crate::plugin::host::{PluginHost, default_cache_dir};
+
+/// Comma lists: `-h a,b -h c`.
+fn split_list(values: &[String]) -> Vec<String> {
+    values
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// Options every command takes (Kamal's global options).
+#[derive(Debug, Args, Clone)]
+pub struct Common {
+    /// Detailed logging (Docker operations, plugin debug lines).
+    #[arg(short = 'v', long, global = true)]
+    pub verbose: bool,
+    /// Minimal logging: errors and the final line.
+    #[arg(short = 'q', long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Run commands against a specific app version.
+    #[arg(long = "version", value_name = "VERSION", global = true)]
+    pub app_version: Option<String>,
+    /// Run commands only on the primary host instead of all.
+    #[arg(short = 'p', long, global = true)]
+    pub primary: bool,
+    /// Run commands on these hosts instead of all (comma-separated, `*` wildcards).
+    #[arg(short = 'h', long, value_name = "HOSTS", global = true)]
+    pub hosts: Vec<String>,
+    /// Run commands on these roles instead of all (comma-separated, `*` wildcards).
+    #[arg(short = 'r', long, value_name = "ROLES", global = true)]
+    pub roles: Vec<String>,
+    /// Path to the config file.
+    #[arg(short = 'c', long = "config-file", value_name = "CONFIG_FILE", default_value = "config/deploy.yml", global = true)]
+    pub config_file: PathBuf,
+    /// Destination: also loads config/deploy.<DESTINATION>.yml.
+    #[arg(short = 'd', long, value_name = "DESTINATION", global = true)]
+    pub destination: Option<String>,
+    /// Don't run hooks.
+    #[arg(short = 'H', long, global = true)]
+    pub skip_hooks: bool,
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help, global = true)]
+    pub help: Option<bool>,
+}
+
+impl Common {
+    fn load_options(&self) -> LoadOptions {
+        LoadOptions {
+            config_file: self.config_file.clone(),
+            destination: self.destination.clone(),
+        }
+    }
+}
+
+/// hoist: build an app image, ship it, start it, switch when healthy. Hooks
+/// and rollout strategies are WebAssembly plugins.
+#[derive(Debug, Parser)]
+#[command(name = "hoist", disable_help_flag = true, disable_version_flag = true, disable_help_subcommand = false)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: Common,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build and deploy your app to all servers.
+    Deploy(DeployArgs),
+    /// Print the merged config (secrets redacted).
+    Config,
+    /// Print hoist's version.
+    Version,
+    /// Plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+/// `hoist deploy` options.
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Skip image build and push: deploy an image that already exists.
+    #[arg(short = 'P', long)]
+    pub skip_push: bool,
+    /// Print the stages, hosts, roles, plugins and Docker operations; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// One JSON object per event on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Rollout strategy plugin to use (overrides deploy.strategy).
+    #[arg(long, value_name = "NAME")]
+    pub strategy: Option<String>,
+}
+
+/// `hoist plugin ...`.
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// List the plugins hoist can use (embedded and in the plugins dir), and check they load.
+    List,
+}
+
+fn mode(common: &Common, json: bool) -> Mode {
+    if json {
+        Mode::Json
+    } else {
+        Mode::Human {
+            verbose: common.verbose,
+            quiet: common.quiet,
+        }
+    }
+}
+
+async fn deploy(common: Common, args: DeployArgs) -> ExitCode {
+    let events = Reporter::stdout(mode(&common, args.json));
+    let req = DeployRequest {
+        config: common.load_options(),
+        version: common.app_version.clone(),
+        skip_push: args.skip_push,
+        skip_hooks: common.skip_hooks,
+        filters: Filters {
+            hosts: split_list(&common.hosts),
+            roles: split_list(&common.roles),
+            primary_only: common.primary,
+        },
+        dry_run: args.dry_run,
+        strategy: args.strategy,
+    };
+    match pipeline::deploy(req, events).await {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::FAILURE,
+    }
+}
+
+fn print_config(common: &Common) -> ExitCode {
+    match config::load(&common.load_options()) {
+        Ok(c) => {
+            print!("{}", config::redacted_yaml(&c));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn plugin_list(common: &Common) -> ExitCode {
+    let (plugins_dir, cache) = match config::load(&common.load_options()) {
+        Ok(c) => (c.plugins_dir.clone(), c.cache_dir.clone().or_else(default_cache_dir)),
+        Err(config::ConfigError::NotFound { .. }) => (PathBuf::from(".hoist/plugins"), default_cache_dir()),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let catalog = Catalog::discover(&plugins_dir);
+    let host = match PluginHost::new(cache) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("plugins dir: {}", plugins_dir.display());
+    let mut bad = false;
+    for (name, entry) in &catalog.plugins {
+        let m = &entry.manifest;
+        let stages = if m.stages.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", m.stages.join(", "))
+        };
+        let origin = match &entry.origin {
+            Origin::Embedded => "embedded".to_string(),
+            Origin::Dir(d) if entry.overrides_embedded => format!("{} (replaces the embedded one)", d.display()),
+            Origin::Dir(d) => d.display().to_string(),
+        };
+        let status = match host.load(entry) {
+            Ok(_) => "ok".to_string(),
+            Err(e) => {
+                bad = true;
+                format!("BROKEN: {}", e.message)
+            }
+        };
+        println!(
+            "{name:<14} {:<8}{stages}  {}  ({origin}) {status}",
+            m.kind.name(),
+            m.description.as_deref().unwrap_or("")
+        );
+    }
+    for (path, why) in &catalog.problems {
+        bad = true;
+        println!("unusable: {}: {why}", path.display());
+    }
+    if bad { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                _ => ExitCode::from(2),
+            };
+        }
+    };
+    match cli.command {
+        Command::Version => {
+            println!("hoist {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::Config => print_config(&cli.common),
+        Command::Plugin(PluginCommand::List) => plugin_list(&cli.common),
+        Command::Deploy(args) => {
+            let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("error: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            rt.block_on(deploy(cli.common, args))
+        }
+    }
+}

@@ -1,0 +1,174 @@
+use super::*;
+
+struct App {
+    dir: tempfile::TempDir,
+}
+
+impl App {
+    fn new(files: &[(&str, &str)]) -> App {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("config")).unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join("config").join(name), text).unwrap();
+        }
+        App { dir }
+    }
+
+    fn load(&self, destination: Option<&str>) -> Result<Config, ConfigError> {
+        load(&LoadOptions {
+            config_file: self.dir.path().join("config/deploy.yml"),
+            destination: destination.map(String::from),
+        })
+    }
+}
+
+const BASE: &str = "service: hello
+image: hello
+servers:
+  web:
+    hosts: [local]
+    options:
+      memory: 64m
+      init: true
+  workers:
+    hosts: [local]
+    cmd: /hello work --fast
+env:
+  clear:
+    MODE: ok
+  secret:
+    - API_KEY
+    - DB_PASSWORD:MAIN_DB_PASSWORD
+registry:
+  server: localhost:5555
+  password: [REGISTRY_PASSWORD]
+builder:
+  args:
+    TOKEN: abc
+readiness_delay: 1
+hooks:
+  pre-build:
+    - git-clean
+  post-deploy:
+    - plugin: deploy-log
+      limits: { timeout: 5s, memory: 32MiB }
+deploy:
+  strategies:
+    rolling:
+      settings: { note: hi }
+";
+
+#[test]
+fn resolves_a_kamal_style_config() {
+    let app = App::new(&[("deploy.yml", BASE)]);
+    let c = app.load(None).unwrap();
+    assert_eq!(c.service, "hello");
+    assert_eq!(c.repository.tagged("v1"), "localhost:5555/hello:v1");
+    assert_eq!(c.primary_role, "web");
+    assert_eq!(c.roles[0].name, "web");
+    assert_eq!(c.roles[0].options, vec![("init".into(), None), ("memory".into(), Some("64m".into()))]);
+    assert_eq!(c.roles[0].restart, "unless-stopped");
+    assert!(c.roles[0].proxied && !c.roles[1].proxied);
+    assert_eq!(c.roles[1].cmd, vec!["/hello", "work", "--fast"]);
+    assert_eq!(
+        c.roles[1].env.secret,
+        vec![
+            ("API_KEY".to_string(), "API_KEY".to_string()),
+            ("DB_PASSWORD".to_string(), "MAIN_DB_PASSWORD".to_string())
+        ]
+    );
+    assert_eq!(c.readiness_delay, Duration::from_secs(1));
+    assert_eq!(c.deploy_timeout, Duration::from_secs(30));
+    assert_eq!(c.app_root, app.dir.path());
+    assert_eq!(c.plugins_dir, app.dir.path().join(".hoist/plugins"));
+    assert_eq!(c.hooks[&Stage::PreBuild][0].plugin, "git-clean");
+    let log = &c.hooks[&Stage::PostDeploy][0];
+    assert_eq!(log.timeout, Some(Duration::from_secs(5)));
+    assert_eq!(log.memory, Some(32 << 20));
+    assert_eq!(log.key_path, "hooks.post-deploy[0]");
+    assert_eq!(c.strategy, "rolling");
+    assert_eq!(c.strategy_use("rolling").settings["note"], "hi");
+    let yaml = redacted_yaml(&c);
+    assert!(yaml.contains("REGISTRY_PASSWORD"), "{yaml}");
+    assert!(!yaml.contains("abc"), "build args are redacted: {yaml}");
+}
+
+#[test]
+fn unknown_nested_key_has_file_line_column() {
+    let app = App::new(&[("deploy.yml", "service: hello\nimage: hello\nservers:\n  web:\n    hots: [local]\n")]);
+    let e = app.load(None).unwrap_err().to_string();
+    assert!(e.contains("config/deploy.yml:5:5:"), "{e}");
+    assert!(e.contains("unknown field `hots`"), "{e}");
+}
+
+#[test]
+fn unknown_root_key_has_line_and_hint() {
+    let app = App::new(&[("deploy.yml", "service: hello\nimage: hello\nservers: [local]\nretain_containerz: 3\nx-anchor: &a {}\n")]);
+    let e = app.load(None).unwrap_err().to_string();
+    assert!(e.contains("config/deploy.yml:4:1: unknown key `retain_containerz` (did you mean `retain_containers`?)"), "{e}");
+}
+
+#[test]
+fn wrong_type_has_file_line_column() {
+    let app = App::new(&[("deploy.yml", "service: hello\nimage: hello\nservers: [local]\nretain_containers: lots\n")]);
+    let e = app.load(None).unwrap_err().to_string();
+    assert!(e.contains("config/deploy.yml:4:20: invalid u32"), "{e}");
+}
+
+#[test]
+fn missing_key_names_the_key() {
+    let app = App::new(&[("deploy.yml", "image: hello\nservers: [local]\n")]);
+    let e = app.load(None).unwrap_err().to_string();
+    assert!(e.contains("deploy.yml: `service`: missing"), "{e}");
+    let app = App::new(&[("deploy.yml", "service: hello\nimage: hello\n")]);
+    let e = app.load(None).unwrap_err().to_string();
+    assert!(e.contains("`servers`: missing"), "{e}");
+}
+
+#[test]
+fn destination_merges_and_missing_destination_is_named() {
+    let app = App::new(&[
+        ("deploy.yml", BASE),
+        (
+            "deploy.staging.yml",
+            "servers:\n  web:\n    hosts: [local]\nenv:\n  clear:\n    MODE: staging\nreadiness_delay: 2\n",
+        ),
+    ]);
+    let c = app.load(Some("staging")).unwrap();
+    assert_eq!(c.destination.as_deref(), Some("staging"));
+    assert_eq!(c.roles.len(), 2, "maps deep-merge: workers stay");
+    assert_eq!(c.roles[0].env.clear["MODE"], "staging");
+    assert_eq!(c.readiness_delay, Duration::from_secs(2));
+    assert_eq!(c.roles[0].options.len(), 2, "web's options survive the merge");
+    assert!(c.secrets_files[1].ends_with(".hoist/secrets.staging"));
+    let e = app.load(Some("prod")).unwrap_err().to_string();
+    assert!(e.contains("destination `prod` not found") && e.contains("deploy.prod.yml"), "{e}");
+    // A bad key in the destination file names that file.
+    let app = App::new(&[("deploy.yml", BASE), ("deploy.staging.yml", "\nboot:\n  limits: 2\n")]);
+    let e = app.load(Some("staging")).unwrap_err().to_string();
+    assert!(e.contains("deploy.staging.yml:3:3: unknown field `limits`"), "{e}");
+}
+
+#[test]
+fn erb_env_is_rendered() {
+    // SAFETY: tests in this module do not read this variable concurrently.
+    unsafe { std::env::set_var("HOIST_TEST_IMAGE", "from-env") };
+    let app = App::new(&[(
+        "deploy.yml",
+        "service: hello\nimage: <%= ENV[\"HOIST_TEST_IMAGE\"] %>\nservers: [local]\n",
+    )]);
+    assert_eq!(app.load(None).unwrap().image, "from-env");
+    let app = App::new(&[("deploy.yml", "service: hello\n\nimage: <%= `whoami` %>\n")]);
+    let e = app.load(None).unwrap_err().to_string();
+    assert!(e.contains("deploy.yml:3:1:") && e.contains("not supported"), "{e}");
+}
+
+#[test]
+fn bad_grant_and_limit_values_name_the_key() {
+    let app = App::new(&[(
+        "deploy.yml",
+        "service: hello\nimage: hello\nservers: [local]\nhooks:\n  pre-deploy:\n    - plugin: x\n      grants: { docker: admin }\n",
+    )]);
+    let e = app.load(None).unwrap_err().to_string();
+    assert!(e.contains("`hooks.pre-deploy[0].grants.docker`: `admin` is not one of none, read, write"), "{e}");
+}

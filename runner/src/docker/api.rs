@@ -1,0 +1,490 @@
+//! [`Engine`] over the Docker Engine API (bollard): the one place hoist talks
+//! to Docker.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bollard::errors::Error as BollardError;
+use bollard::exec::StartExecResults;
+use bollard::models::{
+    ContainerCreateBody, ExecConfig, HealthConfig, HealthStatusEnum, HostConfig,
+    HostConfigLogConfig, RestartPolicy, RestartPolicyNameEnum,
+};
+use bollard::query_parameters::{
+    BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
+    ListContainersOptionsBuilder, ListImagesOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder, RenameContainerOptionsBuilder,
+    StopContainerOptionsBuilder, TagImageOptionsBuilder,
+};
+use futures_util::StreamExt;
+
+use super::op::{Container, ContainerState, Image};
+use super::{
+    BuildSpec, CommandOutput, ContainerFilter, DockerError, DockerOp, Engine, OpOutput, Progress,
+    RunSpec, context, health, options,
+};
+
+/// Output captured from exec and logs is capped at this many bytes per stream.
+const OUTPUT_CAP: usize = 1 << 20;
+
+/// A Docker engine reached through its API socket.
+pub struct ApiEngine {
+    host: String,
+    docker: bollard::Docker,
+    progress: Option<Progress>,
+}
+
+impl ApiEngine {
+    /// Connects to the engine on this machine (`DOCKER_HOST` or
+    /// `/var/run/docker.sock`) and checks it answers.
+    pub async fn connect_local(host: &str, progress: Option<Progress>) -> Result<Self, DockerError> {
+        let unreachable = |detail: String| DockerError::Unreachable {
+            host: host.to_string(),
+            detail,
+        };
+        let docker = bollard::Docker::connect_with_local_defaults()
+            .map_err(|e| unreachable(e.to_string()))?
+            .with_timeout(Duration::from_secs(600));
+        docker.ping().await.map_err(|e| unreachable(e.to_string()))?;
+        let docker = docker
+            .negotiate_version()
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        Ok(ApiEngine {
+            host: host.to_string(),
+            docker,
+            progress,
+        })
+    }
+
+    fn error(&self, op: &DockerOp, e: BollardError) -> DockerError {
+        let host = self.host.clone();
+        match e {
+            BollardError::DockerResponseServerError {
+                status_code: 404,
+                message,
+            } => DockerError::NotFound { host, what: message },
+            BollardError::SocketNotFoundError(p) => DockerError::Unreachable {
+                host,
+                detail: format!("no socket at {p}"),
+            },
+            e @ BollardError::HyperLegacyError { .. } => DockerError::Unreachable {
+                host,
+                detail: e.to_string(),
+            },
+            BollardError::DockerResponseServerError { message, .. }
+            | BollardError::DockerStreamError { error: message } => DockerError::Failed {
+                host,
+                op: op.to_string(),
+                message,
+            },
+            other => DockerError::Failed {
+                host,
+                op: op.to_string(),
+                message: other.to_string(),
+            },
+        }
+    }
+
+    fn say(&self, line: &str) {
+        if let Some(p) = &self.progress {
+            p(line);
+        }
+    }
+
+    async fn build(&self, op: &DockerOp, b: &BuildSpec) -> Result<OpOutput, DockerError> {
+        let (ctx, dockerfile) = (b.context.clone(), b.dockerfile.clone());
+        let (tar, dockerfile_in_tar) =
+            tokio::task::spawn_blocking(move || context::tar_context(&ctx, &dockerfile))
+                .await
+                .map_err(|e| DockerError::Context {
+                    path: b.context.display().to_string(),
+                    source: std::io::Error::other(e),
+                })?
+                .map_err(|source| DockerError::Context {
+                    path: b.context.display().to_string(),
+                    source,
+                })?;
+        let labels: HashMap<&str, &str> = b.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let args: HashMap<&str, &str> = b.args.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut opts = BuildImageOptionsBuilder::default()
+            .dockerfile(&dockerfile_in_tar)
+            .t(&b.tag)
+            .labels(&labels)
+            .buildargs(&args)
+            .rm(true)
+            .forcerm(true);
+        if let Some(t) = &b.target {
+            opts = opts.target(t);
+        }
+        let mut stream = self
+            .docker
+            .build_image(opts.build(), None, Some(bollard::body_full(tar.into())));
+        let mut id = None;
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| self.error(op, e))?;
+            if let Some(line) = info.stream {
+                for l in line.lines().filter(|l| !l.trim().is_empty()) {
+                    self.say(l);
+                }
+            }
+            if let Some(aux) = info.aux {
+                id = aux.id.or(id);
+            }
+        }
+        Ok(OpOutput::Id(id.unwrap_or_else(|| b.tag.clone())))
+    }
+
+    async fn run(&self, op: &DockerOp, r: &RunSpec) -> Result<OpOutput, DockerError> {
+        let mut env: Vec<String> = r.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        env.extend(r.secret_env.iter().map(|(k, v)| format!("{k}={}", v.expose())));
+        let mut host = HostConfig {
+            binds: (!r.volumes.is_empty()).then(|| r.volumes.clone()),
+            restart_policy: r.restart.as_deref().map(restart_policy).transpose()?,
+            network_mode: r.network.clone(),
+            log_config: Some(HostConfigLogConfig {
+                typ: Some(r.log_driver.clone().unwrap_or_else(|| "json-file".into())),
+                config: Some(if r.log_opts.is_empty() && r.log_driver.is_none() {
+                    HashMap::from([("max-size".to_string(), "10m".to_string())])
+                } else {
+                    r.log_opts.clone().into_iter().collect()
+                }),
+            }),
+            ..Default::default()
+        };
+        let mut body = ContainerCreateBody {
+            image: Some(r.image.clone()),
+            cmd: (!r.cmd.is_empty()).then(|| r.cmd.clone()),
+            env: Some(env),
+            labels: Some(r.labels.clone().into_iter().collect()),
+            hostname: r.hostname.clone(),
+            healthcheck: r.health_cmd.as_ref().map(|cmd| HealthConfig {
+                test: Some(vec!["CMD-SHELL".into(), cmd.clone()]),
+                interval: r.health_interval.map(|d| d.as_nanos() as i64),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        for (flag, value) in &r.options {
+            options::apply(flag, value.as_deref(), &mut body, &mut host)?;
+        }
+        body.host_config = Some(host);
+        let created = self
+            .docker
+            .create_container(
+                Some(CreateContainerOptionsBuilder::default().name(&r.name).build()),
+                body,
+            )
+            .await
+            .map_err(|e| self.error(op, e))?;
+        if let Err(e) = self.docker.start_container(&created.id, None).await {
+            // Leave nothing half-made behind.
+            let _ = self
+                .docker
+                .remove_container(
+                    &created.id,
+                    Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+                )
+                .await;
+            return Err(self.error(op, e));
+        }
+        Ok(OpOutput::Id(created.id))
+    }
+
+    async fn inspect(&self, op: &DockerOp, name: &str) -> Result<Option<ContainerState>, DockerError> {
+        let c = match self.docker.inspect_container(name, None).await {
+            Ok(c) => c,
+            Err(BollardError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => return Ok(None),
+            Err(e) => return Err(self.error(op, e)),
+        };
+        let state = c.state.unwrap_or_default();
+        let config = c.config.unwrap_or_default();
+        Ok(Some(ContainerState {
+            id: c.id.unwrap_or_default(),
+            name: c.name.unwrap_or_default().trim_start_matches('/').to_string(),
+            image: config.image.unwrap_or_default(),
+            state: state
+                .status
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+            health: state.health.and_then(|h| h.status).and_then(|s| match s {
+                HealthStatusEnum::EMPTY | HealthStatusEnum::NONE => None,
+                other => Some(other.to_string()),
+            }),
+            exit_code: state.exit_code.filter(|_| state.running != Some(true)),
+            labels: config.labels.unwrap_or_default().into_iter().collect(),
+        }))
+    }
+
+    async fn list(&self, op: &DockerOp, f: &ContainerFilter) -> Result<OpOutput, DockerError> {
+        let mut filters: HashMap<&str, Vec<String>> = HashMap::new();
+        if !f.labels.is_empty() {
+            filters.insert("label", f.labels.iter().map(|(k, v)| format!("{k}={v}")).collect());
+        }
+        if let Some(n) = &f.name {
+            filters.insert("name", vec![format!("^/?{n}$")]);
+        }
+        if !f.status.is_empty() {
+            filters.insert("status", f.status.clone());
+        }
+        let list = self
+            .docker
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(f.all)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(|e| self.error(op, e))?;
+        let mut out: Vec<Container> = list
+            .into_iter()
+            .map(|c| Container {
+                id: c.id.unwrap_or_default(),
+                name: c
+                    .names
+                    .and_then(|n| n.into_iter().next())
+                    .unwrap_or_default()
+                    .trim_start_matches('/')
+                    .to_string(),
+                image: c.image.unwrap_or_default(),
+                state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+                status: c.status.unwrap_or_default(),
+                labels: c.labels.unwrap_or_default().into_iter().collect(),
+                created: c.created.unwrap_or_default(),
+            })
+            .collect();
+        out.sort_by(|a, b| b.created.cmp(&a.created).then(a.name.cmp(&b.name)));
+        Ok(OpOutput::Containers(out))
+    }
+
+    async fn logs(&self, name: &str, tail: u32) -> String {
+        let opts = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .tail(&tail.to_string())
+            .build();
+        let mut s = self.docker.logs(name, Some(opts));
+        let mut text = String::new();
+        while let Some(Ok(chunk)) = s.next().await {
+            if text.len() < OUTPUT_CAP {
+                text.push_str(&String::from_utf8_lossy(chunk.as_ref()));
+            }
+        }
+        text
+    }
+
+    async fn exec(&self, op: &DockerOp, container: &str, cmd: &[String]) -> Result<OpOutput, DockerError> {
+        let exec = self
+            .docker
+            .create_exec(
+                container,
+                ExecConfig {
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    cmd: Some(cmd.to_vec()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| self.error(op, e))?;
+        let mut out = CommandOutput::default();
+        if let StartExecResults::Attached { mut output, .. } = self
+            .docker
+            .start_exec(&exec.id, None)
+            .await
+            .map_err(|e| self.error(op, e))?
+        {
+            while let Some(msg) = output.next().await {
+                match msg.map_err(|e| self.error(op, e))? {
+                    bollard::container::LogOutput::StdErr { message } => {
+                        if out.stderr.len() < OUTPUT_CAP {
+                            out.stderr.push_str(&String::from_utf8_lossy(&message));
+                        }
+                    }
+                    other => {
+                        if out.stdout.len() < OUTPUT_CAP {
+                            out.stdout.push_str(&String::from_utf8_lossy(other.as_ref()));
+                        }
+                    }
+                }
+            }
+        }
+        let info = self
+            .docker
+            .inspect_exec(&exec.id)
+            .await
+            .map_err(|e| self.error(op, e))?;
+        out.exit_code = info.exit_code.unwrap_or(-1) as i32;
+        Ok(OpOutput::Command(out))
+    }
+}
+
+/// Splits `repo[:tag]` (a registry port's colon is not a tag separator).
+pub fn split_reference(image: &str) -> (&str, &str) {
+    let slash = image.rfind('/').map_or(0, |i| i + 1);
+    match image[slash..].rfind(':') {
+        Some(i) => (&image[..slash + i], &image[slash + i + 1..]),
+        None => (image, "latest"),
+    }
+}
+
+fn restart_policy(text: &str) -> Result<RestartPolicy, DockerError> {
+    let (name, count) = text.split_once(':').unwrap_or((text, ""));
+    let name = match name {
+        "no" => RestartPolicyNameEnum::NO,
+        "always" => RestartPolicyNameEnum::ALWAYS,
+        "unless-stopped" => RestartPolicyNameEnum::UNLESS_STOPPED,
+        "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
+        other => {
+            return Err(DockerError::Unsupported(format!(
+                "restart policy `{other}`: use no, always, unless-stopped or on-failure[:N]"
+            )));
+        }
+    };
+    Ok(RestartPolicy {
+        name: Some(name),
+        maximum_retry_count: count.parse().ok(),
+    })
+}
+
+#[async_trait]
+impl Engine for ApiEngine {
+    fn host(&self) -> &str {
+        &self.host
+    }
+
+    async fn execute(&self, op: &DockerOp) -> Result<OpOutput, DockerError> {
+        let d = &self.docker;
+        let e = |err| self.error(op, err);
+        match op {
+            DockerOp::Build(b) => self.build(op, b).await,
+            DockerOp::Run(r) => self.run(op, r).await,
+            DockerOp::Start { container } => {
+                d.start_container(container, None).await.map_err(e)?;
+                Ok(OpOutput::Done)
+            }
+            DockerOp::Stop { container, timeout } => {
+                let mut o = StopContainerOptionsBuilder::default();
+                if let Some(t) = timeout {
+                    o = o.t(*t as i32);
+                }
+                d.stop_container(container, Some(o.build())).await.map_err(e)?;
+                Ok(OpOutput::Done)
+            }
+            DockerOp::Remove { container } => {
+                d.remove_container(container, None).await.map_err(e)?;
+                Ok(OpOutput::Done)
+            }
+            DockerOp::Rename { container, to } => {
+                d.rename_container(container, RenameContainerOptionsBuilder::default().name(to).build())
+                    .await
+                    .map_err(e)?;
+                Ok(OpOutput::Done)
+            }
+            DockerOp::ListContainers(f) => self.list(op, f).await,
+            DockerOp::Inspect { container } => Ok(OpOutput::State(self.inspect(op, container).await?)),
+            DockerOp::WaitReady {
+                container,
+                readiness,
+            } => {
+                let verdict = health::wait_ready(
+                    || self.inspect(op, container),
+                    readiness.readiness_delay,
+                    readiness.timeout,
+                )
+                .await?;
+                match verdict {
+                    Ok(()) => Ok(OpOutput::Done),
+                    Err(reason) => Err(DockerError::NotReady {
+                        host: self.host.clone(),
+                        container: container.clone(),
+                        reason,
+                        logs: self.logs(container, 20).await,
+                    }),
+                }
+            }
+            DockerOp::Logs { container, tail } => Ok(OpOutput::Text(self.logs(container, *tail).await)),
+            DockerOp::ImageExists { image } => match d.inspect_image(image).await {
+                Ok(_) => Ok(OpOutput::Exists(true)),
+                Err(BollardError::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => Ok(OpOutput::Exists(false)),
+                Err(err) => Err(e(err)),
+            },
+            DockerOp::ListImages { labels } => {
+                let filters: HashMap<&str, Vec<String>> =
+                    HashMap::from([("label", labels.iter().map(|(k, v)| format!("{k}={v}")).collect())]);
+                let list = d
+                    .list_images(Some(ListImagesOptionsBuilder::default().filters(&filters).build()))
+                    .await
+                    .map_err(e)?;
+                Ok(OpOutput::Images(
+                    list.into_iter()
+                        .map(|i| Image {
+                            id: i.id,
+                            tags: i.repo_tags.into_iter().filter(|t| t != "<none>:<none>").collect(),
+                            created: i.created,
+                        })
+                        .collect(),
+                ))
+            }
+            DockerOp::Pull { image } => {
+                let (repo, tag) = split_reference(image);
+                let mut s = d.create_image(
+                    Some(CreateImageOptionsBuilder::default().from_image(repo).tag(tag).build()),
+                    None,
+                    None,
+                );
+                while let Some(item) = s.next().await {
+                    let info = item.map_err(e)?;
+                    if let Some(status) = info.status {
+                        self.say(&status);
+                    }
+                }
+                Ok(OpOutput::Done)
+            }
+            DockerOp::Tag { source, target } => {
+                let (repo, tag) = split_reference(target);
+                d.tag_image(source, Some(TagImageOptionsBuilder::default().repo(repo).tag(tag).build()))
+                    .await
+                    .map_err(e)?;
+                Ok(OpOutput::Done)
+            }
+            DockerOp::RemoveImage { image } => {
+                d.remove_image(image, Some(RemoveImageOptionsBuilder::default().build()), None)
+                    .await
+                    .map_err(e)?;
+                Ok(OpOutput::Done)
+            }
+            DockerOp::Exec { container, cmd } => self.exec(op, container, cmd).await,
+        }
+    }
+}
+
+/// Labels as a sorted map (for callers building filters).
+pub fn label_map(pairs: &[(String, String)]) -> BTreeMap<String, String> {
+    pairs.iter().cloned().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references() {
+        assert_eq!(split_reference("hello:v1"), ("hello", "v1"));
+        assert_eq!(split_reference("hello"), ("hello", "latest"));
+        assert_eq!(split_reference("localhost:5555/app:abc"), ("localhost:5555/app", "abc"));
+        assert_eq!(split_reference("localhost:5555/app"), ("localhost:5555/app", "latest"));
+    }
+
+    #[test]
+    fn restart_policies() {
+        assert_eq!(restart_policy("on-failure:3").unwrap().maximum_retry_count, Some(3));
+        assert!(restart_policy("sometimes").is_err());
+    }
+}

@@ -1,0 +1,222 @@
+//! Docker on a host: operations as values ([`op`]), Kamal naming
+//! ([`naming`]), and the executors that run them ([`Engine`]).
+//!
+//! [`api::ApiEngine`] talks to a Docker Engine API socket through bollard (the
+//! local engine; over SSH a forwarded socket). [`fake::FakeEngine`] records
+//! operations against an in-memory model for unit tests and `--dry-run`.
+
+pub mod api;
+pub mod context;
+pub mod fake;
+pub mod health;
+pub mod naming;
+pub mod op;
+pub mod options;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::events::{Event, Kind, Level, Reporter};
+
+pub use op::{
+    BuildSpec, CommandOutput, Container, ContainerFilter, ContainerState, DockerOp, Image,
+    OpOutput, Readiness, RunSpec, Secret,
+};
+
+/// Why a Docker operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DockerError {
+    /// The engine could not be reached at all.
+    #[error(
+        "cannot reach the Docker engine on `{host}`: {detail}. Start Docker (e.g. `dockerd &`) or set DOCKER_HOST"
+    )]
+    Unreachable { host: String, detail: String },
+    /// The container or image does not exist.
+    #[error("{what} not found on `{host}`")]
+    NotFound { host: String, what: String },
+    /// Docker refused the operation.
+    #[error("`{op}` failed on `{host}`: {message}")]
+    Failed {
+        host: String,
+        op: String,
+        message: String,
+    },
+    /// A config option this target cannot apply.
+    #[error("{0}")]
+    Unsupported(String),
+    /// A new container did not become ready.
+    #[error("{container} on `{host}` is not ready: {reason}{}", logs_suffix(.logs))]
+    NotReady {
+        host: String,
+        container: String,
+        reason: String,
+        logs: String,
+    },
+    /// Reading the build context failed.
+    #[error("cannot read the build context {path}: {source}")]
+    Context {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+fn logs_suffix(logs: &str) -> String {
+    if logs.trim().is_empty() {
+        String::new()
+    } else {
+        format!("\n  last output:\n    {}", logs.trim_end().replace('\n', "\n    "))
+    }
+}
+
+/// Runs [`DockerOp`]s on one host.
+#[async_trait]
+pub trait Engine: Send + Sync {
+    /// The host this engine works on.
+    fn host(&self) -> &str;
+    /// Executes one operation.
+    async fn execute(&self, op: &DockerOp) -> Result<OpOutput, DockerError>;
+}
+
+/// Sink for progress lines (build output, pulls).
+pub type Progress = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// A host's Docker with typed helpers over [`Engine::execute`]. Every call
+/// goes through `execute`, so recording and dry runs see all of them.
+#[derive(Clone)]
+pub struct Docker {
+    engine: Arc<dyn Engine>,
+    events: Option<(Reporter, Level)>,
+}
+
+impl Docker {
+    /// Wraps an engine.
+    pub fn new(engine: Arc<dyn Engine>) -> Self {
+        Docker {
+            engine,
+            events: None,
+        }
+    }
+
+    /// Reports every operation that changes something (and waits) as an
+    /// `op` event at `level`.
+    pub fn with_events(mut self, events: Reporter, level: Level) -> Self {
+        self.events = Some((events, level));
+        self
+    }
+
+    /// The host name.
+    pub fn host(&self) -> &str {
+        self.engine.host()
+    }
+
+    /// Executes a raw operation.
+    pub async fn execute(&self, op: &DockerOp) -> Result<OpOutput, DockerError> {
+        if let Some((events, level)) = &self.events
+            && (op.mutates() || matches!(op, DockerOp::WaitReady { .. }))
+        {
+            events.emit(
+                Event::new(Kind::Op, None)
+                    .host(self.host())
+                    .level(*level)
+                    .message(op.to_string()),
+            );
+        }
+        self.engine.execute(op).await
+    }
+
+    fn unexpected(&self, op: &DockerOp, out: OpOutput) -> DockerError {
+        DockerError::Failed {
+            host: self.host().to_string(),
+            op: op.to_string(),
+            message: format!("unexpected engine answer {out:?}"),
+        }
+    }
+
+    /// Runs `op`, expecting nothing back.
+    pub async fn done(&self, op: DockerOp) -> Result<(), DockerError> {
+        self.execute(&op).await.map(|_| ())
+    }
+
+    /// Lists containers.
+    pub async fn containers(&self, filter: ContainerFilter) -> Result<Vec<Container>, DockerError> {
+        let op = DockerOp::ListContainers(filter);
+        match self.execute(&op).await? {
+            OpOutput::Containers(c) => Ok(c),
+            other => Err(self.unexpected(&op, other)),
+        }
+    }
+
+    /// Inspects a container; `None` when it does not exist.
+    pub async fn inspect(&self, container: &str) -> Result<Option<ContainerState>, DockerError> {
+        let op = DockerOp::Inspect {
+            container: container.into(),
+        };
+        match self.execute(&op).await? {
+            OpOutput::State(s) => Ok(s),
+            other => Err(self.unexpected(&op, other)),
+        }
+    }
+
+    /// Creates and starts a container; returns its id.
+    pub async fn run(&self, spec: RunSpec) -> Result<String, DockerError> {
+        let op = DockerOp::Run(Box::new(spec));
+        match self.execute(&op).await? {
+            OpOutput::Id(id) => Ok(id),
+            other => Err(self.unexpected(&op, other)),
+        }
+    }
+
+    /// True when the image exists on the host.
+    pub async fn image_exists(&self, image: &str) -> Result<bool, DockerError> {
+        let op = DockerOp::ImageExists {
+            image: image.into(),
+        };
+        match self.execute(&op).await? {
+            OpOutput::Exists(b) => Ok(b),
+            other => Err(self.unexpected(&op, other)),
+        }
+    }
+
+    /// Lists images carrying all of `labels`.
+    pub async fn images(&self, labels: Vec<(String, String)>) -> Result<Vec<Image>, DockerError> {
+        let op = DockerOp::ListImages { labels };
+        match self.execute(&op).await? {
+            OpOutput::Images(i) => Ok(i),
+            other => Err(self.unexpected(&op, other)),
+        }
+    }
+
+    /// The last `tail` lines of a container's output ("" when unavailable).
+    pub async fn logs(&self, container: &str, tail: u32) -> String {
+        let op = DockerOp::Logs {
+            container: container.into(),
+            tail,
+        };
+        match self.execute(&op).await {
+            Ok(OpOutput::Text(t)) => t,
+            _ => String::new(),
+        }
+    }
+
+    /// Runs a command in a container.
+    pub async fn exec(&self, container: &str, cmd: Vec<String>) -> Result<CommandOutput, DockerError> {
+        let op = DockerOp::Exec {
+            container: container.into(),
+            cmd,
+        };
+        match self.execute(&op).await? {
+            OpOutput::Command(c) => Ok(c),
+            other => Err(self.unexpected(&op, other)),
+        }
+    }
+
+    /// Builds an image; returns its id.
+    pub async fn build(&self, spec: BuildSpec) -> Result<String, DockerError> {
+        let op = DockerOp::Build(spec);
+        match self.execute(&op).await? {
+            OpOutput::Id(id) => Ok(id),
+            other => Err(self.unexpected(&op, other)),
+        }
+    }
+}

@@ -1,0 +1,507 @@
+//! Docker operations as plain values.
+//!
+//! Every Docker call hoist makes, built-in stage or plugin, is first built as a
+//! [`DockerOp`] by pure functions and then handed to one [`super::Engine`] per
+//! host, which executes it. The same value prints as the equivalent `docker`
+//! command line (`--dry-run`, `-v`, unit tests) and never shows a secret value.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A value that must never be printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    /// The value, for the one place that hands it to Docker.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[REDACTED]")
+    }
+}
+
+/// A container to create and start (detached).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RunSpec {
+    /// Container name.
+    pub name: String,
+    /// Image reference.
+    pub image: String,
+    /// Command override; empty keeps the image's.
+    pub cmd: Vec<String>,
+    /// Clear environment variables.
+    pub env: BTreeMap<String, String>,
+    /// Secret environment variables: sent to Docker in the API body (locally)
+    /// or through a 0600 env file (on servers), never on a command line.
+    pub secret_env: BTreeMap<String, Secret>,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// `--volume` strings.
+    pub volumes: Vec<String>,
+    /// Container hostname.
+    pub hostname: Option<String>,
+    /// Restart policy (`--restart`), Kamal's default `unless-stopped`.
+    pub restart: Option<String>,
+    /// `--network`.
+    pub network: Option<String>,
+    /// Health check command (`--health-cmd`, run by the shell in the image).
+    pub health_cmd: Option<String>,
+    /// Health check interval.
+    pub health_interval: Option<Duration>,
+    /// Logging driver and options (`--log-driver`, `--log-opt`).
+    pub log_driver: Option<String>,
+    /// `--log-opt key=value`.
+    pub log_opts: BTreeMap<String, String>,
+    /// Other `docker run` flags from the role's `options` (`--memory 2g`):
+    /// (flag without dashes, value; `None` for a bare flag).
+    pub options: Vec<(String, Option<String>)>,
+}
+
+/// What to build and how to tag it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuildSpec {
+    /// Build context directory.
+    pub context: PathBuf,
+    /// Dockerfile path (absolute or relative to the context).
+    pub dockerfile: PathBuf,
+    /// Tag given to the result (`<repository>:<version>`).
+    pub tag: String,
+    /// `--build-arg` values.
+    pub args: BTreeMap<String, String>,
+    /// Image labels (`service=<service>`, as Kamal).
+    pub labels: BTreeMap<String, String>,
+    /// `--target` stage.
+    pub target: Option<String>,
+}
+
+/// How a new container becomes ready (Kamal's rule for roles without a
+/// proxy): Docker-healthy when it has a health check, else still running after
+/// `readiness_delay`; all within `timeout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Readiness {
+    /// How long a container without a health check must stay running.
+    pub readiness_delay: Duration,
+    /// Give up after this long.
+    pub timeout: Duration,
+}
+
+/// Which containers to list.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ContainerFilter {
+    /// Include stopped containers.
+    pub all: bool,
+    /// Label (key, value) pairs that must all match.
+    pub labels: Vec<(String, String)>,
+    /// Exact container name.
+    pub name: Option<String>,
+    /// Only these states (created, exited, dead, ...).
+    pub status: Vec<String>,
+}
+
+/// One Docker operation on one host.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DockerOp {
+    /// Build an image from a context (on the runner's engine).
+    Build(BuildSpec),
+    /// Create and start a detached container; yields its id.
+    Run(Box<RunSpec>),
+    /// Start a stopped container.
+    Start { container: String },
+    /// Stop a container (`-t` seconds before SIGKILL).
+    Stop {
+        container: String,
+        timeout: Option<u32>,
+    },
+    /// Remove a stopped container.
+    Remove { container: String },
+    /// Rename a container.
+    Rename { container: String, to: String },
+    /// List containers; yields [`Container`]s.
+    ListContainers(ContainerFilter),
+    /// Inspect a container; yields `Option<ContainerState>` (none when absent).
+    Inspect { container: String },
+    /// Wait until a container is ready or fails ([`Readiness`]).
+    WaitReady {
+        container: String,
+        readiness: Readiness,
+    },
+    /// The last lines of a container's output.
+    Logs { container: String, tail: u32 },
+    /// Whether an image exists; yields a bool.
+    ImageExists { image: String },
+    /// List images with all of these labels; yields [`Image`]s.
+    ListImages { labels: Vec<(String, String)> },
+    /// Pull an image.
+    Pull { image: String },
+    /// Tag `source` as `target`.
+    Tag { source: String, target: String },
+    /// Remove an image by reference or id.
+    RemoveImage { image: String },
+    /// Run a command in a running container; yields its output.
+    Exec { container: String, cmd: Vec<String> },
+}
+
+impl DockerOp {
+    /// True for operations that change something (dry runs skip them).
+    pub fn mutates(&self) -> bool {
+        !matches!(
+            self,
+            DockerOp::ListContainers(_)
+                | DockerOp::Inspect { .. }
+                | DockerOp::Logs { .. }
+                | DockerOp::ImageExists { .. }
+                | DockerOp::ListImages { .. }
+                | DockerOp::WaitReady { .. }
+        )
+    }
+
+    /// The equivalent `docker` command line, as printed by `--dry-run`.
+    /// Secret values are shown as their names only.
+    pub fn argv(&self) -> Vec<String> {
+        let mut a: Vec<String> = vec!["docker".into()];
+        let mut push = |s: &str| a.push(s.to_string());
+        match self {
+            DockerOp::Build(b) => {
+                for s in ["build", "--tag", &b.tag, "--file"] {
+                    push(s);
+                }
+                push(&b.dockerfile.display().to_string());
+                for (k, v) in &b.labels {
+                    push("--label");
+                    push(&format!("{k}={v}"));
+                }
+                // Build args may carry tokens: printed redacted, as Kamal does.
+                for k in b.args.keys() {
+                    push("--build-arg");
+                    push(&format!("{k}=[REDACTED]"));
+                }
+                if let Some(t) = &b.target {
+                    push("--target");
+                    push(t);
+                }
+                push(&b.context.display().to_string());
+            }
+            DockerOp::Run(r) => {
+                for s in ["run", "--detach", "--name", &r.name] {
+                    push(s);
+                }
+                if let Some(h) = &r.hostname {
+                    push("--hostname");
+                    push(h);
+                }
+                if let Some(p) = &r.restart {
+                    push("--restart");
+                    push(p);
+                }
+                if let Some(n) = &r.network {
+                    push("--network");
+                    push(n);
+                }
+                for (k, v) in &r.env {
+                    push("--env");
+                    push(&format!("{k}={v}"));
+                }
+                if !r.secret_env.is_empty() {
+                    let names: Vec<&str> = r.secret_env.keys().map(String::as_str).collect();
+                    push("--env-file");
+                    push(&format!("<secrets: {}>", names.join(",")));
+                }
+                if let Some(c) = &r.health_cmd {
+                    push("--health-cmd");
+                    push(c);
+                }
+                if let Some(i) = r.health_interval {
+                    push("--health-interval");
+                    push(&format!("{}s", i.as_secs()));
+                }
+                for v in &r.volumes {
+                    push("--volume");
+                    push(v);
+                }
+                if let Some(d) = &r.log_driver {
+                    push("--log-driver");
+                    push(d);
+                }
+                for (k, v) in &r.log_opts {
+                    push("--log-opt");
+                    push(&format!("{k}={v}"));
+                }
+                for (k, v) in &r.labels {
+                    push("--label");
+                    push(&format!("{k}={v}"));
+                }
+                for (k, v) in &r.options {
+                    push(&format!("--{k}"));
+                    if let Some(v) = v {
+                        push(v);
+                    }
+                }
+                push(&r.image);
+                for c in &r.cmd {
+                    push(c);
+                }
+            }
+            DockerOp::Start { container } => {
+                push("start");
+                push(container);
+            }
+            DockerOp::Stop { container, timeout } => {
+                push("stop");
+                if let Some(t) = timeout {
+                    push("-t");
+                    push(&t.to_string());
+                }
+                push(container);
+            }
+            DockerOp::Remove { container } => {
+                push("rm");
+                push(container);
+            }
+            DockerOp::Rename { container, to } => {
+                for s in ["rename", container, to] {
+                    push(s);
+                }
+            }
+            DockerOp::ListContainers(f) => {
+                push("ps");
+                push("--quiet");
+                if f.all {
+                    push("--all");
+                }
+                for (k, v) in &f.labels {
+                    push("--filter");
+                    push(&format!("label={k}={v}"));
+                }
+                if let Some(n) = &f.name {
+                    push("--filter");
+                    push(&format!("name=^{n}$"));
+                }
+                for s in &f.status {
+                    push("--filter");
+                    push(&format!("status={s}"));
+                }
+            }
+            DockerOp::Inspect { container } => {
+                push("inspect");
+                push(container);
+            }
+            DockerOp::WaitReady {
+                container,
+                readiness,
+            } => {
+                // Not a docker command: hoist polls `docker inspect`.
+                push("inspect");
+                push("--format");
+                push("{{.State.Status}} {{.State.Health.Status}}");
+                push(container);
+                push(&format!(
+                    "# until healthy, or running for {}s; timeout {}s",
+                    readiness.readiness_delay.as_secs(),
+                    readiness.timeout.as_secs()
+                ));
+            }
+            DockerOp::Logs { container, tail } => {
+                for s in ["logs", "--tail", &tail.to_string(), container] {
+                    push(s);
+                }
+            }
+            DockerOp::ImageExists { image } => {
+                for s in ["image", "inspect", "--format", "{{.Id}}", image] {
+                    push(s);
+                }
+            }
+            DockerOp::ListImages { labels } => {
+                push("image");
+                push("ls");
+                for (k, v) in labels {
+                    push("--filter");
+                    push(&format!("label={k}={v}"));
+                }
+            }
+            DockerOp::Pull { image } => {
+                push("pull");
+                push(image);
+            }
+            DockerOp::Tag { source, target } => {
+                for s in ["tag", source, target] {
+                    push(s);
+                }
+            }
+            DockerOp::RemoveImage { image } => {
+                push("image");
+                push("rm");
+                push(image);
+            }
+            DockerOp::Exec { container, cmd } => {
+                push("exec");
+                push(container);
+                for c in cmd {
+                    push(c);
+                }
+            }
+        }
+        a
+    }
+}
+
+impl fmt::Display for DockerOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let words: Vec<String> = self.argv().iter().map(|w| shell_quote(w)).collect();
+        f.write_str(&words.join(" "))
+    }
+}
+
+/// Quotes a word for display when it holds shell-special characters.
+pub fn shell_quote(w: &str) -> String {
+    if !w.is_empty()
+        && w.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+^$".contains(c))
+    {
+        w.to_string()
+    } else if w.starts_with("<secrets: ") || w.starts_with("# ") {
+        w.to_string()
+    } else {
+        format!("'{}'", w.replace('\'', r"'\''"))
+    }
+}
+
+/// A container as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Container {
+    /// Container id.
+    pub id: String,
+    /// Name without the leading slash.
+    pub name: String,
+    /// Image reference it was created from.
+    pub image: String,
+    /// Docker state: created, running, exited...
+    pub state: String,
+    /// Human status ("Up 3 minutes").
+    pub status: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Creation time, seconds since the epoch.
+    pub created: i64,
+}
+
+/// A container's current state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerState {
+    /// Container id.
+    pub id: String,
+    /// Name without the leading slash.
+    pub name: String,
+    /// Image reference it was created from.
+    pub image: String,
+    /// Docker state: created, running, exited...
+    pub state: String,
+    /// Health status when the container has a health check.
+    pub health: Option<String>,
+    /// Exit code when it has exited.
+    pub exit_code: Option<i64>,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// An image as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    /// Image id.
+    pub id: String,
+    /// Its `repo:tag` references.
+    pub tags: Vec<String>,
+    /// Creation time, seconds since the epoch.
+    pub created: i64,
+}
+
+/// Output of a command.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CommandOutput {
+    /// Exit status.
+    pub exit_code: i32,
+    /// Standard output (lossy UTF-8).
+    pub stdout: String,
+    /// Standard error (lossy UTF-8).
+    pub stderr: String,
+}
+
+/// What an operation produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OpOutput {
+    /// Nothing to report.
+    Done,
+    /// An id (of the built image or the started container).
+    Id(String),
+    /// Listed containers.
+    Containers(Vec<Container>),
+    /// An inspected container, or none when it does not exist.
+    State(Option<ContainerState>),
+    /// A yes/no answer.
+    Exists(bool),
+    /// Listed images.
+    Images(Vec<Image>),
+    /// Text output (logs).
+    Text(String),
+    /// A command's output.
+    Command(CommandOutput),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_prints_like_docker_and_hides_secrets() {
+        let op = DockerOp::Run(Box::new(RunSpec {
+            name: "hello-web-v1".into(),
+            image: "hello:v1".into(),
+            env: BTreeMap::from([("MODE".into(), "ok".into())]),
+            secret_env: BTreeMap::from([("API_KEY".into(), Secret::new("s3cr3t"))]),
+            labels: BTreeMap::from([("service".into(), "hello".into())]),
+            restart: Some("unless-stopped".into()),
+            options: vec![("memory".into(), Some("64m".into())), ("init".into(), None)],
+            cmd: vec!["/hello".into(), "serve".into()],
+            ..Default::default()
+        }));
+        let line = op.to_string();
+        assert_eq!(
+            line,
+            "docker run --detach --name hello-web-v1 --restart unless-stopped --env MODE=ok \
+             --env-file <secrets: API_KEY> --label service=hello --memory 64m --init hello:v1 /hello serve"
+        );
+        assert!(!line.contains("s3cr3t"));
+        assert!(!format!("{op:?}").contains("s3cr3t"));
+        assert!(op.mutates());
+    }
+
+    #[test]
+    fn stop_and_list() {
+        let stop = DockerOp::Stop {
+            container: "a".into(),
+            timeout: Some(30),
+        };
+        assert_eq!(stop.to_string(), "docker stop -t 30 a");
+        let ls = DockerOp::ListContainers(ContainerFilter {
+            all: true,
+            labels: vec![("service".into(), "hello".into())],
+            status: vec!["exited".into()],
+            ..Default::default()
+        });
+        assert_eq!(
+            ls.to_string(),
+            "docker ps --quiet --all --filter label=service=hello --filter status=exited"
+        );
+        assert!(!ls.mutates());
+    }
+}

@@ -1,0 +1,287 @@
+//! What a plugin may do: the capabilities its manifest declares, intersected
+//! with what the deploy config grants it. Every privileged host function asks
+//! this module first and returns `denied` to the plugin (never a trap, never a
+//! side effect) when the answer is no.
+
+use globset::{Glob, GlobMatcher};
+use serde::{Deserialize, Serialize};
+
+/// Access to Docker on target hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DockerAccess {
+    /// No Docker calls.
+    #[default]
+    None,
+    /// List and inspect containers, check images.
+    Read,
+    /// Everything: run, stop, remove, pull, tag, exec.
+    Write,
+}
+
+impl DockerAccess {
+    /// Parses `none`, `read` or `write`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "none" => Some(DockerAccess::None),
+            "read" => Some(DockerAccess::Read),
+            "write" => Some(DockerAccess::Write),
+            _ => None,
+        }
+    }
+}
+
+/// Capabilities, as a manifest declares them or a config grants them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Capabilities {
+    /// Docker on target hosts.
+    #[serde(default)]
+    pub docker: DockerAccess,
+    /// Command patterns (`git status *`): `*` is one argument, a trailing
+    /// `**` any number of arguments, anything else must match exactly.
+    #[serde(default)]
+    pub commands: Vec<String>,
+    /// Host name patterns the plugin may touch (`web-*`); empty means all.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// The rollout steps (strategies).
+    #[serde(default)]
+    pub rollout: bool,
+    /// A private state directory, `/state` inside the plugin.
+    #[serde(default)]
+    pub state: bool,
+    /// Outbound HTTP hosts (reserved: no host function uses it yet).
+    #[serde(default)]
+    pub http: Vec<String>,
+}
+
+/// Why a call was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Not granted.
+    Denied(String),
+    /// Not available on this target.
+    Unavailable(String),
+}
+
+/// The effective grants of one plugin in one run.
+#[derive(Debug, Clone)]
+pub struct Grants {
+    plugin: String,
+    docker: DockerAccess,
+    declared_commands: Vec<Vec<String>>,
+    granted_commands: Vec<Vec<String>>,
+    hosts: Vec<GlobMatcher>,
+    rollout: bool,
+    state: bool,
+}
+
+fn words(pattern: &str) -> Vec<String> {
+    pattern.split_whitespace().map(String::from).collect()
+}
+
+/// True when `argv` matches a command pattern.
+pub fn command_matches(pattern: &[String], argv: &[String]) -> bool {
+    let mut i = 0;
+    for (n, p) in pattern.iter().enumerate() {
+        if p == "**" && n + 1 == pattern.len() {
+            return true;
+        }
+        match argv.get(i) {
+            Some(a) if p == "*" || p == a => i += 1,
+            _ => return false,
+        }
+    }
+    i == argv.len()
+}
+
+impl Grants {
+    /// The intersection of what `declared` (the manifest) asks for and what
+    /// `granted` (the deploy config) allows. Without a `grants:` block in the
+    /// config a plugin gets what it declares, except commands, which are
+    /// always granted explicitly.
+    pub fn effective(
+        plugin: &str,
+        declared: &Capabilities,
+        granted: Option<&Capabilities>,
+    ) -> Result<Grants, String> {
+        let default_grant = Capabilities {
+            commands: Vec::new(),
+            ..declared.clone()
+        };
+        let granted = granted.unwrap_or(&default_grant);
+        let mut hosts = Vec::new();
+        for p in declared.hosts.iter().chain(&granted.hosts) {
+            let g = Glob::new(p).map_err(|e| format!("host pattern `{p}`: {e}"))?;
+            hosts.push(g.compile_matcher());
+        }
+        Ok(Grants {
+            plugin: plugin.to_string(),
+            docker: declared.docker.min(granted.docker),
+            declared_commands: declared.commands.iter().map(|p| words(p)).collect(),
+            granted_commands: granted.commands.iter().map(|p| words(p)).collect(),
+            hosts,
+            rollout: declared.rollout && granted.rollout,
+            state: declared.state && granted.state,
+        })
+    }
+
+    /// Everything allowed (for tests and built-in callers).
+    pub fn all(plugin: &str) -> Grants {
+        Grants {
+            plugin: plugin.to_string(),
+            docker: DockerAccess::Write,
+            declared_commands: vec![vec!["**".into()]],
+            granted_commands: vec![vec!["**".into()]],
+            hosts: Vec::new(),
+            rollout: true,
+            state: true,
+        }
+    }
+
+    fn host_allowed(&self, host: &str) -> bool {
+        self.hosts.iter().all(|m| m.is_match(host))
+    }
+
+    /// May the plugin use Docker on `host` (`write` for changes)?
+    pub fn docker(&self, host: &str, write: bool) -> Result<(), Refusal> {
+        let need = if write {
+            DockerAccess::Write
+        } else {
+            DockerAccess::Read
+        };
+        if self.docker < need {
+            return Err(Refusal::Denied(format!(
+                "plugin `{}` has docker access `{}`; this call needs `{}`",
+                self.plugin,
+                format!("{:?}", self.docker).to_lowercase(),
+                format!("{need:?}").to_lowercase()
+            )));
+        }
+        if !self.host_allowed(host) {
+            return Err(Refusal::Denied(format!(
+                "plugin `{}` is not granted host `{host}`",
+                self.plugin
+            )));
+        }
+        Ok(())
+    }
+
+    /// May the plugin run `argv` on `host`?
+    pub fn command(&self, host: &str, argv: &[String]) -> Result<(), Refusal> {
+        let declared = self.declared_commands.iter().any(|p| command_matches(p, argv));
+        let granted = self.granted_commands.iter().any(|p| command_matches(p, argv));
+        let shown = argv.join(" ");
+        if !declared {
+            return Err(Refusal::Denied(format!(
+                "plugin `{}` does not declare the command `{shown}` in its manifest",
+                self.plugin
+            )));
+        }
+        if !granted {
+            let how = format!(
+                "grant it under the plugin in the deploy config: `grants: {{ commands: [\"{shown}\"] }}`"
+            );
+            return Err(if host == "local" {
+                Refusal::Unavailable(format!(
+                    "commands on `local` run on this machine and are not granted to plugin `{}`; {how}",
+                    self.plugin
+                ))
+            } else {
+                Refusal::Denied(format!(
+                    "plugin `{}` is not granted the command `{shown}`; {how}",
+                    self.plugin
+                ))
+            });
+        }
+        if !self.host_allowed(host) {
+            return Err(Refusal::Denied(format!(
+                "plugin `{}` is not granted host `{host}`",
+                self.plugin
+            )));
+        }
+        Ok(())
+    }
+
+    /// May the plugin call the rollout steps?
+    pub fn rollout(&self) -> Result<(), Refusal> {
+        if self.rollout {
+            Ok(())
+        } else {
+            Err(Refusal::Denied(format!(
+                "plugin `{}` is not a strategy granted the rollout steps",
+                self.plugin
+            )))
+        }
+    }
+
+    /// Does the plugin get its state directory?
+    pub fn state(&self) -> bool {
+        self.state
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(s: &str) -> Vec<String> {
+        words(s)
+    }
+
+    #[test]
+    fn patterns() {
+        assert!(command_matches(&argv("git status --porcelain"), &argv("git status --porcelain")));
+        assert!(!command_matches(&argv("git status --porcelain"), &argv("git status")));
+        assert!(!command_matches(&argv("git status"), &argv("git status --porcelain")));
+        assert!(command_matches(&argv("git * --short"), &argv("git log --short")));
+        assert!(command_matches(&argv("docker run **"), &argv("docker run -d x y")));
+        assert!(command_matches(&argv("docker run **"), &argv("docker run")));
+        assert!(!command_matches(&argv("docker run **"), &argv("docker rm x")));
+    }
+
+    #[test]
+    fn intersection() {
+        let declared = Capabilities {
+            docker: DockerAccess::Write,
+            commands: vec!["git status --porcelain".into()],
+            state: true,
+            ..Default::default()
+        };
+        // No grants block: what is declared, minus commands.
+        let g = Grants::effective("p", &declared, None).unwrap();
+        assert!(g.docker("local", true).is_ok());
+        assert!(g.state());
+        assert!(matches!(
+            g.command("local", &argv("git status --porcelain")),
+            Err(Refusal::Unavailable(_))
+        ));
+        assert!(matches!(
+            g.command("web-1", &argv("git status --porcelain")),
+            Err(Refusal::Denied(_))
+        ));
+        // A grants block narrows docker and grants the command.
+        let granted = Capabilities {
+            docker: DockerAccess::Read,
+            commands: vec!["git status *".into()],
+            ..Default::default()
+        };
+        let g = Grants::effective("p", &declared, Some(&granted)).unwrap();
+        assert!(g.docker("local", false).is_ok());
+        assert!(matches!(g.docker("local", true), Err(Refusal::Denied(_))));
+        assert!(g.command("local", &argv("git status --porcelain")).is_ok());
+        assert!(g.command("local", &argv("git status --short")).is_err(), "not declared");
+        assert!(!g.state(), "state not granted");
+        assert!(g.rollout().is_err());
+        // Hosts restrict everything.
+        let granted = Capabilities {
+            docker: DockerAccess::Write,
+            hosts: vec!["web-*".into()],
+            ..Default::default()
+        };
+        let g = Grants::effective("p", &declared, Some(&granted)).unwrap();
+        assert!(g.docker("web-1", true).is_ok());
+        assert!(matches!(g.docker("db-1", false), Err(Refusal::Denied(_))));
+    }
+}

@@ -1,0 +1,417 @@
+//! Loading and calling plugins with wasmtime's component model.
+//!
+//! One [`Engine`] (epoch interruption, ticking every 10 ms) and one
+//! [`Linker`] with WASI p2 and the host API. A component is compiled once and
+//! cached on disk as `.cwasm`, keyed by its hash and the engine's
+//! compatibility hash. Every call gets a fresh [`Store`]: its own deadline,
+//! memory cap, and a WASI context with no environment, no network and no
+//! files (but the plugin's granted state dir).
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store, StoreLimitsBuilder, Trap, UpdateDeadline};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+
+use super::api::{CallEnv, PluginState};
+use super::bindings::{hook, host, strategy, types};
+use super::catalog::{Entry, Wasm};
+use super::manifest::PluginKind;
+use crate::events::{Event, Kind, Level};
+
+/// The WIT package this host implements.
+pub const API: &str = "hoist:plugin@0.1.0";
+/// Plugins built against any `hoist:plugin@0.1.x` are accepted.
+pub const API_PREFIX: &str = "@0.1.";
+
+/// Why a plugin could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("plugin `{plugin}` ({place}): {message}")]
+pub struct LoadError {
+    /// Plugin name.
+    pub plugin: String,
+    /// Where it came from.
+    pub place: String,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+/// How a plugin call failed.
+#[derive(Debug, Clone)]
+pub enum CallFailure {
+    /// The plugin returned an error.
+    Returned(types::PluginError),
+    /// It ran past its time limit and was stopped.
+    Timeout(Duration),
+    /// It tried to grow memory past its limit.
+    Memory(u64),
+    /// It trapped (panic, bad memory access...).
+    Trap(String),
+    /// The host could not set the call up.
+    Setup(String),
+}
+
+impl std::fmt::Display for CallFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use types::PluginError as E;
+        match self {
+            CallFailure::Returned(E::Aborted(m)) => write!(f, "aborted the deploy: {m}"),
+            CallFailure::Returned(E::Denied(m)) => write!(f, "was denied: {m}"),
+            CallFailure::Returned(E::Unavailable(m)) => write!(f, "needed something unavailable: {m}"),
+            CallFailure::Returned(E::Invalid(m)) => write!(f, "failed (invalid request): {m}"),
+            CallFailure::Returned(E::Failed(m)) => write!(f, "failed: {m}"),
+            CallFailure::Timeout(d) => write!(
+                f,
+                "did not finish within its time limit ({}) and was stopped; raise `limits.timeout` if it needs longer",
+                humanize(*d)
+            ),
+            CallFailure::Memory(b) => write!(
+                f,
+                "tried to use more than its memory limit ({} MiB) and was stopped; raise `limits.memory` if it needs more",
+                b >> 20
+            ),
+            CallFailure::Trap(m) => write!(f, "crashed: {m}"),
+            CallFailure::Setup(m) => write!(f, "could not be started: {m}"),
+        }
+    }
+}
+
+fn humanize(d: Duration) -> String {
+    if d.as_millis() % 1000 != 0 {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{}s", d.as_secs())
+    }
+}
+
+/// A compiled, linked plugin ready to instantiate.
+#[derive(Clone)]
+pub enum Loaded {
+    /// A hook.
+    Hook(hook::HookPluginPre<PluginState>),
+    /// A strategy.
+    Strategy(strategy::StrategyPluginPre<PluginState>),
+}
+
+/// Per-call limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Wall-clock deadline for the call.
+    pub timeout: Duration,
+    /// Linear memory cap in bytes.
+    pub memory: u64,
+}
+
+/// The plugin host.
+pub struct PluginHost {
+    engine: Engine,
+    linker: Linker<PluginState>,
+    cache_dir: Option<PathBuf>,
+}
+
+/// The default component cache: `$HOIST_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/hoist`, else `~/.cache/hoist`; then `/components`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("HOIST_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|p| PathBuf::from(p).join("hoist")))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/hoist")))?;
+    Some(base.join("components"))
+}
+
+impl PluginHost {
+    /// Builds the engine and linker. `cache_dir: None` disables the cache.
+    pub fn new(cache_dir: Option<PathBuf>) -> Result<PluginHost, String> {
+        let mut cfg = Config::new();
+        cfg.epoch_interruption(true);
+        let engine = Engine::new(&cfg).map_err(|e| format!("wasm engine: {e}"))?;
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("hoist-epoch".into())
+            .spawn(move || {
+                while let Some(e) = weak.upgrade() {
+                    e.increment_epoch();
+                    drop(e);
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            })
+            .map_err(|e| format!("epoch ticker: {e}"))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| format!("linking WASI: {e}"))?;
+        host::HostApi::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)
+            .map_err(|e| format!("linking the host API: {e}"))?;
+        Ok(PluginHost {
+            engine,
+            linker,
+            cache_dir,
+        })
+    }
+
+    fn compile(&self, bytes: &[u8]) -> Result<Component, String> {
+        let Some(dir) = &self.cache_dir else {
+            return Component::from_binary(&self.engine, bytes).map_err(|e| format!("{e:#}"));
+        };
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.engine.precompile_compatibility_hash().hash(&mut h);
+        let key = format!(
+            "{}-{:016x}.cwasm",
+            hex::encode(Sha256::digest(bytes)),
+            h.finish()
+        );
+        let path = dir.join(key);
+        if path.is_file() {
+            // SAFETY: the file was written by this host from
+            // `precompile_component` with the same engine configuration (its
+            // compatibility hash is part of the name), in hoist's own cache.
+            if let Ok(c) = unsafe { Component::deserialize_file(&self.engine, &path) } {
+                return Ok(c);
+            }
+        }
+        let compiled = self
+            .engine
+            .precompile_component(bytes)
+            .map_err(|e| format!("{e:#}"))?;
+        if std::fs::create_dir_all(dir).is_ok() {
+            let tmp = dir.join(format!(".{}.tmp-{}", std::process::id(), rand::random::<u32>()));
+            if std::fs::write(&tmp, &compiled).is_ok() {
+                let _ = std::fs::rename(&tmp, &path);
+            }
+            let _ = std::fs::remove_file(&tmp);
+        }
+        // SAFETY: bytes just produced by `precompile_component` on this engine.
+        unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(|e| format!("{e:#}"))
+    }
+
+    /// Reads, checks, compiles and links a plugin.
+    pub fn load(&self, entry: &Entry) -> Result<Loaded, LoadError> {
+        let m = &entry.manifest;
+        let fail = |message: String| LoadError {
+            plugin: m.name.clone(),
+            place: entry.place(),
+            message,
+        };
+        let owned;
+        let bytes: &[u8] = match &entry.wasm {
+            Wasm::Static(b) => b,
+            Wasm::File(p) => {
+                owned = std::fs::read(p).map_err(|e| fail(format!("cannot read {}: {e}", p.display())))?;
+                &owned
+            }
+        };
+        if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+            return Err(fail(
+                "the component file is not WebAssembly (no `\\0asm` header); rebuild it with `cargo build --target wasm32-wasip2`".into(),
+            ));
+        }
+        if bytes[4..8] == [1, 0, 0, 0] {
+            return Err(fail(
+                "this is a core WebAssembly module, not a component; build it for the wasm32-wasip2 target".into(),
+            ));
+        }
+        let component = self
+            .compile(bytes)
+            .map_err(|e| fail(format!("not a valid WebAssembly component: {e}")))?;
+        let ty = component.component_type();
+        let exports: Vec<String> = ty.exports(&self.engine).map(|(n, _)| n.to_string()).collect();
+        let imports: Vec<String> = ty.imports(&self.engine).map(|(n, _)| n.to_string()).collect();
+
+        let found_kind = exports.iter().find_map(|e| {
+            let (iface, version) = e.split_once('@').unwrap_or((e, ""));
+            match iface {
+                "hoist:plugin/hook" => Some((PluginKind::Hook, version.to_string())),
+                "hoist:plugin/strategy" => Some((PluginKind::Strategy, version.to_string())),
+                _ => None,
+            }
+        });
+        let (kind, version) = found_kind.ok_or_else(|| {
+            fail(format!(
+                "the component is not a hoist plugin: it exports neither hoist:plugin/hook nor hoist:plugin/strategy (exports: {})",
+                if exports.is_empty() { "nothing".to_string() } else { exports.join(", ") }
+            ))
+        })?;
+        if !format!("@{version}").starts_with(API_PREFIX) {
+            return Err(fail(format!(
+                "built against hoist:plugin@{version}; this hoist supports hoist:plugin{API_PREFIX}x. Rebuild it with a matching hoist-plugin SDK"
+            )));
+        }
+        if kind != m.kind {
+            return Err(fail(format!(
+                "plugin.toml says kind = \"{}\", but the component is a {} (it exports hoist:plugin/{}); fix `kind` or the component",
+                m.kind.name(),
+                kind.name(),
+                kind.name()
+            )));
+        }
+        let declared = m.declared();
+        for import in &imports {
+            let iface = import.split('@').next().unwrap_or(import);
+            let undeclared = match iface {
+                "hoist:plugin/docker" => declared.docker == super::grants::DockerAccess::None,
+                "hoist:plugin/commands" => declared.commands.is_empty(),
+                "hoist:plugin/rollout" => !declared.rollout,
+                _ => false,
+            };
+            if undeclared {
+                return Err(fail(format!(
+                    "the component imports {import}, but plugin.toml declares no matching capability; add it under [capabilities]"
+                )));
+            }
+            if !iface.starts_with("hoist:plugin/") && !iface.starts_with("wasi:") {
+                return Err(fail(format!("the component imports {import}, which hoist does not provide")));
+            }
+        }
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| fail(format!("cannot link it against {API}: {e:#}")))?;
+        match kind {
+            PluginKind::Hook => hook::HookPluginPre::new(pre)
+                .map(Loaded::Hook)
+                .map_err(|e| fail(format!("{e:#}"))),
+            PluginKind::Strategy => strategy::StrategyPluginPre::new(pre)
+                .map(Loaded::Strategy)
+                .map_err(|e| fail(format!("{e:#}"))),
+        }
+    }
+
+    fn store(
+        &self,
+        env: Arc<CallEnv>,
+        limits: Limits,
+        state_dir: Option<&Path>,
+        out: &MemoryOutputPipe,
+        err: &MemoryOutputPipe,
+    ) -> Result<Store<PluginState>, String> {
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stdout(out.clone()).stderr(err.clone());
+        if let Some(dir) = state_dir {
+            std::fs::create_dir_all(dir).map_err(|e| format!("state dir {}: {e}", dir.display()))?;
+            wasi.preopened_dir(dir, "/state", FsPerms::ReadWrite)
+                .map_err(|e| format!("state dir {}: {e}", dir.display()))?;
+        }
+        let state = PluginState {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(limits.memory as usize)
+                .instances(16)
+                .tables(16)
+                .memories(4)
+                .trap_on_grow_failure(true)
+                .build(),
+            call: env,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        let deadline = Instant::now() + limits.timeout;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            Ok(if Instant::now() >= deadline {
+                UpdateDeadline::Interrupt
+            } else {
+                UpdateDeadline::Yield(1)
+            })
+        });
+        Ok(store)
+    }
+
+    fn classify(e: wasmtime::Error, limits: Limits) -> CallFailure {
+        if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+            return CallFailure::Timeout(limits.timeout);
+        }
+        let text = format!("{e:?}");
+        if text.contains("forcing trap when growing memory") {
+            return CallFailure::Memory(limits.memory);
+        }
+        let first = format!("{e}");
+        let detail = text
+            .lines()
+            .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+            .take(6)
+            .collect::<Vec<_>>()
+            .join("\n");
+        if detail.is_empty() {
+            CallFailure::Trap(first)
+        } else {
+            CallFailure::Trap(format!("{first}\n{detail}"))
+        }
+    }
+
+    fn report_output(env: &CallEnv, out: &MemoryOutputPipe, err: &MemoryOutputPipe) {
+        for (pipe, level) in [(out, Level::Debug), (err, Level::Warn)] {
+            let text = String::from_utf8_lossy(&pipe.contents()).into_owned();
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                env.services.events.emit(
+                    Event::new(Kind::Log, Some(env.stage))
+                        .plugin(&env.plugin)
+                        .level(level)
+                        .message(line.to_string()),
+                );
+            }
+        }
+    }
+
+    /// Runs a hook once.
+    pub async fn call_hook(
+        &self,
+        pre: &hook::HookPluginPre<PluginState>,
+        env: Arc<CallEnv>,
+        limits: Limits,
+        state_dir: Option<&Path>,
+        outcome: Option<types::Outcome>,
+    ) -> Result<(), CallFailure> {
+        let (out, err) = (MemoryOutputPipe::new(1 << 20), MemoryOutputPipe::new(1 << 20));
+        let mut store = self
+            .store(env.clone(), limits, state_dir, &out, &err)
+            .map_err(CallFailure::Setup)?;
+        let ctx = env.context.clone();
+        let result = async {
+            let plugin = pre.instantiate_async(&mut store).await?;
+            plugin
+                .hoist_plugin_hook()
+                .call_run(&mut store, &ctx, outcome.as_ref())
+                .await
+        }
+        .await;
+        Self::report_output(&env, &out, &err);
+        match result {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(CallFailure::Returned(e)),
+            Err(e) => Err(Self::classify(e, limits)),
+        }
+    }
+
+    /// Runs a strategy's rollout.
+    pub async fn call_strategy(
+        &self,
+        pre: &strategy::StrategyPluginPre<PluginState>,
+        env: Arc<CallEnv>,
+        limits: Limits,
+        plan: strategy::exports::hoist::plugin::strategy::Plan,
+    ) -> Result<String, CallFailure> {
+        let (out, err) = (MemoryOutputPipe::new(1 << 20), MemoryOutputPipe::new(1 << 20));
+        let mut store = self
+            .store(env.clone(), limits, None, &out, &err)
+            .map_err(CallFailure::Setup)?;
+        let ctx = env.context.clone();
+        let result = async {
+            let plugin = pre.instantiate_async(&mut store).await?;
+            plugin
+                .hoist_plugin_strategy()
+                .call_roll_out(&mut store, &ctx, &plan)
+                .await
+        }
+        .await;
+        Self::report_output(&env, &out, &err);
+        match result {
+            Ok(Ok(summary)) => Ok(summary),
+            Ok(Err(e)) => Err(CallFailure::Returned(e)),
+            Err(e) => Err(Self::classify(e, limits)),
+        }
+    }
+}

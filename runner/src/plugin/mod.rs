@@ -1,0 +1,330 @@
+//! The WebAssembly plugin host.
+//!
+//! - [`manifest`]: `plugin.toml` (name, kind, stages, capabilities, limits)
+//! - [`catalog`]: which plugins exist (embedded defaults + the plugins dir)
+//! - [`grants`]: declared ∩ granted capabilities, checked by every host call
+//! - [`host`]: wasmtime engine, linker, component cache, per-call stores
+//! - [`api`]: the host API (`hoist:plugin` imports) on the store data
+//!
+//! The pipeline uses [`PluginSet`]: prepare the run's plugins once, then
+//! "run the hooks of this stage" and "run the strategy".
+
+pub mod api;
+pub mod bindings;
+pub mod catalog;
+pub mod embedded;
+pub mod grants;
+pub mod host;
+pub mod manifest;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::config::{Config, PluginUseConfig};
+use crate::events::{Event, Kind, Level};
+use crate::stage::Stage;
+
+use api::{CallEnv, Services};
+use bindings::types;
+use catalog::Catalog;
+use grants::Grants;
+use host::{CallFailure, Limits, Loaded, PluginHost};
+use manifest::PluginKind;
+
+/// A plugin ready to call in this run.
+pub struct Prepared {
+    /// Plugin name.
+    pub name: String,
+    /// How the config uses it.
+    pub config: PluginUseConfig,
+    /// The compiled plugin.
+    pub loaded: Loaded,
+    /// Effective grants.
+    pub grants: Grants,
+    /// Per-call limits.
+    pub limits: Limits,
+}
+
+/// A plugin call failed.
+#[derive(Debug)]
+pub struct PluginFailure {
+    /// Plugin name.
+    pub plugin: String,
+    /// Stage of the call.
+    pub stage: Stage,
+    /// What happened.
+    pub failure: CallFailure,
+}
+
+impl std::fmt::Display for PluginFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "plugin `{}` at {} {}", self.plugin, self.stage, self.failure)
+    }
+}
+
+/// Run-wide facts every plugin's context carries.
+#[derive(Debug, Clone)]
+pub struct ContextBase {
+    /// Service name.
+    pub service: String,
+    /// Version deployed.
+    pub version: String,
+    /// Destination.
+    pub destination: Option<String>,
+    /// Image reference.
+    pub image: String,
+    /// Roles with their selected hosts, primary first.
+    pub roles: Vec<types::Role>,
+    /// Selected hosts, primary first.
+    pub hosts: Vec<String>,
+    /// Primary host.
+    pub primary_host: String,
+    /// Primary role.
+    pub primary_role: String,
+    /// Who deploys.
+    pub performer: String,
+}
+
+/// Settings as the WIT carries them: scalars as text, the rest as JSON.
+pub fn settings_text(settings: &BTreeMap<String, serde_json::Value>) -> Vec<(String, String)> {
+    settings
+        .iter()
+        .map(|(k, v)| {
+            let text = match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            (k.clone(), text)
+        })
+        .collect()
+}
+
+fn wit_stage(s: Stage) -> types::Stage {
+    match s {
+        Stage::LoadConfig => types::Stage::LoadConfig,
+        Stage::PreBuild => types::Stage::PreBuild,
+        Stage::Build => types::Stage::Build,
+        Stage::Push => types::Stage::Push,
+        Stage::PreDeploy => types::Stage::PreDeploy,
+        Stage::Rollout => types::Stage::Rollout,
+        Stage::PostDeploy => types::Stage::PostDeploy,
+        Stage::Prune => types::Stage::Prune,
+    }
+}
+
+impl ContextBase {
+    /// The context for one call.
+    pub fn for_call(&self, plugin: &Prepared, stage: Stage) -> types::DeployContext {
+        types::DeployContext {
+            service: self.service.clone(),
+            version: self.version.clone(),
+            destination: self.destination.clone(),
+            stage: wit_stage(stage),
+            image: self.image.clone(),
+            roles: self.roles.clone(),
+            hosts: self.hosts.clone(),
+            primary_host: self.primary_host.clone(),
+            primary_role: self.primary_role.clone(),
+            performer: self.performer.clone(),
+            plugin: plugin.name.clone(),
+            settings: settings_text(&plugin.config.settings),
+        }
+    }
+}
+
+/// The plugins of one run.
+pub struct PluginSet {
+    host: PluginHost,
+    hooks: BTreeMap<Stage, Vec<Prepared>>,
+    strategy: Prepared,
+    state_dir: PathBuf,
+}
+
+fn prepare(
+    host: &PluginHost,
+    catalog: &Catalog,
+    config: &Config,
+    use_cfg: &PluginUseConfig,
+    kind: PluginKind,
+    stage: Option<Stage>,
+) -> Result<Prepared, String> {
+    let at = format!("(configured at {})", use_cfg.key_path);
+    let entry = catalog
+        .get(&use_cfg.plugin, &config.plugins_dir)
+        .map_err(|e| format!("{e} {at}"))?;
+    let m = &entry.manifest;
+    if m.kind != kind {
+        return Err(format!(
+            "plugin `{}` {at} is a {}, not a {}",
+            m.name,
+            m.kind.name(),
+            kind.name()
+        ));
+    }
+    if let Some(s) = stage
+        && !m.hook_stages().contains(&s)
+    {
+        return Err(format!(
+            "plugin `{}` {at} runs at {} only, not at {s}",
+            m.name,
+            m.stages.join(", ")
+        ));
+    }
+    let loaded = host.load(entry).map_err(|e| format!("{e} {at}"))?;
+    let grants = Grants::effective(&m.name, &m.declared(), use_cfg.grants.as_ref())
+        .map_err(|e| format!("plugin `{}` {at}: {e}", m.name))?;
+    Ok(Prepared {
+        name: m.name.clone(),
+        config: use_cfg.clone(),
+        loaded,
+        grants,
+        limits: Limits {
+            timeout: use_cfg.timeout.unwrap_or_else(|| m.timeout()),
+            memory: use_cfg.memory.unwrap_or_else(|| m.memory()),
+        },
+    })
+}
+
+impl PluginSet {
+    /// Finds, checks, compiles and links every plugin this run uses: the
+    /// hooks configured per stage (none with `skip_hooks`) and the strategy.
+    pub fn prepare(config: &Config, strategy: &str, skip_hooks: bool) -> Result<PluginSet, String> {
+        let cache = config.cache_dir.clone().or_else(host::default_cache_dir);
+        let host = PluginHost::new(cache)?;
+        let catalog = Catalog::discover(&config.plugins_dir);
+        let mut hooks = BTreeMap::new();
+        if !skip_hooks {
+            for (stage, uses) in &config.hooks {
+                let mut list = Vec::new();
+                for u in uses {
+                    list.push(prepare(&host, &catalog, config, u, PluginKind::Hook, Some(*stage))?);
+                }
+                hooks.insert(*stage, list);
+            }
+        }
+        let strategy = prepare(
+            &host,
+            &catalog,
+            config,
+            &config.strategy_use(strategy),
+            PluginKind::Strategy,
+            None,
+        )?;
+        Ok(PluginSet {
+            host,
+            hooks,
+            strategy,
+            state_dir: config.state_dir.clone(),
+        })
+    }
+
+    /// The hooks of `stage`, in run order.
+    pub fn hooks(&self, stage: Stage) -> &[Prepared] {
+        self.hooks.get(&stage).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// The strategy.
+    pub fn strategy(&self) -> &Prepared {
+        &self.strategy
+    }
+
+    fn env(&self, p: &Prepared, stage: Stage, base: &ContextBase, services: Arc<Services>) -> Arc<CallEnv> {
+        Arc::new(CallEnv {
+            plugin: p.name.clone(),
+            stage,
+            grants: p.grants.clone(),
+            context: base.for_call(p, stage),
+            services,
+        })
+    }
+
+    /// Runs the hooks of `stage` one after the other; stops at the first
+    /// failure.
+    pub async fn run_hooks(
+        &self,
+        stage: Stage,
+        base: &ContextBase,
+        services: Arc<Services>,
+        outcome: Option<types::Outcome>,
+    ) -> Result<usize, PluginFailure> {
+        let events = services.events.clone();
+        for p in self.hooks(stage) {
+            let Loaded::Hook(pre) = &p.loaded else {
+                unreachable!("prepared as a hook")
+            };
+            events.emit(Event::new(Kind::PluginStart, Some(stage)).plugin(&p.name));
+            let started = Instant::now();
+            let state_dir = p.grants.state().then(|| self.state_dir.join(&p.name));
+            let result = self
+                .host
+                .call_hook(
+                    pre,
+                    self.env(p, stage, base, services.clone()),
+                    p.limits,
+                    state_dir.as_deref(),
+                    outcome.clone(),
+                )
+                .await;
+            let ms = started.elapsed().as_millis() as u64;
+            match result {
+                Ok(()) => events.emit(Event::new(Kind::PluginEnd, Some(stage)).plugin(&p.name).done(true, ms)),
+                Err(failure) => {
+                    let f = PluginFailure {
+                        plugin: p.name.clone(),
+                        stage,
+                        failure,
+                    };
+                    events.emit(
+                        Event::new(Kind::PluginEnd, Some(stage))
+                            .plugin(&p.name)
+                            .done(false, ms)
+                            .level(Level::Error)
+                            .message(f.failure.to_string()),
+                    );
+                    return Err(f);
+                }
+            }
+        }
+        Ok(self.hooks(stage).len())
+    }
+
+    /// Runs the strategy's rollout.
+    pub async fn run_strategy(
+        &self,
+        base: &ContextBase,
+        services: Arc<Services>,
+        plan: bindings::strategy::exports::hoist::plugin::strategy::Plan,
+    ) -> Result<String, PluginFailure> {
+        let p = &self.strategy;
+        let Loaded::Strategy(pre) = &p.loaded else {
+            unreachable!("prepared as a strategy")
+        };
+        let events = services.events.clone();
+        events.emit(Event::new(Kind::PluginStart, Some(Stage::Rollout)).plugin(&p.name));
+        let started = Instant::now();
+        let result = self
+            .host
+            .call_strategy(pre, self.env(p, Stage::Rollout, base, services), p.limits, plan)
+            .await;
+        let ms = started.elapsed().as_millis() as u64;
+        let ev = Event::new(Kind::PluginEnd, Some(Stage::Rollout)).plugin(&p.name);
+        match result {
+            Ok(summary) => {
+                events.emit(ev.done(true, ms).message(summary.clone()));
+                Ok(summary)
+            }
+            Err(failure) => {
+                let f = PluginFailure {
+                    plugin: p.name.clone(),
+                    stage: Stage::Rollout,
+                    failure,
+                };
+                events.emit(ev.done(false, ms).level(Level::Error).message(f.failure.to_string()));
+                Err(f)
+            }
+        }
+    }
+}

@@ -1,0 +1,528 @@
+//! The rollout steps: start the new version beside the old, wait until it is
+//! ready, route traffic, retire the old, roll back. Strategy plugins call these
+//! through the WIT `rollout` interface; the runner keeps its own ledger of
+//! every step so it knows (and reports) each target's state whatever the
+//! plugin does, and cleans up after a strategy that stops half-way.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use tokio::sync::Semaphore;
+
+use crate::config::{Config, RoleConfig};
+use crate::docker::naming::ServiceId;
+use crate::docker::{ContainerFilter, DockerError, DockerOp, Readiness, RunSpec, Secret};
+use crate::events::{Event, Kind, Level, Reporter};
+use crate::fleet::{Fleet, Selection};
+use crate::secrets::Secrets;
+use crate::stage::Stage;
+
+/// A role on a host.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Target {
+    /// Host name.
+    pub host: String,
+    /// Role name.
+    pub role: String,
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.host, self.role)
+    }
+}
+
+/// Where a target is in its rollout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetState {
+    /// Nothing done yet.
+    Pending,
+    /// New container started beside the old.
+    Started,
+    /// New container is ready.
+    Ready,
+    /// Traffic goes to the new container.
+    Routed,
+    /// Old containers stopped: the target runs the new version.
+    Updated,
+    /// The new container failed and was removed; the old one serves.
+    Failed,
+    /// Back on the old version after a roll back.
+    RolledBack,
+}
+
+/// The runner's record of one target.
+#[derive(Debug, Clone)]
+pub struct TargetRecord {
+    /// Current state.
+    pub state: TargetState,
+    /// The new container's name, once started.
+    pub new_container: Option<String>,
+    /// Containers of the previous version that were running at start.
+    pub old_containers: Vec<String>,
+    /// The last error.
+    pub error: Option<String>,
+}
+
+/// A step the strategy can take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Start the new container.
+    Start,
+    /// Wait until it is ready.
+    WaitHealthy,
+    /// Move traffic to it.
+    Route,
+    /// Stop the old containers.
+    Retire,
+    /// Go back to the old version.
+    RollBack,
+}
+
+impl Step {
+    fn name(self) -> &'static str {
+        match self {
+            Step::Start => "start",
+            Step::WaitHealthy => "wait-healthy",
+            Step::Route => "route",
+            Step::Retire => "retire",
+            Step::RollBack => "roll-back",
+        }
+    }
+}
+
+/// Why a step failed on a target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepError {
+    /// The call was wrong (unknown target, steps out of order).
+    Invalid(String),
+    /// Docker failed or the container was not ready.
+    Failed(String),
+}
+
+impl std::fmt::Display for StepError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StepError::Invalid(m) | StepError::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
+/// Everything the steps need, shared by the strategy's calls.
+pub struct Rollout {
+    config: Arc<Config>,
+    selection: Selection,
+    fleet: Arc<Fleet>,
+    secrets: Arc<Secrets>,
+    events: Reporter,
+    version: String,
+    image: String,
+    ledger: Mutex<BTreeMap<Target, TargetRecord>>,
+    limit: Semaphore,
+}
+
+/// The `docker run` of an app container: a pure function of the config.
+pub fn app_run_spec(
+    config: &Config,
+    role: &RoleConfig,
+    host: &str,
+    version: &str,
+    image: &str,
+    secrets: &Secrets,
+) -> Result<RunSpec, crate::secrets::SecretsError> {
+    let sid: ServiceId = config.service_id();
+    let name = sid.container_name(&role.name, version);
+    let env = config.env_for(role, host);
+    let mut clear = env.clear.clone();
+    for (k, v) in [
+        ("KAMAL_CONTAINER_NAME", name.as_str()),
+        ("KAMAL_VERSION", version),
+        ("KAMAL_HOST", host),
+    ] {
+        clear.insert(k.into(), v.into());
+    }
+    if let Some(d) = &config.destination {
+        clear.insert("KAMAL_DESTINATION".into(), d.clone());
+    }
+    let mut secret_env = BTreeMap::new();
+    for (var, secret) in &env.secret {
+        let value: &Secret = secrets.require(secret, &format!("env.secret of role `{}`", role.name))?;
+        secret_env.insert(var.clone(), value.clone());
+    }
+    let mut labels = role.labels.clone();
+    labels.extend(sid.labels(&role.name, version));
+    let host_part: String = host.chars().take(51).collect();
+    Ok(RunSpec {
+        name,
+        image: image.to_string(),
+        cmd: role.cmd.clone(),
+        env: clear,
+        secret_env,
+        labels,
+        volumes: config.volumes.clone(),
+        hostname: Some(format!(
+            "{}-{:012x}",
+            host_part.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-"),
+            rand::random::<u64>() & 0xffff_ffff_ffff
+        )),
+        restart: Some(role.restart.clone()),
+        network: None,
+        health_cmd: config.health_cmd.clone(),
+        health_interval: config.health_interval,
+        log_driver: role.log_driver.clone(),
+        log_opts: role.log_opts.clone(),
+        options: role.options.clone(),
+    })
+}
+
+impl Rollout {
+    /// Prepares the steps for one deploy.
+    pub fn new(
+        config: Arc<Config>,
+        selection: Selection,
+        fleet: Arc<Fleet>,
+        secrets: Arc<Secrets>,
+        events: Reporter,
+        version: String,
+        image: String,
+    ) -> Rollout {
+        let ledger = selection
+            .targets()
+            .into_iter()
+            .map(|(host, role)| {
+                (
+                    Target { host, role },
+                    TargetRecord {
+                        state: TargetState::Pending,
+                        new_container: None,
+                        old_containers: Vec::new(),
+                        error: None,
+                    },
+                )
+            })
+            .collect();
+        let limit = Semaphore::new(config.max_concurrency);
+        Rollout {
+            config,
+            selection,
+            fleet,
+            secrets,
+            events,
+            version,
+            image,
+            ledger: Mutex::new(ledger),
+            limit,
+        }
+    }
+
+    /// Every target in rollout order (primary role first).
+    pub fn targets(&self) -> Vec<Target> {
+        self.selection
+            .targets()
+            .into_iter()
+            .map(|(host, role)| Target { host, role })
+            .collect()
+    }
+
+    /// The ledger's view of every target.
+    pub fn records(&self) -> BTreeMap<Target, TargetRecord> {
+        self.ledger.lock().unwrap().clone()
+    }
+
+    fn record(&self, t: &Target) -> Option<TargetRecord> {
+        self.ledger.lock().unwrap().get(t).cloned()
+    }
+
+    fn update(&self, t: &Target, f: impl FnOnce(&mut TargetRecord)) {
+        if let Some(r) = self.ledger.lock().unwrap().get_mut(t) {
+            f(r);
+        }
+    }
+
+    fn emit_step(&self, t: &Target, ok: bool, started: Instant, message: String) {
+        self.events.emit(
+            Event::new(Kind::Step, Some(Stage::Rollout))
+                .host(&t.host)
+                .role(&t.role)
+                .done(ok, started.elapsed().as_millis() as u64)
+                .level(if ok { Level::Info } else { Level::Error })
+                .message(message),
+        );
+    }
+
+    /// Runs `step` on every target in parallel (up to the concurrency cap);
+    /// the results come back in the targets' order.
+    pub async fn run(&self, step: Step, targets: &[Target]) -> Vec<Result<(), StepError>> {
+        join_all(targets.iter().map(|t| async move {
+            let _permit = self.limit.acquire().await.expect("semaphore open");
+            let started = Instant::now();
+            let result = self.one(step, t).await;
+            match &result {
+                Ok(message) => self.emit_step(t, true, started, message.clone()),
+                Err(e) => {
+                    self.update(t, |r| r.error = Some(e.to_string()));
+                    self.emit_step(t, false, started, format!("{} failed: {e}", step.name()));
+                }
+            }
+            result.map(|_| ())
+        }))
+        .await
+    }
+
+    async fn one(&self, step: Step, t: &Target) -> Result<String, StepError> {
+        let record = self.record(t).ok_or_else(|| {
+            StepError::Invalid(format!(
+                "{t} is not a target of this deploy (targets: {})",
+                self.targets()
+                    .iter()
+                    .map(Target::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+        let order = |need: &[TargetState], what: &str| -> Result<(), StepError> {
+            if need.contains(&record.state) {
+                Ok(())
+            } else {
+                Err(StepError::Invalid(format!(
+                    "{t} is {:?}: {} needs {what} first",
+                    record.state,
+                    step.name()
+                )))
+            }
+        };
+        match step {
+            Step::Start => {
+                order(&[TargetState::Pending, TargetState::Failed, TargetState::RolledBack], "nothing")?;
+                self.start(t).await
+            }
+            Step::WaitHealthy => {
+                order(&[TargetState::Started], "start")?;
+                self.wait_healthy(t, &record).await
+            }
+            Step::Route => {
+                order(&[TargetState::Ready], "wait-healthy")?;
+                self.update(t, |r| r.state = TargetState::Routed);
+                Ok(if self.config.role(&t.role).is_some_and(|r| r.proxied) {
+                    "ready; no proxy on this target yet, the new container serves alongside the old until retire".into()
+                } else {
+                    "ready (no proxy for this role)".into()
+                })
+            }
+            Step::Retire => {
+                order(&[TargetState::Routed], "route")?;
+                self.retire(t, &record).await
+            }
+            Step::RollBack => self.roll_back(t, &record).await,
+        }
+    }
+
+    fn failed(e: DockerError) -> StepError {
+        StepError::Failed(e.to_string())
+    }
+
+    async fn start(&self, t: &Target) -> Result<String, StepError> {
+        let role = self
+            .config
+            .role(&t.role)
+            .ok_or_else(|| StepError::Invalid(format!("no role `{}`", t.role)))?;
+        let docker = self.fleet.docker(&t.host).await.map_err(Self::failed)?;
+        let sid = self.config.service_id();
+        let spec = app_run_spec(&self.config, role, &t.host, &self.version, &self.image, &self.secrets)
+            .map_err(|e| StepError::Failed(e.to_string()))?;
+        // Kamal's rule: a container already holding the name is renamed away.
+        if docker.inspect(&spec.name).await.map_err(Self::failed)?.is_some() {
+            let to = ServiceId::replaced_name(&spec.name);
+            docker
+                .done(DockerOp::Rename {
+                    container: spec.name.clone(),
+                    to,
+                })
+                .await
+                .map_err(Self::failed)?;
+        }
+        let old: Vec<String> = docker
+            .containers(ContainerFilter {
+                labels: sid.filter(Some(&t.role)),
+                ..Default::default()
+            })
+            .await
+            .map_err(Self::failed)?
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        let name = spec.name.clone();
+        docker.run(spec).await.map_err(Self::failed)?;
+        let msg = if old.is_empty() {
+            format!("started {name}")
+        } else {
+            format!("started {name} beside {}", old.join(", "))
+        };
+        self.update(t, |r| {
+            r.state = TargetState::Started;
+            r.new_container = Some(name);
+            r.old_containers = old;
+            r.error = None;
+        });
+        Ok(msg)
+    }
+
+    async fn wait_healthy(&self, t: &Target, record: &TargetRecord) -> Result<String, StepError> {
+        let name = record.new_container.clone().unwrap_or_default();
+        let docker = self.fleet.docker(&t.host).await.map_err(Self::failed)?;
+        let op = DockerOp::WaitReady {
+            container: name.clone(),
+            readiness: Readiness {
+                readiness_delay: self.config.readiness_delay,
+                timeout: self.config.deploy_timeout,
+            },
+        };
+        match docker.done(op).await {
+            Ok(()) => {
+                self.update(t, |r| r.state = TargetState::Ready);
+                Ok(format!("{name} is ready"))
+            }
+            Err(e) => {
+                // The old version keeps serving: remove the new container.
+                let _ = docker
+                    .done(DockerOp::Stop {
+                        container: name.clone(),
+                        timeout: Some(1),
+                    })
+                    .await;
+                let removed = docker
+                    .done(DockerOp::Remove {
+                        container: name.clone(),
+                    })
+                    .await;
+                self.update(t, |r| r.state = TargetState::Failed);
+                let cleanup = match removed {
+                    Ok(()) => format!("{name} stopped and removed; the old version keeps running"),
+                    Err(re) => format!("removing {name} failed too: {re}"),
+                };
+                Err(StepError::Failed(format!("{e}\n  {cleanup}")))
+            }
+        }
+    }
+
+    fn stop_timeout(&self, role: &str) -> u32 {
+        let r = self.config.role(role);
+        r.and_then(|r| r.stop_timeout)
+            .map(Duration::from_secs)
+            .unwrap_or(self.config.drain_timeout)
+            .as_secs()
+            .min(u32::MAX as u64) as u32
+    }
+
+    async fn retire(&self, t: &Target, record: &TargetRecord) -> Result<String, StepError> {
+        let docker = self.fleet.docker(&t.host).await.map_err(Self::failed)?;
+        let timeout = self.stop_timeout(&t.role);
+        for old in &record.old_containers {
+            docker
+                .done(DockerOp::Stop {
+                    container: old.clone(),
+                    timeout: Some(timeout),
+                })
+                .await
+                .map_err(Self::failed)?;
+        }
+        self.update(t, |r| r.state = TargetState::Updated);
+        Ok(if record.old_containers.is_empty() {
+            "update finished: success".to_string()
+        } else {
+            format!(
+                "update finished: success (stopped {})",
+                record.old_containers.join(", ")
+            )
+        })
+    }
+
+    async fn roll_back(&self, t: &Target, record: &TargetRecord) -> Result<String, StepError> {
+        let docker = self.fleet.docker(&t.host).await.map_err(Self::failed)?;
+        let Some(new) = record.new_container.clone() else {
+            return Ok("nothing to roll back".into());
+        };
+        if matches!(record.state, TargetState::Failed | TargetState::RolledBack) {
+            return Ok(format!("{new} is already gone"));
+        }
+        // Old containers first, so something always serves.
+        for old in &record.old_containers {
+            let running = docker
+                .inspect(old)
+                .await
+                .map_err(Self::failed)?
+                .is_some_and(|s| s.state == "running");
+            if !running {
+                docker
+                    .done(DockerOp::Start {
+                        container: old.clone(),
+                    })
+                    .await
+                    .map_err(Self::failed)?;
+                docker
+                    .done(DockerOp::WaitReady {
+                        container: old.clone(),
+                        readiness: Readiness {
+                            readiness_delay: Duration::ZERO,
+                            timeout: self.config.deploy_timeout,
+                        },
+                    })
+                    .await
+                    .map_err(Self::failed)?;
+            }
+        }
+        docker
+            .done(DockerOp::Stop {
+                container: new.clone(),
+                timeout: Some(self.stop_timeout(&t.role)),
+            })
+            .await
+            .map_err(Self::failed)?;
+        docker
+            .done(DockerOp::Remove {
+                container: new.clone(),
+            })
+            .await
+            .map_err(Self::failed)?;
+        self.update(t, |r| r.state = TargetState::RolledBack);
+        Ok(if record.old_containers.is_empty() {
+            format!("rolled back: removed {new} (no previous version was running)")
+        } else {
+            format!(
+                "rolled back to {}: removed {new}",
+                record.old_containers.join(", ")
+            )
+        })
+    }
+
+    /// After the strategy returns: targets it left half-way (started or ready
+    /// but not routed) get their new container removed, so the old version
+    /// keeps serving. Returns the targets cleaned up.
+    pub async fn abandon_unfinished(&self) -> Vec<Target> {
+        let pending: Vec<Target> = self
+            .records()
+            .into_iter()
+            .filter(|(_, r)| matches!(r.state, TargetState::Started | TargetState::Ready))
+            .map(|(t, _)| t)
+            .collect();
+        if pending.is_empty() {
+            return pending;
+        }
+        self.events.log(
+            Level::Warn,
+            Some(Stage::Rollout),
+            format!(
+                "the strategy left {} target(s) half-way; removing their new containers: {}",
+                pending.len(),
+                pending.iter().map(Target::to_string).collect::<Vec<_>>().join(", ")
+            ),
+        );
+        self.run(Step::RollBack, &pending).await;
+        pending
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,180 @@
+//! load-config: read and check the config and secrets, work out the version
+//! and the hosts, find and compile the plugins. Nothing is touched yet.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::config;
+use crate::docker::fake::{FakeContainer, FakeEngine, OpLog};
+use crate::docker::{ContainerFilter, Engine};
+use crate::events::{Event, Kind, Level, Reporter};
+use crate::fleet::{self, Connector, Fleet, LOCAL};
+use crate::pipeline::{DeployRequest, Run};
+use crate::plugin::api::Services;
+use crate::plugin::bindings::types;
+use crate::plugin::{ContextBase, PluginSet};
+use crate::secrets::Secrets;
+use crate::version;
+
+/// For `--dry-run`: fake engines, seeded read-only from the local engine
+/// when it answers, so the plan shows what would really be replaced.
+async fn dry_run_connector(hosts: &[String], service: &crate::docker::naming::ServiceId, events: &Reporter) -> Connector {
+    let log: OpLog = Arc::default();
+    let mut engines: BTreeMap<String, Arc<dyn Engine>> = BTreeMap::new();
+    let mut all: Vec<String> = hosts.to_vec();
+    if !all.iter().any(|h| h == LOCAL) {
+        all.push(LOCAL.into());
+    }
+    for h in all {
+        let fake = FakeEngine::new(&h, log.clone());
+        if h == LOCAL {
+            match crate::docker::api::ApiEngine::connect_local(LOCAL, None).await {
+                Ok(real) => {
+                    let real = crate::docker::Docker::new(Arc::new(real));
+                    let filter = ContainerFilter {
+                        all: true,
+                        labels: service.filter(None),
+                        ..Default::default()
+                    };
+                    for c in real.containers(filter).await.unwrap_or_default() {
+                        fake.seed_container(FakeContainer {
+                            name: c.name,
+                            image: c.image,
+                            state: c.state,
+                            labels: c.labels,
+                            created: c.created,
+                        });
+                    }
+                    let images = real
+                        .images(vec![("service".into(), service.service.clone())])
+                        .await
+                        .unwrap_or_default();
+                    for i in images {
+                        for t in i.tags {
+                            fake.seed_image(&t);
+                        }
+                    }
+                }
+                Err(e) => events.log(
+                    Level::Warn,
+                    None,
+                    format!("dry run: {e}; showing the plan as for a first deploy"),
+                ),
+            }
+        }
+        engines.insert(h, Arc::new(fake));
+    }
+    Connector::Given(engines)
+}
+
+/// Loads everything the run needs.
+pub async fn run(req: DeployRequest, events: Reporter, started: Instant) -> Result<(Run, String), String> {
+    let config = config::load(&req.config).map_err(|e| e.to_string())?;
+    for note in &config.notes {
+        events.log(Level::Warn, None, note.clone());
+    }
+    let secrets = Secrets::load(&config.secrets_files).map_err(|e| e.to_string())?;
+    let selection = fleet::select(&config, &req.filters).map_err(|e| e.to_string())?;
+    // Every secret the selected roles need must exist before anything runs.
+    for role in &selection.roles {
+        let rc = config.role(&role.name).expect("selected roles exist");
+        for host in &role.hosts {
+            for (_, secret) in &config.env_for(rc, host).secret {
+                secrets
+                    .require(secret, &format!("env.secret of role `{}`", role.name))
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+    }
+    let version = version::resolve(req.version.as_deref(), &config.app_root).map_err(|e| e.to_string())?;
+    if !version::valid_tag(&version) {
+        return Err(format!(
+            "version `{version}` is not a valid image tag (letters, digits, `_`, `.`, `-`; at most 128)"
+        ));
+    }
+    let image = config.repository.tagged(&version);
+    let strategy = req.strategy.clone().unwrap_or_else(|| config.strategy.clone());
+    if req.skip_hooks {
+        events.log(Level::Warn, None, "--skip-hooks: no hooks will run in this deploy");
+    }
+    let plugins = PluginSet::prepare(&config, &strategy, req.skip_hooks)?;
+    let service = config.service_id();
+    let connector = if req.dry_run {
+        dry_run_connector(&selection.hosts, &service, &events).await
+    } else {
+        let progress_events = events.clone();
+        Connector::Real {
+            progress: Some(Arc::new(move |line: &str| {
+                progress_events.emit(
+                    Event::new(Kind::Log, None)
+                        .host(LOCAL)
+                        .level(Level::Debug)
+                        .message(line.to_string()),
+                )
+            })),
+        }
+    };
+    let op_level = if req.dry_run { Level::Info } else { Level::Debug };
+    let fleet = Arc::new(Fleet::new(&selection.hosts, connector, Some((events.clone(), op_level))));
+    let performer = version::performer(&config.app_root);
+    let context = ContextBase {
+        service: config.service.clone(),
+        version: version.clone(),
+        destination: config.destination.clone(),
+        image: image.clone(),
+        roles: selection
+            .roles
+            .iter()
+            .map(|r| types::Role {
+                name: r.name.clone(),
+                hosts: r.hosts.clone(),
+                primary: r.primary,
+            })
+            .collect(),
+        hosts: selection.hosts.clone(),
+        primary_host: selection.primary_host.clone(),
+        primary_role: selection.primary_role.clone(),
+        performer,
+    };
+    let services = Arc::new(Services {
+        events: events.clone(),
+        fleet: fleet.clone(),
+        service,
+        app_root: config.app_root.clone(),
+        rollout: None,
+    });
+    let hook_count: usize = crate::stage::Stage::HOOKS.iter().map(|s| plugins.hooks(*s).len()).sum();
+    let summary = format!(
+        "{} {} -> {} host(s): {}; roles: {}; strategy {}; {} hook(s){}",
+        config.service,
+        version,
+        selection.hosts.len(),
+        selection.hosts.join(", "),
+        selection
+            .roles
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        strategy,
+        hook_count,
+        if req.dry_run { " (dry run: nothing will be changed)" } else { "" }
+    );
+    let run = Run {
+        req,
+        events,
+        started,
+        config: Arc::new(config),
+        secrets: Arc::new(secrets),
+        selection,
+        version,
+        image,
+        fleet,
+        plugins,
+        strategy,
+        context,
+        services,
+    };
+    Ok((run, summary))
+}

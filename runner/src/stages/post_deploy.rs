@@ -1,0 +1,29 @@
+//! post-deploy: hooks after the rollout, given its outcome and runtime. They
+//! run whether the rollout succeeded or failed (so they can record either).
+
+use crate::pipeline::{Run, StageError};
+use crate::plugin::bindings::types::{Outcome, Stage as WitStage};
+use crate::stage::Stage;
+
+/// The outcome handed to post-deploy hooks.
+pub fn outcome(run: &Run, rollout_error: Option<&StageError>) -> Outcome {
+    Outcome {
+        success: rollout_error.is_none(),
+        message: match rollout_error {
+            None => format!(
+                "deployed {} {} to {}",
+                run.config.service,
+                run.version,
+                run.selection.hosts.join(", ")
+            ),
+            Some(e) => e.message.clone(),
+        },
+        runtime_ms: run.started.elapsed().as_millis() as u64,
+        failed_stage: rollout_error.map(|_| WitStage::Rollout),
+    }
+}
+
+/// Runs the post-deploy hooks.
+pub async fn run(run: &Run, outcome: Outcome) -> Result<((), String), String> {
+    super::hooks(run, Stage::PostDeploy, Some(outcome)).await
+}

@@ -1,0 +1,148 @@
+//! prune: on every host, remove this service's stopped containers beyond the
+//! newest `retain_containers`, and its images no container uses (never the
+//! `latest` tag). Only containers and images carrying hoist's labels for this
+//! service are considered; nothing else is ever touched.
+
+use std::collections::BTreeSet;
+
+use futures_util::future::join_all;
+
+use crate::docker::{Container, ContainerFilter, Docker, DockerOp, Image};
+use crate::pipeline::Run;
+
+/// What prune removes on one host: a pure decision from what is there.
+pub fn plan(
+    containers: &[Container],
+    images: &[Image],
+    retain: u32,
+    keep_tags: &[String],
+) -> (Vec<String>, Vec<String>) {
+    let mut stopped: Vec<&Container> = containers
+        .iter()
+        .filter(|c| matches!(c.state.as_str(), "created" | "exited" | "dead"))
+        .collect();
+    stopped.sort_by(|a, b| b.created.cmp(&a.created).then(b.name.cmp(&a.name)));
+    let remove_containers: Vec<String> = stopped
+        .iter()
+        .skip(retain as usize)
+        .map(|c| c.name.clone())
+        .collect();
+    let remaining: BTreeSet<&str> = containers
+        .iter()
+        .filter(|c| !remove_containers.contains(&c.name))
+        .map(|c| c.image.as_str())
+        .collect();
+    let mut remove_images = Vec::new();
+    for image in images {
+        let used = remaining.contains(image.id.as_str())
+            || image.tags.iter().any(|t| remaining.contains(t.as_str()) || keep_tags.contains(t));
+        if used {
+            continue;
+        }
+        if image.tags.is_empty() {
+            remove_images.push(image.id.clone());
+        } else {
+            remove_images.extend(image.tags.iter().cloned());
+        }
+    }
+    (remove_containers, remove_images)
+}
+
+async fn prune_host(run: &Run, docker: Docker) -> Result<(usize, usize), String> {
+    let sid = run.config.service_id();
+    let containers = docker
+        .containers(ContainerFilter {
+            all: true,
+            labels: sid.filter(None),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let images = docker
+        .images(vec![("service".into(), run.config.service.clone())])
+        .await
+        .map_err(|e| e.to_string())?;
+    let keep = vec![
+        run.image.clone(),
+        run.config.repository.latest(run.config.destination.as_deref()),
+    ];
+    let (cs, is) = plan(&containers, &images, run.config.retain_containers, &keep);
+    for c in &cs {
+        docker
+            .done(DockerOp::Remove { container: c.clone() })
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let mut removed_images = 0;
+    for i in &is {
+        // An image another service's container still uses is refused by
+        // Docker: that is fine, it stays.
+        if docker.done(DockerOp::RemoveImage { image: i.clone() }).await.is_ok() {
+            removed_images += 1;
+        }
+    }
+    Ok((cs.len(), removed_images))
+}
+
+/// Prunes every selected host.
+pub async fn run(run: &Run) -> Result<((), String), String> {
+    let mut work = Vec::new();
+    for host in &run.selection.hosts {
+        let docker = run.fleet.docker(host).await.map_err(|e| e.to_string())?;
+        work.push(prune_host(run, docker));
+    }
+    let mut containers = 0;
+    let mut images = 0;
+    for (host, r) in run.selection.hosts.iter().zip(join_all(work).await) {
+        let (c, i) = r.map_err(|e| format!("{host}: {e}"))?;
+        containers += c;
+        images += i;
+    }
+    Ok((
+        (),
+        format!(
+            "removed {containers} old container(s) and {images} image tag(s); keeping {} stopped container(s) per host",
+            run.config.retain_containers
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn c(name: &str, state: &str, image: &str, created: i64) -> Container {
+        Container {
+            id: name.into(),
+            name: name.into(),
+            image: image.into(),
+            state: state.into(),
+            status: String::new(),
+            labels: BTreeMap::new(),
+            created,
+        }
+    }
+
+    #[test]
+    fn keeps_newest_stopped_and_used_images() {
+        let containers = vec![
+            c("app-web-v4", "running", "app:v4", 4),
+            c("app-web-v3", "exited", "app:v3", 3),
+            c("app-web-v2", "exited", "app:v2", 2),
+            c("app-web-v1", "exited", "app:v1", 1),
+        ];
+        let images = vec![
+            Image { id: "i4".into(), tags: vec!["app:v4".into(), "app:latest".into()], created: 4 },
+            Image { id: "i3".into(), tags: vec!["app:v3".into()], created: 3 },
+            Image { id: "i2".into(), tags: vec!["app:v2".into()], created: 2 },
+            Image { id: "i1".into(), tags: vec!["app:v1".into()], created: 1 },
+            Image { id: "i0".into(), tags: vec![], created: 0 },
+        ];
+        let (cs, is) = plan(&containers, &images, 2, &["app:latest".into()]);
+        assert_eq!(cs, vec!["app-web-v1"]);
+        assert_eq!(is, vec!["app:v1", "i0"]);
+        let (cs, _) = plan(&containers, &images, 5, &[]);
+        assert!(cs.is_empty());
+    }
+}
