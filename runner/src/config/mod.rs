@@ -392,14 +392,7 @@ pub fn resolve(
     names: &str,
 ) -> Result<Config, ConfigError> {
     let app_root = app_root(&files[0]);
-    let rel = |p: &str| -> PathBuf {
-        let p = Path::new(p);
-        if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            app_root.join(p)
-        }
-    };
+    let rel = |p: &str| -> PathBuf { normalize(&app_root.join(p)) };
     let mut notes = Vec::new();
 
     let service = raw
@@ -579,12 +572,10 @@ pub fn resolve(
     let build_context = rel(builder.context.as_deref().unwrap_or("."));
     let dockerfile = {
         let d = builder.dockerfile.as_deref().unwrap_or("Dockerfile");
-        if Path::new(d).is_absolute() {
-            PathBuf::from(d)
-        } else if builder.dockerfile.is_some() {
-            app_root.join(d)
+        if builder.dockerfile.is_some() {
+            rel(d)
         } else {
-            build_context.join(d)
+            normalize(&build_context.join(d))
         }
     };
     let health_interval = match raw.healthcheck.as_ref().and_then(|h| h.interval.as_deref()) {
@@ -712,6 +703,13 @@ pub fn resolve(
         notes,
         raw,
     })
+}
+
+/// Drops `.` components (`/app/./Dockerfile` -> `/app/Dockerfile`).
+fn normalize(p: &Path) -> PathBuf {
+    p.components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
 }
 
 fn secret_ref(s: &Secretable) -> SecretRef {

@@ -25,6 +25,7 @@ pub fn tar_context(context: &Path, dockerfile: &Path) -> std::io::Result<(Vec<u8
     })?;
     let mut builder = tar::Builder::new(Vec::new());
     builder.follow_symlinks(false);
+    let mut dockerfile_added = false;
     let walk = WalkBuilder::new(&context)
         .standard_filters(false)
         .hidden(false)
@@ -42,11 +43,19 @@ pub fn tar_context(context: &Path, dockerfile: &Path) -> std::io::Result<(Vec<u8
         if ft.is_some_and(|t| t.is_dir()) {
             builder.append_dir(&rel, path)?;
         } else {
+            dockerfile_added |= path == dockerfile;
             builder.append_path_with_name(path, &rel)?;
         }
     }
+    // Like the docker CLI: the Dockerfile is sent even when .dockerignore
+    // excludes it.
     let name = match dockerfile.strip_prefix(&context) {
-        Ok(rel) => rel.to_string_lossy().into_owned(),
+        Ok(rel) => {
+            if !dockerfile_added {
+                builder.append_path_with_name(&dockerfile, rel)?;
+            }
+            rel.to_string_lossy().into_owned()
+        }
         Err(_) => {
             let mut file = std::fs::File::open(&dockerfile)?;
             builder.append_file(OUTSIDE_DOCKERFILE, &mut file)?;
@@ -82,6 +91,14 @@ mod tests {
         let n = names(&tar);
         assert!(n.contains(&"main.rs".to_string()), "{n:?}");
         assert!(!n.iter().any(|p| p.starts_with("target")), "{n:?}");
+        assert_eq!(n.iter().filter(|p| *p == "Dockerfile").count(), 1, "{n:?}");
+
+        // Ignored Dockerfile: still sent, once.
+        std::fs::write(ctx.join(".dockerignore"), "*\n!main.rs\n").unwrap();
+        let (tar, _) = tar_context(&ctx, Path::new("Dockerfile")).unwrap();
+        let n = names(&tar);
+        assert_eq!(n.iter().filter(|p| *p == "Dockerfile").count(), 1, "{n:?}");
+        assert!(n.contains(&"main.rs".to_string()) && !n.contains(&"target/big".to_string()), "{n:?}");
 
         std::fs::write(dir.path().join("Other.Dockerfile"), "FROM scratch\n").unwrap();
         let (tar, name) = tar_context(&ctx, &dir.path().join("Other.Dockerfile")).unwrap();
