@@ -35,8 +35,6 @@ pub enum Kind {
     StageStart,
     /// A stage ends (`ok`, `ms`).
     StageEnd,
-    /// A stage is skipped (message: why).
-    StageSkip,
     /// A plugin call starts.
     PluginStart,
     /// A plugin call ends (`ok`, `ms`).
@@ -251,7 +249,6 @@ fn human(e: &Event, verbose: bool, quiet: bool) -> Option<String> {
                 format!("  {stage} done in {took}: {msg}")
             }
         }
-        Kind::StageSkip => format!("▸ {} skipped: {msg}", e.stage.map(Stage::name).unwrap_or("")),
         Kind::PluginStart => {
             if !verbose {
                 return None;

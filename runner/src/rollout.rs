@@ -305,11 +305,7 @@ impl Rollout {
             Step::Route => {
                 order(&[TargetState::Ready], "wait-healthy")?;
                 self.update(t, |r| r.state = TargetState::Routed);
-                Ok(if self.config.role(&t.role).is_some_and(|r| r.proxied) {
-                    "ready; no proxy on this target yet, the new container serves alongside the old until retire".into()
-                } else {
-                    "ready (no proxy for this role)".into()
-                })
+                Ok("routed (no proxy in front: nothing to switch)".into())
             }
             Step::Retire => {
                 order(&[TargetState::Routed], "route")?;

@@ -92,7 +92,7 @@ impl Strategy for Rolling {
                 }
             }
             if let Some((target, e)) = failure {
-                let mut message = format!("{} failed: {e}", target.label());
+                let mut message = format!("{} failed: {}", target.label(), e.message());
                 if plan.roll_back_on_failure && !updated.is_empty() {
                     let names: Vec<String> = updated.iter().map(Target::label).collect();
                     log::warn(&format!(
@@ -102,7 +102,7 @@ impl Strategy for Rolling {
                     ));
                     let (_, failed) = step(rollout::roll_back, &updated);
                     for (t, e) in &failed {
-                        log::error(&format!("roll back of {} failed: {e}", t.label()));
+                        log::error(&format!("roll back of {} failed: {}", t.label(), e.message()));
                     }
                     message.push_str(&format!(
                         "; rolled back {} target(s)",

@@ -188,6 +188,19 @@ pub fn parse_duration_ms(text: &str) -> Option<u64> {
     n.checked_mul(factor)
 }
 
+impl PluginError {
+    /// The message, without the variant name.
+    pub fn message(&self) -> &str {
+        match self {
+            PluginError::Denied(m)
+            | PluginError::Unavailable(m)
+            | PluginError::Invalid(m)
+            | PluginError::Failed(m)
+            | PluginError::Aborted(m) => m,
+        }
+    }
+}
+
 impl Target {
     /// `host/role`, as hoist prints targets.
     pub fn label(&self) -> String {

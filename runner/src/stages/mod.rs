@@ -10,7 +10,6 @@ pub mod prune;
 pub mod push;
 pub mod rollout;
 
-use crate::events::{Event, Kind};
 use crate::pipeline::Run;
 use crate::stage::Stage;
 
@@ -21,7 +20,6 @@ pub(crate) async fn hooks(
     outcome: Option<crate::plugin::bindings::types::Outcome>,
 ) -> Result<((), String), String> {
     if run.req.skip_hooks {
-        run.events.emit(Event::new(Kind::StageSkip, Some(stage)).message("--skip-hooks: no hooks run"));
         return Ok(((), "skipped (--skip-hooks)".into()));
     }
     let names: Vec<&str> = run.plugins.hooks(stage).iter().map(|p| p.name.as_str()).collect();
