@@ -137,6 +137,8 @@ struct Inner {
     mode: Mode,
     start: Instant,
     out: Mutex<Box<dyn Write + Send>>,
+    /// Errors in human mode go here (stderr); JSON goes to `out` only.
+    err: Option<Mutex<Box<dyn Write + Send>>>,
     seen: Mutex<Vec<Event>>,
     record: bool,
     stage: Mutex<Option<Stage>>,
@@ -147,9 +149,13 @@ struct Inner {
 pub struct Reporter(Arc<Inner>);
 
 impl Reporter {
-    /// Prints to stdout.
+    /// Prints to stdout; in human mode errors go to stderr.
     pub fn stdout(mode: Mode) -> Reporter {
-        Reporter::new(mode, Box::new(std::io::stdout()), false)
+        let mut r = Reporter::new(mode, Box::new(std::io::stdout()), false);
+        if let Some(inner) = Arc::get_mut(&mut r.0) {
+            inner.err = Some(Mutex::new(Box::new(std::io::stderr())));
+        }
+        r
     }
 
     /// Writes to `out`; with `record`, keeps every event for [`Reporter::events`].
@@ -158,6 +164,7 @@ impl Reporter {
             mode,
             start: Instant::now(),
             out: Mutex::new(out),
+            err: None,
             seen: Mutex::new(Vec::new()),
             record,
             stage: Mutex::new(None),
@@ -200,7 +207,11 @@ impl Reporter {
             Mode::Human { verbose, quiet } => human(&e, verbose, quiet),
         };
         if let Some(line) = line {
-            let mut out = self.0.out.lock().unwrap();
+            let to_err = e.level >= Level::Error && !matches!(self.0.mode, Mode::Json);
+            let mut out = match (&self.0.err, to_err) {
+                (Some(err), true) => err.lock().unwrap(),
+                _ => self.0.out.lock().unwrap(),
+            };
             let _ = writeln!(out, "{line}");
             let _ = out.flush();
         }

@@ -215,6 +215,7 @@ impl ApiEngine {
                 other => Some(other.to_string()),
             }),
             exit_code: state.exit_code.filter(|_| state.running != Some(true)),
+            restart_count: c.restart_count.unwrap_or(0),
             labels: config.labels.unwrap_or_default().into_iter().collect(),
         }))
     }

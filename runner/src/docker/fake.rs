@@ -171,6 +171,7 @@ impl Engine for FakeEngine {
                     state: c.state.clone(),
                     health: None,
                     exit_code: None,
+                    restart_count: 0,
                     labels: c.labels.clone(),
                 }
             })),

@@ -32,6 +32,12 @@ pub fn judge(
     let Some(s) = state else {
         return Verdict::Failed("the container no longer exists".into());
     };
+    if s.state == "restarting" || s.restart_count > 0 {
+        return Verdict::Failed(format!(
+            "the container crashed and Docker restarted it ({} restart(s))",
+            s.restart_count.max(1)
+        ));
+    }
     match s.state.as_str() {
         "exited" | "dead" => {
             let code = s
@@ -114,6 +120,7 @@ mod tests {
             state: state.into(),
             health: health.map(String::from),
             exit_code: (state == "exited").then_some(3),
+            restart_count: 0,
             labels: BTreeMap::new(),
         }
     }
@@ -137,6 +144,13 @@ mod tests {
             Verdict::Failed("the container exited with code 3".into())
         );
         assert!(matches!(judge(None, Duration::ZERO, d), Verdict::Failed(_)));
+        let mut restarted = st("running", Some("starting"));
+        restarted.restart_count = 2;
+        assert_eq!(
+            judge(Some(&restarted), Duration::ZERO, d),
+            Verdict::Failed("the container crashed and Docker restarted it (2 restart(s))".into())
+        );
+        assert!(matches!(judge(Some(&st("restarting", None)), Duration::ZERO, d), Verdict::Failed(_)));
     }
 
     #[tokio::test(start_paused = true)]

@@ -410,6 +410,8 @@ pub struct ContainerState {
     pub health: Option<String>,
     /// Exit code when it has exited.
     pub exit_code: Option<i64>,
+    /// How many times Docker restarted it (a restart policy hides crashes).
+    pub restart_count: i64,
     /// Labels.
     pub labels: BTreeMap<String, String>,
 }

@@ -32,18 +32,23 @@ pub fn plan(
         .filter(|c| !remove_containers.contains(&c.name))
         .map(|c| c.image.as_str())
         .collect();
+    // Tags are removed one by one (builds can be reproducible, so several
+    // versions may share one image); an image goes when its last tag does.
     let mut remove_images = Vec::new();
     for image in images {
-        let used = remaining.contains(image.id.as_str())
-            || image.tags.iter().any(|t| remaining.contains(t.as_str()) || keep_tags.contains(t));
-        if used {
+        if image.tags.is_empty() {
+            if !remaining.contains(image.id.as_str()) {
+                remove_images.push(image.id.clone());
+            }
             continue;
         }
-        if image.tags.is_empty() {
-            remove_images.push(image.id.clone());
-        } else {
-            remove_images.extend(image.tags.iter().cloned());
-        }
+        remove_images.extend(
+            image
+                .tags
+                .iter()
+                .filter(|t| !remaining.contains(t.as_str()) && !keep_tags.contains(t))
+                .cloned(),
+        );
     }
     (remove_containers, remove_images)
 }
@@ -138,10 +143,11 @@ mod tests {
             Image { id: "i2".into(), tags: vec!["app:v2".into()], created: 2 },
             Image { id: "i1".into(), tags: vec!["app:v1".into()], created: 1 },
             Image { id: "i0".into(), tags: vec![], created: 0 },
+            Image { id: "same".into(), tags: vec!["app:v0".into(), "app:v3".into()], created: 0 },
         ];
         let (cs, is) = plan(&containers, &images, 2, &["app:latest".into()]);
         assert_eq!(cs, vec!["app-web-v1"]);
-        assert_eq!(is, vec!["app:v1", "i0"]);
+        assert_eq!(is, vec!["app:v1", "i0", "app:v0"], "unused tags go even when the image stays");
         let (cs, _) = plan(&containers, &images, 5, &[]);
         assert!(cs.is_empty());
     }

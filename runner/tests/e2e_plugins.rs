@@ -1,0 +1,130 @@
+//! End to end: plugins that are broken or misbehave fail clearly, naming the
+//! plugin and the stage, and the running version is untouched.
+
+mod support;
+
+use support::{App, guest_wasm};
+
+const BASE: &str = "servers:
+  web: [local]
+readiness_delay: 1
+deploy_timeout: 20
+drain_timeout: 5
+";
+
+fn misbehave() -> Vec<u8> {
+    std::fs::read(guest_wasm("hoist-fixture-misbehave", "hoist_fixture_misbehave.wasm")).unwrap()
+}
+
+fn manifest(name: &str, kind: &str) -> String {
+    format!("name = \"{name}\"\nkind = \"{kind}\"\nstages = [\"pre-deploy\"]\n")
+}
+
+/// Deploys v1, then tries v2 with `plugin` as the only pre-deploy hook and
+/// checks it failed at `stage` with `expect` in the message and v1 untouched.
+fn assert_bad_plugin(app: &App, plugin: &str, hook_yaml: &str, stage: &str, expect: &[&str]) {
+    let s = &app.service;
+    app.config(BASE);
+    app.deploy("v1", &[]).assert_ok();
+    let before = app.container(&format!("{s}-web-v1")).unwrap();
+    assert_eq!(before.state, "running");
+
+    app.config(&format!("{BASE}hooks:\n  pre-deploy:\n{hook_yaml}"));
+    let run = app.deploy("v2", &[]);
+    run.assert_failed();
+    let end = run.end();
+    assert_eq!(end["stage"], stage, "{}", run.stdout);
+    let msg = end["message"].as_str().unwrap();
+    assert!(msg.contains(&format!("plugin `{plugin}`")), "names the plugin: {msg}");
+    assert!(msg.contains("pre-deploy"), "names the stage: {msg}");
+    for e in expect {
+        assert!(msg.contains(e), "expected `{e}` in: {msg}");
+    }
+    let after = app.container(&format!("{s}-web-v1")).unwrap();
+    assert_eq!((after.id, after.state.as_str()), (before.id, "running"), "v1 untouched");
+    assert!(app.container(&format!("{s}-web-v2")).is_none(), "v2 never started");
+}
+
+#[test]
+fn malformed_wasm_is_refused_at_load() {
+    let app = App::new("malformed", BASE);
+    app.install_plugin("broken", b"this is not wasm at all", &manifest("broken", "hook"));
+    assert_bad_plugin(&app, "broken", "    - broken\n", "load-config", &["not WebAssembly", "hooks.pre-deploy[0]"]);
+    app.install_plugin("garbled", b"\0asm\x0d\x00\x01\x00garbage-garbage", &manifest("garbled", "hook"));
+    assert_bad_plugin(&app, "garbled", "    - garbled\n", "load-config", &["not a valid WebAssembly component"]);
+}
+
+#[test]
+fn components_of_the_wrong_world_are_refused_at_load() {
+    let app = App::new("world", BASE);
+    let command = std::fs::read(guest_wasm("hoist-fixture-not-a-plugin", "not-a-plugin.wasm")).unwrap();
+    app.install_plugin("cmd", &command, &manifest("cmd", "hook"));
+    assert_bad_plugin(&app, "cmd", "    - cmd\n", "load-config", &["not a hoist plugin", "wasi:cli/run"]);
+    let strategy = std::fs::read(guest_wasm("hoist-strategy-rolling", "hoist_strategy_rolling.wasm")).unwrap();
+    app.install_plugin("strat", &strategy, &manifest("strat", "hook"));
+    assert_bad_plugin(&app, "strat", "    - strat\n", "load-config", &["kind = \"hook\"", "is a strategy"]);
+}
+
+#[test]
+fn a_plugin_looping_forever_is_stopped_at_its_timeout() {
+    let app = App::new("loop", BASE);
+    app.install_plugin("spin", &misbehave(), &manifest("spin", "hook"));
+    assert_bad_plugin(
+        &app,
+        "spin",
+        "    - plugin: spin\n      settings: { mode: loop }\n      limits: { timeout: 2s }\n",
+        "pre-deploy",
+        &["time limit (2s)"],
+    );
+}
+
+#[test]
+fn a_plugin_allocating_past_its_memory_limit_is_stopped() {
+    let app = App::new("alloc", BASE);
+    app.install_plugin("hog", &misbehave(), &manifest("hog", "hook"));
+    assert_bad_plugin(
+        &app,
+        "hog",
+        "    - plugin: hog\n      settings: { mode: alloc }\n      limits: { memory: 32MiB }\n",
+        "pre-deploy",
+        &["memory limit (32 MiB)"],
+    );
+}
+
+#[test]
+fn a_plugin_error_or_panic_stops_the_deploy_at_its_stage() {
+    let app = App::new("fails", BASE);
+    app.install_plugin("nope", &misbehave(), &manifest("nope", "hook"));
+    assert_bad_plugin(
+        &app,
+        "nope",
+        "    - plugin: nope\n      settings: { mode: fail }\n",
+        "pre-deploy",
+        &["aborted the deploy: the fixture says no"],
+    );
+    app.install_plugin("boom", &misbehave(), &manifest("boom", "hook"));
+    assert_bad_plugin(
+        &app,
+        "boom",
+        "    - plugin: boom\n      settings: { mode: panic }\n",
+        "pre-deploy",
+        &["crashed"],
+    );
+}
+
+#[test]
+fn plugin_list_shows_embedded_and_dropped_in_plugins() {
+    let app = App::new("list", BASE);
+    app.install_plugin("recorder", &misbehave(), &manifest("recorder", "hook"));
+    let run = app.hoist(&["plugin", "list"]);
+    run.assert_ok();
+    for name in ["rolling", "git-clean", "preflight", "deploy-log", "recorder"] {
+        let line = run.stdout.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name} missing:\n{}", run.stdout));
+        assert!(line.ends_with("ok"), "{line}");
+    }
+    assert!(run.stdout.contains(".hoist/plugins/recorder"));
+    app.install_plugin("broken", b"junk", &manifest("broken", "hook"));
+    let run = app.hoist(&["plugin", "list"]);
+    run.assert_failed();
+    assert!(run.stdout.contains("broken") && run.stdout.contains("BROKEN"), "{}", run.stdout);
+}
