@@ -35,14 +35,24 @@ fn main() {
     for dir in ["wit", "plugins", "hooks"] {
         println!("cargo:rerun-if-changed={}", workspace.join(dir).display());
     }
-    println!("cargo:rerun-if-changed={}", workspace.join("Cargo.lock").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        workspace.join("Cargo.lock").display()
+    );
     println!("cargo:rerun-if-env-changed=HOIST_GUEST_TARGET_DIR");
 
     check_target();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&workspace)
-        .args(["build", "--profile", "wasm-guest", "--target", TARGET, "--target-dir"])
+        .args([
+            "build",
+            "--profile",
+            "wasm-guest",
+            "--target",
+            TARGET,
+            "--target-dir",
+        ])
         .arg(&guest_dir)
         .arg("--manifest-path")
         .arg(workspace.join("Cargo.toml"));

@@ -47,7 +47,13 @@ pub struct Common {
     #[arg(short = 'r', long, value_name = "ROLES", global = true)]
     pub roles: Vec<String>,
     /// Path to the config file.
-    #[arg(short = 'c', long = "config-file", value_name = "CONFIG_FILE", default_value = "config/deploy.yml", global = true)]
+    #[arg(
+        short = 'c',
+        long = "config-file",
+        value_name = "CONFIG_FILE",
+        default_value = "config/deploy.yml",
+        global = true
+    )]
     pub config_file: PathBuf,
     /// Destination: also loads config/deploy.<DESTINATION>.yml.
     #[arg(short = 'd', long, value_name = "DESTINATION", global = true)]
@@ -72,7 +78,12 @@ impl Common {
 /// hoist: build an app image, ship it, start it, switch when healthy. Hooks
 /// and rollout strategies are WebAssembly plugins.
 #[derive(Debug, Parser)]
-#[command(name = "hoist", disable_help_flag = true, disable_version_flag = true, disable_help_subcommand = false)]
+#[command(
+    name = "hoist",
+    disable_help_flag = true,
+    disable_version_flag = true,
+    disable_help_subcommand = false
+)]
 pub struct Cli {
     #[command(flatten)]
     pub common: Common,
@@ -165,8 +176,13 @@ fn print_config(common: &Common) -> ExitCode {
 
 fn plugin_list(common: &Common) -> ExitCode {
     let (plugins_dir, cache) = match config::load(&common.load_options()) {
-        Ok(c) => (c.plugins_dir.clone(), c.cache_dir.clone().or_else(default_cache_dir)),
-        Err(config::ConfigError::NotFound { .. }) => (PathBuf::from(".hoist/plugins"), default_cache_dir()),
+        Ok(c) => (
+            c.plugins_dir.clone(),
+            c.cache_dir.clone().or_else(default_cache_dir),
+        ),
+        Err(config::ConfigError::NotFound { .. }) => {
+            (PathBuf::from(".hoist/plugins"), default_cache_dir())
+        }
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
@@ -191,7 +207,9 @@ fn plugin_list(common: &Common) -> ExitCode {
         };
         let origin = match &entry.origin {
             Origin::Embedded => "embedded".to_string(),
-            Origin::Dir(d) if entry.overrides_embedded => format!("{} (replaces the embedded one)", d.display()),
+            Origin::Dir(d) if entry.overrides_embedded => {
+                format!("{} (replaces the embedded one)", d.display())
+            }
             Origin::Dir(d) => d.display().to_string(),
         };
         let status = match host.load(entry) {
@@ -211,7 +229,11 @@ fn plugin_list(common: &Common) -> ExitCode {
         bad = true;
         println!("unusable: {}: {why}", path.display());
     }
-    if bad { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+    if bad {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 /// Entry point of the binary.
@@ -221,7 +243,9 @@ pub fn main() -> ExitCode {
         Err(e) => {
             let _ = e.print();
             return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
                 _ => ExitCode::from(2),
             };
         }
@@ -234,7 +258,10 @@ pub fn main() -> ExitCode {
         Command::Config => print_config(&cli.common),
         Command::Plugin(PluginCommand::List) => plugin_list(&cli.common),
         Command::Deploy(args) => {
-            let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("error: cannot start the async runtime: {e}");

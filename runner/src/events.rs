@@ -346,9 +346,17 @@ mod tests {
 
     #[test]
     fn human_lines() {
-        let e = Event::new(Kind::StageEnd, Some(Stage::Build)).done(false, 1500).message("boom");
-        assert_eq!(human(&e, false, false).unwrap(), "✗ build failed after 1.5s");
-        let op = Event::new(Kind::Op, Some(Stage::Rollout)).host("local").level(Level::Debug).message("docker stop x");
+        let e = Event::new(Kind::StageEnd, Some(Stage::Build))
+            .done(false, 1500)
+            .message("boom");
+        assert_eq!(
+            human(&e, false, false).unwrap(),
+            "✗ build failed after 1.5s"
+        );
+        let op = Event::new(Kind::Op, Some(Stage::Rollout))
+            .host("local")
+            .level(Level::Debug)
+            .message("docker stop x");
         assert!(human(&op, false, false).is_none());
         assert!(human(&op, true, false).is_some());
         let info = Event::new(Kind::Log, None).message("hi");

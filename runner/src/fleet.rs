@@ -226,10 +226,13 @@ impl Fleet {
     }
 
     async fn connect(&self, host: &str) -> Result<Docker, DockerError> {
-        let cell = self.engines.get(host).ok_or_else(|| DockerError::NotFound {
-            host: host.to_string(),
-            what: format!("host `{host}`"),
-        })?;
+        let cell = self
+            .engines
+            .get(host)
+            .ok_or_else(|| DockerError::NotFound {
+                host: host.to_string(),
+                what: format!("host `{host}`"),
+            })?;
         cell.get_or_try_init(|| async {
             match &self.connector {
                 Connector::Given(map) => map
@@ -276,7 +279,8 @@ mod tests {
         (d, c)
     }
 
-    const YAML: &str = "service: s\nimage: s\nservers:\n  workers: [web-1, job-1]\n  web: [web-1, web-2, web-3]\n";
+    const YAML: &str =
+        "service: s\nimage: s\nservers:\n  workers: [web-1, job-1]\n  web: [web-1, web-2, web-3]\n";
 
     #[test]
     fn primary_first_and_filters() {
@@ -285,15 +289,53 @@ mod tests {
         assert_eq!(s.primary_host, "web-1");
         assert_eq!(s.hosts, vec!["web-1", "web-2", "web-3", "job-1"]);
         assert_eq!(s.roles[0].name, "web");
-        let s = select(&c, &Filters { hosts: vec!["web-[23]".into(), "job-*".into()], ..Default::default() }).unwrap();
+        let s = select(
+            &c,
+            &Filters {
+                hosts: vec!["web-[23]".into(), "job-*".into()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert_eq!(s.hosts, vec!["web-2", "web-3", "job-1"]);
-        let s = select(&c, &Filters { roles: vec!["work*".into()], ..Default::default() }).unwrap();
+        let s = select(
+            &c,
+            &Filters {
+                roles: vec!["work*".into()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert_eq!(s.roles.len(), 1);
         assert_eq!(s.primary_host, "web-1");
-        let s = select(&c, &Filters { primary_only: true, ..Default::default() }).unwrap();
+        let s = select(
+            &c,
+            &Filters {
+                primary_only: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert_eq!(s.hosts, vec!["web-1"]);
-        assert_eq!(s.targets(), vec![("web-1".into(), "web".into()), ("web-1".into(), "workers".into())]);
-        let e = select(&c, &Filters { hosts: vec!["db-*".into()], ..Default::default() }).unwrap_err().to_string();
-        assert!(e.contains("no hosts match -h db-*") && e.contains("web-1"), "{e}");
+        assert_eq!(
+            s.targets(),
+            vec![
+                ("web-1".into(), "web".into()),
+                ("web-1".into(), "workers".into())
+            ]
+        );
+        let e = select(
+            &c,
+            &Filters {
+                hosts: vec!["db-*".into()],
+                ..Default::default()
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("no hosts match -h db-*") && e.contains("web-1"),
+            "{e}"
+        );
     }
 }

@@ -137,7 +137,11 @@ pub async fn deploy(req: DeployRequest, events: Reporter) -> Result<DeployOutcom
         Ok(o) => events.emit(
             Event::new(Kind::DeployEnd, None)
                 .done(true, ms)
-                .message(format!("Finished deploying {} in {:.1}s", o.version, ms as f64 / 1000.0)),
+                .message(format!(
+                    "Finished deploying {} in {:.1}s",
+                    o.version,
+                    ms as f64 / 1000.0
+                )),
         ),
         Err(e) => events.emit(
             Event::new(Kind::DeployEnd, Some(e.stage))
@@ -149,8 +153,17 @@ pub async fn deploy(req: DeployRequest, events: Reporter) -> Result<DeployOutcom
     result
 }
 
-async fn run_stages(req: DeployRequest, events: Reporter, started: Instant) -> Result<DeployOutcome, StageError> {
-    let run = timed(&events, Stage::LoadConfig, stages::load_config::run(req, events.clone(), started)).await?;
+async fn run_stages(
+    req: DeployRequest,
+    events: Reporter,
+    started: Instant,
+) -> Result<DeployOutcome, StageError> {
+    let run = timed(
+        &events,
+        Stage::LoadConfig,
+        stages::load_config::run(req, events.clone(), started),
+    )
+    .await?;
     events.emit(Event::new(Kind::DeployStart, None).message(format!(
         "Deploying {} {} to {} with {} strategy{}",
         run.config.service,
@@ -165,7 +178,12 @@ async fn run_stages(req: DeployRequest, events: Reporter, started: Instant) -> R
     timed(&events, Stage::PreDeploy, stages::pre_deploy::run(&run)).await?;
     let rollout = timed(&events, Stage::Rollout, stages::rollout::run(&run)).await;
     let outcome = stages::post_deploy::outcome(&run, rollout.as_ref().err());
-    let post = timed(&events, Stage::PostDeploy, stages::post_deploy::run(&run, outcome)).await;
+    let post = timed(
+        &events,
+        Stage::PostDeploy,
+        stages::post_deploy::run(&run, outcome),
+    )
+    .await;
     rollout?;
     timed(&events, Stage::Prune, stages::prune::run(&run)).await?;
     post?;

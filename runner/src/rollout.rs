@@ -148,7 +148,8 @@ pub fn app_run_spec(
     }
     let mut secret_env = BTreeMap::new();
     for (var, secret) in &env.secret {
-        let value: &Secret = secrets.require(secret, &format!("env.secret of role `{}`", role.name))?;
+        let value: &Secret =
+            secrets.require(secret, &format!("env.secret of role `{}`", role.name))?;
         secret_env.insert(var.clone(), value.clone());
     }
     let mut labels = role.labels.clone();
@@ -295,7 +296,14 @@ impl Rollout {
         };
         match step {
             Step::Start => {
-                order(&[TargetState::Pending, TargetState::Failed, TargetState::RolledBack], "nothing")?;
+                order(
+                    &[
+                        TargetState::Pending,
+                        TargetState::Failed,
+                        TargetState::RolledBack,
+                    ],
+                    "nothing",
+                )?;
                 self.start(t).await
             }
             Step::WaitHealthy => {
@@ -326,10 +334,22 @@ impl Rollout {
             .ok_or_else(|| StepError::Invalid(format!("no role `{}`", t.role)))?;
         let docker = self.fleet.docker(&t.host).await.map_err(Self::failed)?;
         let sid = self.config.service_id();
-        let spec = app_run_spec(&self.config, role, &t.host, &self.version, &self.image, &self.secrets)
-            .map_err(|e| StepError::Failed(e.to_string()))?;
+        let spec = app_run_spec(
+            &self.config,
+            role,
+            &t.host,
+            &self.version,
+            &self.image,
+            &self.secrets,
+        )
+        .map_err(|e| StepError::Failed(e.to_string()))?;
         // Kamal's rule: a container already holding the name is renamed away.
-        if docker.inspect(&spec.name).await.map_err(Self::failed)?.is_some() {
+        if docker
+            .inspect(&spec.name)
+            .await
+            .map_err(Self::failed)?
+            .is_some()
+        {
             let to = ServiceId::replaced_name(&spec.name);
             docker
                 .done(DockerOp::Rename {
@@ -512,7 +532,11 @@ impl Rollout {
             format!(
                 "the strategy left {} target(s) half-way; removing their new containers: {}",
                 pending.len(),
-                pending.iter().map(Target::to_string).collect::<Vec<_>>().join(", ")
+                pending
+                    .iter()
+                    .map(Target::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         );
         self.run(Step::RollBack, &pending).await;

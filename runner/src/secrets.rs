@@ -15,7 +15,9 @@ pub enum SecretsError {
     #[error("{path}: {message}")]
     File { path: PathBuf, message: String },
     /// A secret the config needs is missing.
-    #[error("secret `{name}` (needed by {needed_by}) is not in {files}; add `{name}=...` to one of them")]
+    #[error(
+        "secret `{name}` (needed by {needed_by}) is not in {files}; add `{name}=...` to one of them"
+    )]
     Missing {
         name: String,
         needed_by: String,
@@ -99,6 +101,9 @@ mod tests {
         assert_eq!(s.get("B").unwrap().expose(), "main");
         assert_eq!(s.get("C").unwrap().expose(), "quoted value");
         let e = s.require("D", "env.secret").unwrap_err().to_string();
-        assert!(e.contains("secret `D` (needed by env.secret)") && e.contains("absent"), "{e}");
+        assert!(
+            e.contains("secret `D` (needed by env.secret)") && e.contains("absent"),
+            "{e}"
+        );
     }
 }

@@ -9,7 +9,9 @@ use std::process::Command;
 #[derive(Debug, thiserror::Error)]
 pub enum VersionError {
     /// Not a git checkout and no explicit version.
-    #[error("cannot work out the version: {0}. Pass --version=VERSION, or deploy from a git checkout")]
+    #[error(
+        "cannot work out the version: {0}. Pass --version=VERSION, or deploy from a git checkout"
+    )]
     NoGit(String),
 }
 
@@ -85,12 +87,30 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path();
         let run = |args: &[&str]| {
-            assert!(Command::new("git").arg("-C").arg(p).args(args).output().unwrap().status.success(), "{args:?}");
+            assert!(
+                Command::new("git")
+                    .arg("-C")
+                    .arg(p)
+                    .args(args)
+                    .output()
+                    .unwrap()
+                    .status
+                    .success(),
+                "{args:?}"
+            );
         };
         run(&["init", "-q"]);
         std::fs::write(p.join("f"), "1").unwrap();
         run(&["add", "f"]);
-        run(&["-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "x"]);
+        run(&[
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "user.name=t",
+            "commit",
+            "-qm",
+            "x",
+        ]);
         let sha = resolve(None, p).unwrap();
         assert_eq!(sha.len(), 40);
         std::fs::write(p.join("f"), "2").unwrap();

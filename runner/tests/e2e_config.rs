@@ -14,34 +14,68 @@ fn error_of(app: &App, args: &[&str]) -> String {
 fn config_errors_name_the_place() {
     let app = App::new("config", "servers: [local]\n");
     let cases: &[(&str, &str)] = &[
-        ("servers:\n  web:\n    hots: [local]\n", "config/deploy.yml:5:5: unknown field `hots`"),
-        ("servers: [local]\nretain_containers: lots\n", "config/deploy.yml:4:20: invalid u32"),
-        ("servers: [local]\nbuilderr: {}\n", "config/deploy.yml:4:1: unknown key `builderr` (did you mean `builder`?)"),
-        ("servers: [local]\nboot:\n  limit: most\n", "config/deploy.yml:5:10:"),
+        (
+            "servers:\n  web:\n    hots: [local]\n",
+            "config/deploy.yml:5:5: unknown field `hots`",
+        ),
+        (
+            "servers: [local]\nretain_containers: lots\n",
+            "config/deploy.yml:4:20: invalid u32",
+        ),
+        (
+            "servers: [local]\nbuilderr: {}\n",
+            "config/deploy.yml:4:1: unknown key `builderr` (did you mean `builder`?)",
+        ),
+        (
+            "servers: [local]\nboot:\n  limit: most\n",
+            "config/deploy.yml:5:10:",
+        ),
         ("retain_containers: 3\n", "`servers`: missing"),
     ];
     for (tail, want) in cases {
         app.config(tail);
         for args in [&["deploy", "--version", "v1"][..], &["config"][..]] {
             let text = error_of(&app, args);
-            assert!(text.contains(want), "{args:?} with\n{tail}\nwant `{want}` in:\n{text}");
+            assert!(
+                text.contains(want),
+                "{args:?} with\n{tail}\nwant `{want}` in:\n{text}"
+            );
         }
     }
     app.config("servers: [local]\n");
     let text = error_of(&app, &["deploy", "-d", "staging", "--version", "v1"]);
-    assert!(text.contains("destination `staging` not found") && text.contains("config/deploy.staging.yml"), "{text}");
-    let text = error_of(&app, &["deploy", "-c", "nowhere/deploy.yml", "--version", "v1"]);
-    assert!(text.contains("configuration file not found: nowhere/deploy.yml"), "{text}");
+    assert!(
+        text.contains("destination `staging` not found")
+            && text.contains("config/deploy.staging.yml"),
+        "{text}"
+    );
+    let text = error_of(
+        &app,
+        &["deploy", "-c", "nowhere/deploy.yml", "--version", "v1"],
+    );
+    assert!(
+        text.contains("configuration file not found: nowhere/deploy.yml"),
+        "{text}"
+    );
     assert!(app.containers().is_empty());
 }
 
 #[test]
 fn destination_file_merges_over_the_base() {
-    let app = App::new("dest", "servers: [local]\nreadiness_delay: 1\nenv:\n  clear:\n    GREETING: base\n");
-    app.write("config/deploy.staging.yml", "env:\n  clear:\n    GREETING: staging\n");
+    let app = App::new(
+        "dest",
+        "servers: [local]\nreadiness_delay: 1\nenv:\n  clear:\n    GREETING: base\n",
+    );
+    app.write(
+        "config/deploy.staging.yml",
+        "env:\n  clear:\n    GREETING: staging\n",
+    );
     let run = app.deploy("v1", &["-d", "staging"]);
     run.assert_ok();
     let name = format!("{}-web-staging-v1", app.service);
-    assert_eq!(app.container(&name).unwrap().labels["destination"], "staging");
+    assert_eq!(
+        app.container(&name).unwrap().labels["destination"],
+        "staging"
+    );
     assert!(app.get(&name, "/").starts_with("staging from web"));
 }

@@ -39,12 +39,21 @@ state = true
 ";
 
 fn recorder() -> Vec<u8> {
-    std::fs::read(guest_wasm("hoist-fixture-misbehave", "hoist_fixture_misbehave.wasm")).unwrap()
+    std::fs::read(guest_wasm(
+        "hoist-fixture-misbehave",
+        "hoist_fixture_misbehave.wasm",
+    ))
+    .unwrap()
 }
 
 /// Hooks ran once each, in pipeline order, in this deploy's events.
 fn assert_hook_order(run: &support::Run) {
-    for (plugin, n) in [("git-clean", 1), ("preflight", 1), ("deploy-log", 1), ("recorder", 3)] {
+    for (plugin, n) in [
+        ("git-clean", 1),
+        ("preflight", 1),
+        ("deploy-log", 1),
+        ("recorder", 3),
+    ] {
         let ends = run.of("plugin_end", Some(plugin));
         assert_eq!(ends.len(), n, "{plugin} ran {} times, want {n}", ends.len());
         assert!(ends.iter().all(|e| e["ok"] == true), "{plugin}: {ends:?}");
@@ -71,14 +80,22 @@ fn deploys_versions_with_hooks_in_order_and_prunes() {
     let v1 = app.deploy("v1", &[]);
     v1.assert_ok();
     assert_hook_order(&v1);
-    assert_eq!(app.running(), vec![format!("{s}-web-v1"), format!("{s}-workers-v1")]);
+    assert_eq!(
+        app.running(),
+        vec![format!("{s}-web-v1"), format!("{s}-workers-v1")]
+    );
 
     let v2 = app.deploy("v2", &[]);
     v2.assert_ok();
     assert_hook_order(&v2);
-    assert_eq!(app.running(), vec![format!("{s}-web-v2"), format!("{s}-workers-v2")]);
+    assert_eq!(
+        app.running(),
+        vec![format!("{s}-web-v2"), format!("{s}-workers-v2")]
+    );
     for role in ["web", "workers"] {
-        let old = app.container(&format!("{s}-{role}-v1")).expect("old container kept");
+        let old = app
+            .container(&format!("{s}-{role}-v1"))
+            .expect("old container kept");
         assert_eq!(old.state, "exited", "{role} v1 is stopped");
         let new = app.container(&format!("{s}-{role}-v2")).unwrap();
         for (k, v) in [
@@ -88,7 +105,11 @@ fn deploys_versions_with_hooks_in_order_and_prunes() {
             ("hoist.managed", "true"),
             ("hoist.version", "v2"),
         ] {
-            assert_eq!(new.labels.get(k).map(String::as_str), Some(v), "label {k} on {role}");
+            assert_eq!(
+                new.labels.get(k).map(String::as_str),
+                Some(v),
+                "label {k} on {role}"
+            );
         }
         assert_eq!(new.image, format!("hoist-e2e/{s}:v2"));
     }
@@ -105,7 +126,18 @@ fn deploys_versions_with_hooks_in_order_and_prunes() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(records.len(), 2);
-    assert_eq!((records[1]["version"].as_str(), records[1]["success"].as_bool()), (Some("v2"), Some(true)));
+    assert_eq!(
+        (
+            records[1]["version"].as_str(),
+            records[1]["success"].as_bool()
+        ),
+        (Some("v2"), Some(true))
+    );
+    let at = records[1]["recorded_at"].as_str().unwrap();
+    assert!(
+        at.len() == 20 && at.ends_with('Z') && at.as_bytes()[10] == b'T',
+        "RFC 3339: {at}"
+    );
 
     // A dirty tree stops the deploy at pre-build: nothing is built or changed.
     app.write("uncommitted.txt", "x");
@@ -113,10 +145,20 @@ fn deploys_versions_with_hooks_in_order_and_prunes() {
     dirty.assert_failed();
     assert_eq!(dirty.end()["stage"], "pre-build");
     let msg = dirty.end()["message"].as_str().unwrap();
-    assert!(msg.contains("git-clean") && msg.contains("uncommitted"), "{msg}");
-    assert!(dirty.index(|e| e["event"] == "stage_start" && e["stage"] == "build").is_none());
+    assert!(
+        msg.contains("git-clean") && msg.contains("uncommitted"),
+        "{msg}"
+    );
+    assert!(
+        dirty
+            .index(|e| e["event"] == "stage_start" && e["stage"] == "build")
+            .is_none()
+    );
     assert!(!app.image_tags().contains(&format!("hoist-e2e/{s}:v3")));
-    assert_eq!(app.running(), vec![format!("{s}-web-v2"), format!("{s}-workers-v2")]);
+    assert_eq!(
+        app.running(),
+        vec![format!("{s}-web-v2"), format!("{s}-workers-v2")]
+    );
     std::fs::remove_file(app.path().join("uncommitted.txt")).unwrap();
 
     // Prune keeps `retain_containers` (2) stopped containers, and the images
@@ -130,7 +172,10 @@ fn deploys_versions_with_hooks_in_order_and_prunes() {
         .map(|c| c.name)
         .collect();
     stopped.sort();
-    assert_eq!(stopped, vec![format!("{s}-web-v3"), format!("{s}-workers-v3")]);
+    assert_eq!(
+        stopped,
+        vec![format!("{s}-web-v3"), format!("{s}-workers-v3")]
+    );
     assert_eq!(
         app.image_tags(),
         vec![
@@ -148,55 +193,97 @@ fn skip_hooks_runs_no_hook_and_still_deploys() {
     app.git_init();
     let run = app.deploy("v1", &["--skip-hooks"]);
     run.assert_ok();
-    assert!(run.of("plugin_start", None).len() == 1, "only the strategy plugin runs");
+    assert!(
+        run.of("plugin_start", None).len() == 1,
+        "only the strategy plugin runs"
+    );
     assert_eq!(run.of("plugin_start", None)[0]["plugin"], "rolling");
     for stage in ["pre-build", "pre-deploy", "post-deploy"] {
         let end = &run.events[run.stage_end(stage).unwrap()];
         assert_eq!(end["message"], "skipped (--skip-hooks)", "{stage}");
     }
-    assert!(run.of("log", None).iter().any(|e| e["message"].as_str().unwrap().contains("--skip-hooks")));
+    assert!(
+        run.of("log", None)
+            .iter()
+            .any(|e| e["message"].as_str().unwrap().contains("--skip-hooks"))
+    );
     assert_eq!(app.read(".hoist/state/recorder/calls.log"), "");
     assert_eq!(app.read(".hoist/state/deploy-log/deploys.jsonl"), "");
     let s = &app.service;
-    assert_eq!(app.running(), vec![format!("{s}-web-v1"), format!("{s}-workers-v1")]);
+    assert_eq!(
+        app.running(),
+        vec![format!("{s}-web-v1"), format!("{s}-workers-v1")]
+    );
 }
 
 #[test]
 fn never_healthy_or_crashing_version_leaves_the_old_one_running() {
-    let app = App::new("health", &format!("{BASE}hooks:\n  post-deploy: [deploy-log]\n"));
+    let app = App::new(
+        "health",
+        &format!("{BASE}hooks:\n  post-deploy: [deploy-log]\n"),
+    );
     let s = app.service.clone();
     app.deploy("v1", &[]).assert_ok();
-    let before: Vec<String> = app.containers().into_iter().filter(|c| c.state == "running").map(|c| c.id).collect();
+    let before: Vec<String> = app
+        .containers()
+        .into_iter()
+        .filter(|c| c.state == "running")
+        .map(|c| c.id)
+        .collect();
 
     for (version, mode, why, output) in [
         ("v2", "unhealthy", "unhealthy", "mode unhealthy"),
-        ("v3", "crash", "crashed and Docker restarted it", "HELLO_MODE=crash"),
+        (
+            "v3",
+            "crash",
+            "crashed and Docker restarted it",
+            "HELLO_MODE=crash",
+        ),
     ] {
-        app.config(&format!("{BASE}hooks:\n  post-deploy: [deploy-log]\nenv:\n  clear:\n    HELLO_MODE: {mode}\n"));
+        app.config(&format!(
+            "{BASE}hooks:\n  post-deploy: [deploy-log]\nenv:\n  clear:\n    HELLO_MODE: {mode}\n"
+        ));
         let run = app.deploy(version, &[]);
         run.assert_failed();
         assert_eq!(run.end()["stage"], "rollout");
         let msg = run.end()["message"].as_str().unwrap();
         assert!(msg.contains(why), "{mode}: {msg}");
-        assert!(msg.contains("last output") && msg.contains(output), "the container's output is shown: {msg}");
+        assert!(
+            msg.contains("last output") && msg.contains(output),
+            "the container's output is shown: {msg}"
+        );
         assert!(msg.contains(&format!("{s}-web-{version}")), "{msg}");
-        let mut now: Vec<String> = app.containers().into_iter().filter(|c| c.state == "running").map(|c| c.id).collect();
+        let mut now: Vec<String> = app
+            .containers()
+            .into_iter()
+            .filter(|c| c.state == "running")
+            .map(|c| c.id)
+            .collect();
         now.sort();
         let mut was = before.clone();
         was.sort();
         assert_eq!(now, was, "the v1 containers keep running, untouched");
         assert!(
-            app.containers().iter().all(|c| !c.name.ends_with(&format!("-{version}"))),
+            app.containers()
+                .iter()
+                .all(|c| !c.name.ends_with(&format!("-{version}"))),
             "the failed {version} container is removed"
         );
         // Workers never booted: the first web container failed (Kamal's barrier).
-        assert!(run.index(|e| e["event"] == "step" && e["role"] == "workers").is_none());
+        assert!(
+            run.index(|e| e["event"] == "step" && e["role"] == "workers")
+                .is_none()
+        );
     }
     // post-deploy hooks saw the failures.
     let records = app.read(".hoist/state/deploy-log/deploys.jsonl");
     let success: Vec<bool> = records
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["success"].as_bool().unwrap())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["success"]
+                .as_bool()
+                .unwrap()
+        })
         .collect();
     assert_eq!(success, vec![true, false, false]);
 }
@@ -208,15 +295,24 @@ fn role_and_host_filters_touch_only_what_matches() {
     app.deploy("v1", &[]).assert_ok();
     // Only the workers role.
     app.deploy("v2", &["-r", "work*"]).assert_ok();
-    assert_eq!(app.running(), vec![format!("{s}-web-v1"), format!("{s}-workers-v2")]);
+    assert_eq!(
+        app.running(),
+        vec![format!("{s}-web-v1"), format!("{s}-workers-v2")]
+    );
     // -p: the primary host, every role on it.
     app.deploy("v3", &["-p"]).assert_ok();
-    assert_eq!(app.running(), vec![format!("{s}-web-v3"), format!("{s}-workers-v3")]);
+    assert_eq!(
+        app.running(),
+        vec![format!("{s}-web-v3"), format!("{s}-workers-v3")]
+    );
     // A host pattern that matches nothing is an error naming the hosts.
     let run = app.deploy("v4", &["-h", "web-*"]);
     run.assert_failed();
     let msg = run.end()["message"].as_str().unwrap();
-    assert!(msg.contains("no hosts match -h web-*") && msg.contains("local"), "{msg}");
+    assert!(
+        msg.contains("no hosts match -h web-*") && msg.contains("local"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -224,7 +320,9 @@ fn secrets_reach_the_container_and_never_the_output() {
     let secret = format!("s3cr3t-{}", std::process::id());
     let app = App::new(
         "secrets",
-        &format!("{BASE}env:\n  clear:\n    GREETING: hi\n  secret:\n    - API_KEY\nregistry:\n  username: me\n  password: hunter2-literal\n"),
+        &format!(
+            "{BASE}env:\n  clear:\n    GREETING: hi\n  secret:\n    - API_KEY\nregistry:\n  username: me\n  password: hunter2-literal\n"
+        ),
     );
     app.write(".hoist/secrets", &format!("API_KEY={secret}\n"));
     let s = app.service.clone();
@@ -234,32 +332,72 @@ fn secrets_reach_the_container_and_never_the_output() {
     dry.assert_ok();
     let text = dry.text();
     for word in [
-        "load-config", "pre-build", "build", "push", "pre-deploy", "rollout", "post-deploy", "prune",
-        "local", "web", "workers", "rolling", "docker build", "docker run", "API_KEY",
+        "load-config",
+        "pre-build",
+        "build",
+        "push",
+        "pre-deploy",
+        "rollout",
+        "post-deploy",
+        "prune",
+        "local",
+        "web",
+        "workers",
+        "rolling",
+        "docker build",
+        "docker run",
+        "API_KEY",
     ] {
-        assert!(text.contains(word), "dry run output lacks `{word}`:\n{text}");
+        assert!(
+            text.contains(word),
+            "dry run output lacks `{word}`:\n{text}"
+        );
     }
-    assert!(!text.contains(&secret), "the secret leaked into the dry run:\n{text}");
+    assert!(
+        !text.contains(&secret),
+        "the secret leaked into the dry run:\n{text}"
+    );
     assert!(app.containers().is_empty(), "a dry run changes nothing");
     assert!(app.image_tags().is_empty(), "a dry run builds nothing");
 
     // A real deploy at -v: the container sees the secret, the output does not.
     let run = app.hoist(&["deploy", "-v", "--version", "v1"]);
     run.assert_ok();
-    assert!(!run.text().contains(&secret), "secret in -v output:\n{}", run.text());
-    assert!(app.get(&format!("{s}-web-v1"), "/").contains("hi from web version v1 (API_KEY set)"));
-    let env = support::docker(&["inspect", "--format", "{{json .Config.Env}}", &format!("{s}-web-v1")]);
+    assert!(
+        !run.text().contains(&secret),
+        "secret in -v output:\n{}",
+        run.text()
+    );
+    assert!(
+        app.get(&format!("{s}-web-v1"), "/")
+            .contains("hi from web version v1 (API_KEY set)")
+    );
+    let env = support::docker(&[
+        "inspect",
+        "--format",
+        "{{json .Config.Env}}",
+        &format!("{s}-web-v1"),
+    ]);
     assert!(env.contains(&format!("API_KEY={secret}")), "{env}");
 
     // `hoist config` redacts the literal password.
     let cfg = app.hoist(&["config"]);
     cfg.assert_ok();
-    assert!(cfg.stdout.contains("[REDACTED]") && !cfg.stdout.contains("hunter2-literal"), "{}", cfg.stdout);
+    assert!(
+        cfg.stdout.contains("[REDACTED]") && !cfg.stdout.contains("hunter2-literal"),
+        "{}",
+        cfg.stdout
+    );
 
     // A missing secret is an error before anything runs.
     app.write(".hoist/secrets", "OTHER=1\n");
     let run = app.deploy("v2", &[]);
     run.assert_failed();
     assert_eq!(run.end()["stage"], "load-config");
-    assert!(run.end()["message"].as_str().unwrap().contains("secret `API_KEY`"));
+    assert!(
+        run.end()["message"]
+            .as_str()
+            .unwrap()
+            .contains("secret `API_KEY`")
+    );
 }

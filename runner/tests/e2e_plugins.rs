@@ -13,7 +13,11 @@ drain_timeout: 5
 ";
 
 fn misbehave() -> Vec<u8> {
-    std::fs::read(guest_wasm("hoist-fixture-misbehave", "hoist_fixture_misbehave.wasm")).unwrap()
+    std::fs::read(guest_wasm(
+        "hoist-fixture-misbehave",
+        "hoist_fixture_misbehave.wasm",
+    ))
+    .unwrap()
 }
 
 fn manifest(name: &str, kind: &str) -> String {
@@ -35,34 +39,84 @@ fn assert_bad_plugin(app: &App, plugin: &str, hook_yaml: &str, stage: &str, expe
     let end = run.end();
     assert_eq!(end["stage"], stage, "{}", run.stdout);
     let msg = end["message"].as_str().unwrap();
-    assert!(msg.contains(&format!("plugin `{plugin}`")), "names the plugin: {msg}");
+    assert!(
+        msg.contains(&format!("plugin `{plugin}`")),
+        "names the plugin: {msg}"
+    );
     assert!(msg.contains("pre-deploy"), "names the stage: {msg}");
     for e in expect {
         assert!(msg.contains(e), "expected `{e}` in: {msg}");
     }
     let after = app.container(&format!("{s}-web-v1")).unwrap();
-    assert_eq!((after.id, after.state.as_str()), (before.id, "running"), "v1 untouched");
-    assert!(app.container(&format!("{s}-web-v2")).is_none(), "v2 never started");
+    assert_eq!(
+        (after.id, after.state.as_str()),
+        (before.id, "running"),
+        "v1 untouched"
+    );
+    assert!(
+        app.container(&format!("{s}-web-v2")).is_none(),
+        "v2 never started"
+    );
 }
 
 #[test]
 fn malformed_wasm_is_refused_at_load() {
     let app = App::new("malformed", BASE);
-    app.install_plugin("broken", b"this is not wasm at all", &manifest("broken", "hook"));
-    assert_bad_plugin(&app, "broken", "    - broken\n", "load-config", &["not WebAssembly", "hooks.pre-deploy[0]"]);
-    app.install_plugin("garbled", b"\0asm\x0d\x00\x01\x00garbage-garbage", &manifest("garbled", "hook"));
-    assert_bad_plugin(&app, "garbled", "    - garbled\n", "load-config", &["not a valid WebAssembly component"]);
+    app.install_plugin(
+        "broken",
+        b"this is not wasm at all",
+        &manifest("broken", "hook"),
+    );
+    assert_bad_plugin(
+        &app,
+        "broken",
+        "    - broken\n",
+        "load-config",
+        &["not WebAssembly", "hooks.pre-deploy[0]"],
+    );
+    app.install_plugin(
+        "garbled",
+        b"\0asm\x0d\x00\x01\x00garbage-garbage",
+        &manifest("garbled", "hook"),
+    );
+    assert_bad_plugin(
+        &app,
+        "garbled",
+        "    - garbled\n",
+        "load-config",
+        &["not a valid WebAssembly component"],
+    );
 }
 
 #[test]
 fn components_of_the_wrong_world_are_refused_at_load() {
     let app = App::new("world", BASE);
-    let command = std::fs::read(guest_wasm("hoist-fixture-not-a-plugin", "not-a-plugin.wasm")).unwrap();
+    let command = std::fs::read(guest_wasm(
+        "hoist-fixture-not-a-plugin",
+        "not-a-plugin.wasm",
+    ))
+    .unwrap();
     app.install_plugin("cmd", &command, &manifest("cmd", "hook"));
-    assert_bad_plugin(&app, "cmd", "    - cmd\n", "load-config", &["not a hoist plugin", "wasi:cli/run"]);
-    let strategy = std::fs::read(guest_wasm("hoist-strategy-rolling", "hoist_strategy_rolling.wasm")).unwrap();
+    assert_bad_plugin(
+        &app,
+        "cmd",
+        "    - cmd\n",
+        "load-config",
+        &["not a hoist plugin", "wasi:cli/run"],
+    );
+    let strategy = std::fs::read(guest_wasm(
+        "hoist-strategy-rolling",
+        "hoist_strategy_rolling.wasm",
+    ))
+    .unwrap();
     app.install_plugin("strat", &strategy, &manifest("strat", "hook"));
-    assert_bad_plugin(&app, "strat", "    - strat\n", "load-config", &["kind = \"hook\"", "is a strategy"]);
+    assert_bad_plugin(
+        &app,
+        "strat",
+        "    - strat\n",
+        "load-config",
+        &["kind = \"hook\"", "is a strategy"],
+    );
 }
 
 #[test]
@@ -118,13 +172,27 @@ fn plugin_list_shows_embedded_and_dropped_in_plugins() {
     app.install_plugin("recorder", &misbehave(), &manifest("recorder", "hook"));
     let run = app.hoist(&["plugin", "list"]);
     run.assert_ok();
-    for name in ["rolling", "git-clean", "preflight", "deploy-log", "recorder"] {
-        let line = run.stdout.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name} missing:\n{}", run.stdout));
+    for name in [
+        "rolling",
+        "git-clean",
+        "preflight",
+        "deploy-log",
+        "recorder",
+    ] {
+        let line = run
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} missing:\n{}", run.stdout));
         assert!(line.ends_with("ok"), "{line}");
     }
     assert!(run.stdout.contains(".hoist/plugins/recorder"));
     app.install_plugin("broken", b"junk", &manifest("broken", "hook"));
     let run = app.hoist(&["plugin", "list"]);
     run.assert_failed();
-    assert!(run.stdout.contains("broken") && run.stdout.contains("BROKEN"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("broken") && run.stdout.contains("BROKEN"),
+        "{}",
+        run.stdout
+    );
 }

@@ -28,7 +28,10 @@ extern "C" fn on_stop(_: i32) {
 }
 
 fn port() -> u16 {
-    std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000)
+    std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000)
 }
 
 fn version() -> String {
@@ -63,7 +66,9 @@ fn handle(mut stream: TcpStream, mode: &str, role: &str) {
     let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
     let (route, query) = path.split_once('?').unwrap_or((&path, ""));
     match route {
-        "/up" if mode == "unhealthy" => respond(&mut stream, "503 Service Unavailable", "unhealthy\n"),
+        "/up" if mode == "unhealthy" => {
+            respond(&mut stream, "503 Service Unavailable", "unhealthy\n")
+        }
         "/up" => respond(&mut stream, "200 OK", "ok\n"),
         "/version" => respond(&mut stream, "200 OK", &format!("{}\n", version())),
         "/slow" => {
@@ -76,7 +81,11 @@ fn handle(mut stream: TcpStream, mode: &str, role: &str) {
         }
         "/" => {
             let greeting = std::env::var("GREETING").unwrap_or_else(|_| "hello".into());
-            let secret = if std::env::var("API_KEY").is_ok() { " (API_KEY set)" } else { "" };
+            let secret = if std::env::var("API_KEY").is_ok() {
+                " (API_KEY set)"
+            } else {
+                ""
+            };
             respond(
                 &mut stream,
                 "200 OK",
@@ -102,8 +111,14 @@ fn serve(role: &str) -> ! {
         eprintln!("hello: cannot listen on {}: {e}", port());
         std::process::exit(1);
     });
-    listener.set_nonblocking(true).expect("nonblocking listener");
-    eprintln!("hello {} ({role}, mode {mode}) listening on {}", version(), port());
+    listener
+        .set_nonblocking(true)
+        .expect("nonblocking listener");
+    eprintln!(
+        "hello {} ({role}, mode {mode}) listening on {}",
+        version(),
+        port()
+    );
     let mut last_beat = Instant::now();
     loop {
         if STOPPING.load(Ordering::SeqCst) {
@@ -140,7 +155,11 @@ fn serve(role: &str) -> ! {
 fn get(path: &str) -> Result<(u16, String), String> {
     let mut s = TcpStream::connect(("127.0.0.1", port())).map_err(|e| e.to_string())?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| e.to_string())?;
     let mut text = String::new();
     s.read_to_string(&mut text).map_err(|e| e.to_string())?;
     let status = text
@@ -148,7 +167,10 @@ fn get(path: &str) -> Result<(u16, String), String> {
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     Ok((status, body))
 }
 

@@ -33,7 +33,12 @@ impl Hook for GitClean {
             log::info("git tree is clean");
             return Ok(());
         }
-        let sample = changed.iter().take(5).copied().collect::<Vec<_>>().join(", ");
+        let sample = changed
+            .iter()
+            .take(5)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ");
         let more = if changed.len() > 5 { ", ..." } else { "" };
         if allow_dirty {
             log::warn(&format!(

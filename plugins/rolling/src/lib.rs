@@ -6,31 +6,11 @@
 //! not to) so the fleet ends on one version.
 
 use hoist_plugin::{
-    DeployContext, Plan, PluginError, Strategy, Target, export_strategy, log, rollout, step,
+    DeployContext, Plan, PluginError, Strategy, Target, batches, export_strategy, log, rollout,
+    step,
 };
 
 struct Rolling;
-
-/// Splits targets into batches of `size` distinct hosts, keeping order.
-pub fn batches(targets: &[Target], size: u32) -> Vec<Vec<Target>> {
-    let size = size.max(1) as usize;
-    let mut hosts: Vec<&str> = Vec::new();
-    for t in targets {
-        if !hosts.contains(&t.host.as_str()) {
-            hosts.push(&t.host);
-        }
-    }
-    hosts
-        .chunks(size)
-        .map(|group| {
-            targets
-                .iter()
-                .filter(|t| group.contains(&t.host.as_str()))
-                .cloned()
-                .collect()
-        })
-        .collect()
-}
 
 /// Boots `targets` through every step; returns the ones fully updated and the
 /// first error, if any target failed.
@@ -102,7 +82,11 @@ impl Strategy for Rolling {
                     ));
                     let (_, failed) = step(rollout::roll_back, &updated);
                     for (t, e) in &failed {
-                        log::error(&format!("roll back of {} failed: {}", t.label(), e.message()));
+                        log::error(&format!(
+                            "roll back of {} failed: {}",
+                            t.label(),
+                            e.message()
+                        ));
                     }
                     message.push_str(&format!(
                         "; rolled back {} target(s)",
@@ -126,26 +110,3 @@ impl Strategy for Rolling {
 }
 
 export_strategy!(Rolling);
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn t(host: &str, role: &str) -> Target {
-        Target {
-            host: host.into(),
-            role: role.into(),
-        }
-    }
-
-    #[test]
-    fn batches_group_by_host_in_order() {
-        let targets = vec![t("a", "web"), t("b", "web"), t("c", "web"), t("a", "job")];
-        let b = batches(&targets, 2);
-        assert_eq!(b.len(), 2);
-        assert_eq!(b[0], vec![t("a", "web"), t("b", "web"), t("a", "job")]);
-        assert_eq!(b[1], vec![t("c", "web")]);
-        assert_eq!(batches(&targets, 0).len(), 3);
-        assert_eq!(batches(&targets, 10).len(), 1);
-    }
-}

@@ -208,6 +208,28 @@ impl Target {
     }
 }
 
+/// Splits targets into batches of `size` distinct hosts, keeping their order
+/// (all targets of a host stay in its batch). `size` 0 counts as 1.
+pub fn batches(targets: &[Target], size: u32) -> Vec<Vec<Target>> {
+    let size = size.max(1) as usize;
+    let mut hosts: Vec<&str> = Vec::new();
+    for t in targets {
+        if !hosts.contains(&t.host.as_str()) {
+            hosts.push(&t.host);
+        }
+    }
+    hosts
+        .chunks(size)
+        .map(|group| {
+            targets
+                .iter()
+                .filter(|t| group.contains(&t.host.as_str()))
+                .cloned()
+                .collect()
+        })
+        .collect()
+}
+
 /// Runs one rollout step on `targets` and splits the per-target results into
 /// the targets that succeeded and those that failed (with their errors).
 pub fn step(
@@ -228,6 +250,25 @@ pub fn step(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn t(host: &str, role: &str) -> Target {
+        Target {
+            host: host.into(),
+            role: role.into(),
+        }
+    }
+
+    #[test]
+    fn batches_group_by_host_in_order() {
+        let targets = vec![t("a", "web"), t("b", "web"), t("c", "web"), t("a", "job")];
+        let labels = |batch: &[Target]| batch.iter().map(Target::label).collect::<Vec<_>>();
+        let b = batches(&targets, 2);
+        assert_eq!(b.len(), 2);
+        assert_eq!(labels(&b[0]), ["a/web", "b/web", "a/job"]);
+        assert_eq!(labels(&b[1]), ["c/web"]);
+        assert_eq!(batches(&targets, 0).len(), 3);
+        assert_eq!(batches(&targets, 10).len(), 1);
+    }
 
     #[test]
     fn durations() {

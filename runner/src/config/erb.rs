@@ -78,7 +78,9 @@ fn eval(expr: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, Stri
         let tail = tail.trim();
         if tail == ")" {
             return env(name).ok_or_else(|| {
-                format!("environment variable {name} is not set (ENV.fetch(\"{name}\") has no default)")
+                format!(
+                    "environment variable {name} is not set (ENV.fetch(\"{name}\") has no default)"
+                )
             });
         }
         let default = tail.strip_prefix(',').ok_or_else(unsupported)?;

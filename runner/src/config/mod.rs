@@ -20,15 +20,15 @@ use crate::plugin::grants::{Capabilities, DockerAccess};
 use crate::stage::Stage;
 
 pub use model::{Config, EnvSpec, PluginUseConfig, RegistryConfig, RoleConfig, SecretRef};
-use schema::{
-    Env, HookEntry, OptionValue, RawConfig, RoleEntry, RoleProxy, Secretable, Servers,
-};
+use schema::{Env, HookEntry, OptionValue, RawConfig, RoleEntry, RoleProxy, Secretable, Servers};
 
 /// Why the config could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The config file does not exist.
-    #[error("configuration file not found: {path} (run from your app's root, or point at the file with -c)")]
+    #[error(
+        "configuration file not found: {path} (run from your app's root, or point at the file with -c)"
+    )]
     NotFound { path: PathBuf },
     /// The destination file does not exist.
     #[error("configuration file for destination `{destination}` not found: {path}")]
@@ -204,7 +204,11 @@ fn closest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
         for (i, ca) in a.chars().enumerate() {
             let mut cur = vec![i + 1];
             for (j, cb) in b.iter().enumerate() {
-                cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+                cur.push(
+                    (prev[j] + usize::from(ca != *cb))
+                        .min(prev[j + 1] + 1)
+                        .min(cur[j] + 1),
+                );
             }
             prev = cur;
         }
@@ -395,10 +399,13 @@ pub fn resolve(
     let rel = |p: &str| -> PathBuf { normalize(&app_root.join(p)) };
     let mut notes = Vec::new();
 
-    let service = raw
-        .service
-        .clone()
-        .ok_or_else(|| key_error(names, "service", "missing: name the service, e.g. `service: hello`"))?;
+    let service = raw.service.clone().ok_or_else(|| {
+        key_error(
+            names,
+            "service",
+            "missing: name the service, e.g. `service: hello`",
+        )
+    })?;
     if service.is_empty()
         || !service
             .chars()
@@ -430,7 +437,11 @@ pub fn resolve(
         (Some(i), _) => i.clone(),
         (None, true) => service.clone(),
         (None, false) => {
-            return Err(key_error(names, "image", "missing: name the image, e.g. `image: me/hello`"));
+            return Err(key_error(
+                names,
+                "image",
+                "missing: name the image, e.g. `image: me/hello`",
+            ));
         }
     };
     let repository = Repository::new(registry.as_ref().and_then(|r| r.server.as_deref()), &image);
@@ -439,21 +450,33 @@ pub fn resolve(
     let tag_env: BTreeMap<String, EnvSpec> = raw
         .env
         .as_ref()
-        .map(|e| e.tags.iter().map(|(k, v)| (k.clone(), env_spec(v))).collect())
+        .map(|e| {
+            e.tags
+                .iter()
+                .map(|(k, v)| (k.clone(), env_spec(v)))
+                .collect()
+        })
         .unwrap_or_default();
     let root_labels = raw.labels.clone().unwrap_or_default();
     for reserved in ["service", "role", "destination"] {
         if root_labels.contains_key(reserved) {
-            return Err(key_error(names, format!("labels.{reserved}"), "is reserved: hoist sets it"));
+            return Err(key_error(
+                names,
+                format!("labels.{reserved}"),
+                "is reserved: hoist sets it",
+            ));
         }
     }
     let root_logging = raw.logging.clone().unwrap_or_default();
     let primary_role = raw.primary_role.clone();
 
-    let servers = raw
-        .servers
-        .as_ref()
-        .ok_or_else(|| key_error(names, "servers", "missing: list the hosts, e.g. `servers: [local]`"))?;
+    let servers = raw.servers.as_ref().ok_or_else(|| {
+        key_error(
+            names,
+            "servers",
+            "missing: list the hosts, e.g. `servers: [local]`",
+        )
+    })?;
     let mut host_tags: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut role_list: Vec<(String, Vec<String>, Option<&schema::Role>)> = Vec::new();
     let mut add_hosts = |entries: &[schema::HostEntry]| -> Vec<String> {
@@ -461,7 +484,10 @@ pub fn resolve(
             .iter()
             .map(|h| {
                 if !h.tags.is_empty() {
-                    host_tags.entry(h.host.clone()).or_default().extend(h.tags.clone());
+                    host_tags
+                        .entry(h.host.clone())
+                        .or_default()
+                        .extend(h.tags.clone());
                 }
                 h.host.clone()
             })
@@ -485,7 +511,10 @@ pub fn resolve(
         if role_list.iter().any(|(n, _, _)| n == "web") {
             "web".into()
         } else {
-            role_list.first().map(|(n, _, _)| n.clone()).unwrap_or_else(|| "web".into())
+            role_list
+                .first()
+                .map(|(n, _, _)| n.clone())
+                .unwrap_or_else(|| "web".into())
         }
     });
     if !role_list.iter().any(|(n, _, _)| *n == primary_role) {
@@ -501,7 +530,11 @@ pub fn resolve(
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
-            return Err(key_error(names, format!("servers.{name}"), "role names may contain only letters, digits, `-` and `_`"));
+            return Err(key_error(
+                names,
+                format!("servers.{name}"),
+                "role names may contain only letters, digits, `-` and `_`",
+            ));
         }
         if hosts.is_empty() && raw.allow_empty_roles != Some(true) {
             return Err(key_error(
@@ -528,7 +561,11 @@ pub fn resolve(
             }
             if let Some(c) = &r.cmd {
                 cmd = shell_words::split(c).map_err(|e| {
-                    key_error(names, format!("servers.{name}.cmd"), format!("cannot split `{c}`: {e}"))
+                    key_error(
+                        names,
+                        format!("servers.{name}.cmd"),
+                        format!("cannot split `{c}`: {e}"),
+                    )
                 })?;
             }
             stop_timeout = r.stop_timeout.or(stop_timeout);
@@ -544,7 +581,10 @@ pub fn resolve(
                 None => {}
             }
         }
-        if !matches!(restart.split(':').next(), Some("no" | "always" | "unless-stopped" | "on-failure")) {
+        if !matches!(
+            restart.split(':').next(),
+            Some("no" | "always" | "unless-stopped" | "on-failure")
+        ) {
             return Err(key_error(
                 names,
                 format!("servers.{name}.options.restart"),
@@ -684,7 +724,7 @@ pub fn resolve(
         deploy_timeout: Duration::from_secs(raw.deploy_timeout.unwrap_or(30)),
         drain_timeout: Duration::from_secs(raw.drain_timeout.unwrap_or(30)),
         retain_containers,
-        boot_limit: raw.boot.as_ref().and_then(|b| b.limit.clone()),
+        boot_limit: raw.boot.as_ref().and_then(|b| b.limit),
         boot_wait: Duration::from_secs(raw.boot.as_ref().and_then(|b| b.wait).unwrap_or(0)),
         max_concurrency: raw
             .sshkit

@@ -66,7 +66,10 @@ fn resolves_a_kamal_style_config() {
     assert_eq!(c.repository.tagged("v1"), "localhost:5555/hello:v1");
     assert_eq!(c.primary_role, "web");
     assert_eq!(c.roles[0].name, "web");
-    assert_eq!(c.roles[0].options, vec![("init".into(), None), ("memory".into(), Some("64m".into()))]);
+    assert_eq!(
+        c.roles[0].options,
+        vec![("init".into(), None), ("memory".into(), Some("64m".into()))]
+    );
     assert_eq!(c.roles[0].restart, "unless-stopped");
     assert!(c.roles[0].proxied && !c.roles[1].proxied);
     assert_eq!(c.roles[1].cmd, vec!["/hello", "work", "--fast"]);
@@ -95,7 +98,10 @@ fn resolves_a_kamal_style_config() {
 
 #[test]
 fn unknown_nested_key_has_file_line_column() {
-    let app = App::new(&[("deploy.yml", "service: hello\nimage: hello\nservers:\n  web:\n    hots: [local]\n")]);
+    let app = App::new(&[(
+        "deploy.yml",
+        "service: hello\nimage: hello\nservers:\n  web:\n    hots: [local]\n",
+    )]);
     let e = app.load(None).unwrap_err().to_string();
     assert!(e.contains("config/deploy.yml:5:5:"), "{e}");
     assert!(e.contains("unknown field `hots`"), "{e}");
@@ -103,14 +109,20 @@ fn unknown_nested_key_has_file_line_column() {
 
 #[test]
 fn unknown_root_key_has_line_and_hint() {
-    let app = App::new(&[("deploy.yml", "service: hello\nimage: hello\nservers: [local]\nretain_containerz: 3\nx-anchor: &a {}\n")]);
+    let app = App::new(&[(
+        "deploy.yml",
+        "service: hello\nimage: hello\nservers: [local]\nretain_containerz: 3\nx-anchor: &a {}\n",
+    )]);
     let e = app.load(None).unwrap_err().to_string();
     assert!(e.contains("config/deploy.yml:4:1: unknown key `retain_containerz` (did you mean `retain_containers`?)"), "{e}");
 }
 
 #[test]
 fn wrong_type_has_file_line_column() {
-    let app = App::new(&[("deploy.yml", "service: hello\nimage: hello\nservers: [local]\nretain_containers: lots\n")]);
+    let app = App::new(&[(
+        "deploy.yml",
+        "service: hello\nimage: hello\nservers: [local]\nretain_containers: lots\n",
+    )]);
     let e = app.load(None).unwrap_err().to_string();
     assert!(e.contains("config/deploy.yml:4:20: invalid u32"), "{e}");
 }
@@ -139,14 +151,27 @@ fn destination_merges_and_missing_destination_is_named() {
     assert_eq!(c.roles.len(), 2, "maps deep-merge: workers stay");
     assert_eq!(c.roles[0].env.clear["MODE"], "staging");
     assert_eq!(c.readiness_delay, Duration::from_secs(2));
-    assert_eq!(c.roles[0].options.len(), 2, "web's options survive the merge");
+    assert_eq!(
+        c.roles[0].options.len(),
+        2,
+        "web's options survive the merge"
+    );
     assert!(c.secrets_files[1].ends_with(".hoist/secrets.staging"));
     let e = app.load(Some("prod")).unwrap_err().to_string();
-    assert!(e.contains("destination `prod` not found") && e.contains("deploy.prod.yml"), "{e}");
+    assert!(
+        e.contains("destination `prod` not found") && e.contains("deploy.prod.yml"),
+        "{e}"
+    );
     // A bad key in the destination file names that file.
-    let app = App::new(&[("deploy.yml", BASE), ("deploy.staging.yml", "\nboot:\n  limits: 2\n")]);
+    let app = App::new(&[
+        ("deploy.yml", BASE),
+        ("deploy.staging.yml", "\nboot:\n  limits: 2\n"),
+    ]);
     let e = app.load(Some("staging")).unwrap_err().to_string();
-    assert!(e.contains("deploy.staging.yml:3:3: unknown field `limits`"), "{e}");
+    assert!(
+        e.contains("deploy.staging.yml:3:3: unknown field `limits`"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -160,7 +185,10 @@ fn erb_env_is_rendered() {
     assert_eq!(app.load(None).unwrap().image, "from-env");
     let app = App::new(&[("deploy.yml", "service: hello\n\nimage: <%= `whoami` %>\n")]);
     let e = app.load(None).unwrap_err().to_string();
-    assert!(e.contains("deploy.yml:3:1:") && e.contains("not supported"), "{e}");
+    assert!(
+        e.contains("deploy.yml:3:1:") && e.contains("not supported"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -170,5 +198,8 @@ fn bad_grant_and_limit_values_name_the_key() {
         "service: hello\nimage: hello\nservers: [local]\nhooks:\n  pre-deploy:\n    - plugin: x\n      grants: { docker: admin }\n",
     )]);
     let e = app.load(None).unwrap_err().to_string();
-    assert!(e.contains("`hooks.pre-deploy[0].grants.docker`: `admin` is not one of none, read, write"), "{e}");
+    assert!(
+        e.contains("`hooks.pre-deploy[0].grants.docker`: `admin` is not one of none, read, write"),
+        "{e}"
+    );
 }

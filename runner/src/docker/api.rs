@@ -38,7 +38,10 @@ pub struct ApiEngine {
 impl ApiEngine {
     /// Connects to the engine on this machine (`DOCKER_HOST` or
     /// `/var/run/docker.sock`) and checks it answers.
-    pub async fn connect_local(host: &str, progress: Option<Progress>) -> Result<Self, DockerError> {
+    pub async fn connect_local(
+        host: &str,
+        progress: Option<Progress>,
+    ) -> Result<Self, DockerError> {
         let unreachable = |detail: String| DockerError::Unreachable {
             host: host.to_string(),
             detail,
@@ -46,7 +49,10 @@ impl ApiEngine {
         let docker = bollard::Docker::connect_with_local_defaults()
             .map_err(|e| unreachable(e.to_string()))?
             .with_timeout(Duration::from_secs(600));
-        docker.ping().await.map_err(|e| unreachable(e.to_string()))?;
+        docker
+            .ping()
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
         let docker = docker
             .negotiate_version()
             .await
@@ -64,7 +70,10 @@ impl ApiEngine {
             BollardError::DockerResponseServerError {
                 status_code: 404,
                 message,
-            } => DockerError::NotFound { host, what: message },
+            } => DockerError::NotFound {
+                host,
+                what: message,
+            },
             BollardError::SocketNotFoundError(p) => DockerError::Unreachable {
                 host,
                 detail: format!("no socket at {p}"),
@@ -106,8 +115,16 @@ impl ApiEngine {
                     path: b.context.display().to_string(),
                     source,
                 })?;
-        let labels: HashMap<&str, &str> = b.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let args: HashMap<&str, &str> = b.args.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let labels: HashMap<&str, &str> = b
+            .labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let args: HashMap<&str, &str> = b
+            .args
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let mut opts = BuildImageOptionsBuilder::default()
             .dockerfile(&dockerfile_in_tar)
             .t(&b.tag)
@@ -118,9 +135,9 @@ impl ApiEngine {
         if let Some(t) = &b.target {
             opts = opts.target(t);
         }
-        let mut stream = self
-            .docker
-            .build_image(opts.build(), None, Some(bollard::body_full(tar.into())));
+        let mut stream =
+            self.docker
+                .build_image(opts.build(), None, Some(bollard::body_full(tar.into())));
         let mut id = None;
         while let Some(item) = stream.next().await {
             let info = item.map_err(|e| self.error(op, e))?;
@@ -138,7 +155,11 @@ impl ApiEngine {
 
     async fn run(&self, op: &DockerOp, r: &RunSpec) -> Result<OpOutput, DockerError> {
         let mut env: Vec<String> = r.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        env.extend(r.secret_env.iter().map(|(k, v)| format!("{k}={}", v.expose())));
+        env.extend(
+            r.secret_env
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.expose())),
+        );
         let mut host = HostConfig {
             binds: (!r.volumes.is_empty()).then(|| r.volumes.clone()),
             restart_policy: r.restart.as_deref().map(restart_policy).transpose()?,
@@ -173,7 +194,11 @@ impl ApiEngine {
         let created = self
             .docker
             .create_container(
-                Some(CreateContainerOptionsBuilder::default().name(&r.name).build()),
+                Some(
+                    CreateContainerOptionsBuilder::default()
+                        .name(&r.name)
+                        .build(),
+                ),
                 body,
             )
             .await
@@ -192,7 +217,11 @@ impl ApiEngine {
         Ok(OpOutput::Id(created.id))
     }
 
-    async fn inspect(&self, op: &DockerOp, name: &str) -> Result<Option<ContainerState>, DockerError> {
+    async fn inspect(
+        &self,
+        op: &DockerOp,
+        name: &str,
+    ) -> Result<Option<ContainerState>, DockerError> {
         let c = match self.docker.inspect_container(name, None).await {
             Ok(c) => c,
             Err(BollardError::DockerResponseServerError {
@@ -204,12 +233,13 @@ impl ApiEngine {
         let config = c.config.unwrap_or_default();
         Ok(Some(ContainerState {
             id: c.id.unwrap_or_default(),
-            name: c.name.unwrap_or_default().trim_start_matches('/').to_string(),
+            name: c
+                .name
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
             image: config.image.unwrap_or_default(),
-            state: state
-                .status
-                .map(|s| s.to_string())
-                .unwrap_or_default(),
+            state: state.status.map(|s| s.to_string()).unwrap_or_default(),
             health: state.health.and_then(|h| h.status).and_then(|s| match s {
                 HealthStatusEnum::EMPTY | HealthStatusEnum::NONE => None,
                 other => Some(other.to_string()),
@@ -223,7 +253,10 @@ impl ApiEngine {
     async fn list(&self, op: &DockerOp, f: &ContainerFilter) -> Result<OpOutput, DockerError> {
         let mut filters: HashMap<&str, Vec<String>> = HashMap::new();
         if !f.labels.is_empty() {
-            filters.insert("label", f.labels.iter().map(|(k, v)| format!("{k}={v}")).collect());
+            filters.insert(
+                "label",
+                f.labels.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            );
         }
         if let Some(n) = &f.name {
             filters.insert("name", vec![format!("^/?{n}$")]);
@@ -278,7 +311,12 @@ impl ApiEngine {
         text
     }
 
-    async fn exec(&self, op: &DockerOp, container: &str, cmd: &[String]) -> Result<OpOutput, DockerError> {
+    async fn exec(
+        &self,
+        op: &DockerOp,
+        container: &str,
+        cmd: &[String],
+    ) -> Result<OpOutput, DockerError> {
         let exec = self
             .docker
             .create_exec(
@@ -308,7 +346,8 @@ impl ApiEngine {
                     }
                     other => {
                         if out.stdout.len() < OUTPUT_CAP {
-                            out.stdout.push_str(&String::from_utf8_lossy(other.as_ref()));
+                            out.stdout
+                                .push_str(&String::from_utf8_lossy(other.as_ref()));
                         }
                     }
                 }
@@ -373,7 +412,9 @@ impl Engine for ApiEngine {
                 if let Some(t) = timeout {
                     o = o.t(*t as i32);
                 }
-                d.stop_container(container, Some(o.build())).await.map_err(e)?;
+                d.stop_container(container, Some(o.build()))
+                    .await
+                    .map_err(e)?;
                 Ok(OpOutput::Done)
             }
             DockerOp::Remove { container } => {
@@ -381,13 +422,18 @@ impl Engine for ApiEngine {
                 Ok(OpOutput::Done)
             }
             DockerOp::Rename { container, to } => {
-                d.rename_container(container, RenameContainerOptionsBuilder::default().name(to).build())
-                    .await
-                    .map_err(e)?;
+                d.rename_container(
+                    container,
+                    RenameContainerOptionsBuilder::default().name(to).build(),
+                )
+                .await
+                .map_err(e)?;
                 Ok(OpOutput::Done)
             }
             DockerOp::ListContainers(f) => self.list(op, f).await,
-            DockerOp::Inspect { container } => Ok(OpOutput::State(self.inspect(op, container).await?)),
+            DockerOp::Inspect { container } => {
+                Ok(OpOutput::State(self.inspect(op, container).await?))
+            }
             DockerOp::WaitReady {
                 container,
                 readiness,
@@ -408,7 +454,9 @@ impl Engine for ApiEngine {
                     }),
                 }
             }
-            DockerOp::Logs { container, tail } => Ok(OpOutput::Text(self.logs(container, *tail).await)),
+            DockerOp::Logs { container, tail } => {
+                Ok(OpOutput::Text(self.logs(container, *tail).await))
+            }
             DockerOp::ImageExists { image } => match d.inspect_image(image).await {
                 Ok(_) => Ok(OpOutput::Exists(true)),
                 Err(BollardError::DockerResponseServerError {
@@ -417,17 +465,27 @@ impl Engine for ApiEngine {
                 Err(err) => Err(e(err)),
             },
             DockerOp::ListImages { labels } => {
-                let filters: HashMap<&str, Vec<String>> =
-                    HashMap::from([("label", labels.iter().map(|(k, v)| format!("{k}={v}")).collect())]);
+                let filters: HashMap<&str, Vec<String>> = HashMap::from([(
+                    "label",
+                    labels.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+                )]);
                 let list = d
-                    .list_images(Some(ListImagesOptionsBuilder::default().filters(&filters).build()))
+                    .list_images(Some(
+                        ListImagesOptionsBuilder::default()
+                            .filters(&filters)
+                            .build(),
+                    ))
                     .await
                     .map_err(e)?;
                 Ok(OpOutput::Images(
                     list.into_iter()
                         .map(|i| Image {
                             id: i.id,
-                            tags: i.repo_tags.into_iter().filter(|t| t != "<none>:<none>").collect(),
+                            tags: i
+                                .repo_tags
+                                .into_iter()
+                                .filter(|t| t != "<none>:<none>")
+                                .collect(),
                             created: i.created,
                         })
                         .collect(),
@@ -436,7 +494,12 @@ impl Engine for ApiEngine {
             DockerOp::Pull { image } => {
                 let (repo, tag) = split_reference(image);
                 let mut s = d.create_image(
-                    Some(CreateImageOptionsBuilder::default().from_image(repo).tag(tag).build()),
+                    Some(
+                        CreateImageOptionsBuilder::default()
+                            .from_image(repo)
+                            .tag(tag)
+                            .build(),
+                    ),
                     None,
                     None,
                 );
@@ -450,15 +513,27 @@ impl Engine for ApiEngine {
             }
             DockerOp::Tag { source, target } => {
                 let (repo, tag) = split_reference(target);
-                d.tag_image(source, Some(TagImageOptionsBuilder::default().repo(repo).tag(tag).build()))
-                    .await
-                    .map_err(e)?;
+                d.tag_image(
+                    source,
+                    Some(
+                        TagImageOptionsBuilder::default()
+                            .repo(repo)
+                            .tag(tag)
+                            .build(),
+                    ),
+                )
+                .await
+                .map_err(e)?;
                 Ok(OpOutput::Done)
             }
             DockerOp::RemoveImage { image } => {
-                d.remove_image(image, Some(RemoveImageOptionsBuilder::default().build()), None)
-                    .await
-                    .map_err(e)?;
+                d.remove_image(
+                    image,
+                    Some(RemoveImageOptionsBuilder::default().build()),
+                    None,
+                )
+                .await
+                .map_err(e)?;
                 Ok(OpOutput::Done)
             }
             DockerOp::Exec { container, cmd } => self.exec(op, container, cmd).await,
@@ -479,13 +554,22 @@ mod tests {
     fn references() {
         assert_eq!(split_reference("hello:v1"), ("hello", "v1"));
         assert_eq!(split_reference("hello"), ("hello", "latest"));
-        assert_eq!(split_reference("localhost:5555/app:abc"), ("localhost:5555/app", "abc"));
-        assert_eq!(split_reference("localhost:5555/app"), ("localhost:5555/app", "latest"));
+        assert_eq!(
+            split_reference("localhost:5555/app:abc"),
+            ("localhost:5555/app", "abc")
+        );
+        assert_eq!(
+            split_reference("localhost:5555/app"),
+            ("localhost:5555/app", "latest")
+        );
     }
 
     #[test]
     fn restart_policies() {
-        assert_eq!(restart_policy("on-failure:3").unwrap().maximum_retry_count, Some(3));
+        assert_eq!(
+            restart_policy("on-failure:3").unwrap().maximum_retry_count,
+            Some(3)
+        );
         assert!(restart_policy("sometimes").is_err());
     }
 }

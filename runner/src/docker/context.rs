@@ -123,11 +123,16 @@ pub fn tar_context(context: &Path, dockerfile: &Path) -> std::io::Result<(Vec<u8
         context.join(dockerfile)
     };
     let dockerfile = dockerfile.canonicalize().map_err(|e| {
-        std::io::Error::new(e.kind(), format!("Dockerfile {}: {e}", dockerfile.display()))
+        std::io::Error::new(
+            e.kind(),
+            format!("Dockerfile {}: {e}", dockerfile.display()),
+        )
     })?;
     let ignore = match std::fs::read_to_string(context.join(".dockerignore")) {
         Ok(text) => DockerIgnore::parse(&text).map_err(std::io::Error::other)?,
-        Err(_) => DockerIgnore { patterns: Vec::new() },
+        Err(_) => DockerIgnore {
+            patterns: Vec::new(),
+        },
     };
     let rel_of = |p: &Path| -> String {
         p.strip_prefix(&context)
@@ -186,7 +191,14 @@ mod tests {
         let mut a = tar::Archive::new(archive);
         a.entries()
             .unwrap()
-            .map(|e| e.unwrap().path().unwrap().to_string_lossy().trim_end_matches('/').to_string())
+            .map(|e| {
+                e.unwrap()
+                    .path()
+                    .unwrap()
+                    .to_string_lossy()
+                    .trim_end_matches('/')
+                    .to_string()
+            })
             .collect()
     }
 
@@ -227,7 +239,11 @@ mod tests {
         std::fs::write(ctx.join(".dockerignore"), "*\n!dist/hello\n").unwrap();
         let (tar, _) = tar_context(&ctx, Path::new("Dockerfile")).unwrap();
         let n = names(&tar);
-        assert_eq!(n, vec!["dist/hello".to_string(), "Dockerfile".to_string()], "{n:?}");
+        assert_eq!(
+            n,
+            vec!["dist/hello".to_string(), "Dockerfile".to_string()],
+            "{n:?}"
+        );
 
         std::fs::write(dir.path().join("Other.Dockerfile"), "FROM scratch\n").unwrap();
         let (tar, name) = tar_context(&ctx, &dir.path().join("Other.Dockerfile")).unwrap();

@@ -159,7 +159,7 @@ impl Engine for FakeEngine {
                         created: c.created,
                     })
                     .collect();
-                v.sort_by(|a, b| b.created.cmp(&a.created));
+                v.sort_by_key(|c| std::cmp::Reverse(c.created));
                 OpOutput::Containers(v)
             }
             DockerOp::Inspect { container } => OpOutput::State(find(&m, container).map(|i| {
@@ -182,7 +182,8 @@ impl Engine for FakeEngine {
                     .unwrap()
                     .iter()
                     .any(|n| container.contains(n.as_str()));
-                let running = find(&m, container).is_some_and(|i| m.containers[i].state == "running");
+                let running =
+                    find(&m, container).is_some_and(|i| m.containers[i].state == "running");
                 if bad || !running {
                     return Err(DockerError::NotReady {
                         host: self.host.clone(),

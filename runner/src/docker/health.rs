@@ -128,17 +128,30 @@ mod tests {
     #[test]
     fn rules() {
         let d = Duration::from_secs(7);
-        assert_eq!(judge(Some(&st("running", Some("healthy"))), Duration::ZERO, d), Verdict::Ready);
+        assert_eq!(
+            judge(Some(&st("running", Some("healthy"))), Duration::ZERO, d),
+            Verdict::Ready
+        );
         assert!(matches!(
             judge(Some(&st("running", Some("unhealthy"))), Duration::ZERO, d),
             Verdict::Failed(_)
         ));
         assert!(matches!(
-            judge(Some(&st("running", Some("starting"))), Duration::from_secs(60), d),
+            judge(
+                Some(&st("running", Some("starting"))),
+                Duration::from_secs(60),
+                d
+            ),
             Verdict::Waiting(_)
         ));
-        assert!(matches!(judge(Some(&st("running", None)), Duration::from_secs(6), d), Verdict::Waiting(_)));
-        assert_eq!(judge(Some(&st("running", None)), Duration::from_secs(7), d), Verdict::Ready);
+        assert!(matches!(
+            judge(Some(&st("running", None)), Duration::from_secs(6), d),
+            Verdict::Waiting(_)
+        ));
+        assert_eq!(
+            judge(Some(&st("running", None)), Duration::from_secs(7), d),
+            Verdict::Ready
+        );
         assert_eq!(
             judge(Some(&st("exited", None)), Duration::ZERO, d),
             Verdict::Failed("the container exited with code 3".into())
@@ -150,13 +163,20 @@ mod tests {
             judge(Some(&restarted), Duration::ZERO, d),
             Verdict::Failed("the container crashed and Docker restarted it (2 restart(s))".into())
         );
-        assert!(matches!(judge(Some(&st("restarting", None)), Duration::ZERO, d), Verdict::Failed(_)));
+        assert!(matches!(
+            judge(Some(&st("restarting", None)), Duration::ZERO, d),
+            Verdict::Failed(_)
+        ));
     }
 
     #[tokio::test(start_paused = true)]
     async fn waits_for_readiness_delay_then_times_out_on_starting() {
-        let r: Result<_, ()> =
-            wait_ready(|| async { Ok(Some(st("running", None))) }, Duration::from_secs(2), Duration::from_secs(30)).await;
+        let r: Result<_, ()> = wait_ready(
+            || async { Ok(Some(st("running", None))) },
+            Duration::from_secs(2),
+            Duration::from_secs(30),
+        )
+        .await;
         assert_eq!(r, Ok(Ok(())));
         let r: Result<_, ()> = wait_ready(
             || async { Ok(Some(st("running", Some("starting")))) },

@@ -65,7 +65,10 @@ fn logs_suffix(logs: &str) -> String {
     if logs.trim().is_empty() {
         String::new()
     } else {
-        format!("\n  last output:\n    {}", logs.trim_end().replace('\n', "\n    "))
+        format!(
+            "\n  last output:\n    {}",
+            logs.trim_end().replace('\n', "\n    ")
+        )
     }
 }
 
@@ -200,7 +203,11 @@ impl Docker {
     }
 
     /// Runs a command in a container.
-    pub async fn exec(&self, container: &str, cmd: Vec<String>) -> Result<CommandOutput, DockerError> {
+    pub async fn exec(
+        &self,
+        container: &str,
+        cmd: Vec<String>,
+    ) -> Result<CommandOutput, DockerError> {
         let op = DockerOp::Exec {
             container: container.into(),
             cmd,

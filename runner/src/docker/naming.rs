@@ -138,7 +138,10 @@ mod tests {
         foreign.remove(MANAGED_LABEL);
         assert!(!s.owns(&foreign));
         let r = ServiceId::replaced_name("hello-web-v1");
-        assert!(r.starts_with("hello-web-v1_replaced_") && r.len() == "hello-web-v1_replaced_".len() + 16);
+        assert!(
+            r.starts_with("hello-web-v1_replaced_")
+                && r.len() == "hello-web-v1_replaced_".len() + 16
+        );
     }
 
     #[test]

@@ -364,12 +364,11 @@ impl fmt::Display for DockerOp {
 
 /// Quotes a word for display when it holds shell-special characters.
 pub fn shell_quote(w: &str) -> String {
-    if !w.is_empty()
+    let plain = !w.is_empty()
         && w.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+^$".contains(c))
-    {
-        w.to_string()
-    } else if w.starts_with("<secrets: ") || w.starts_with("# ") {
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+^$".contains(c));
+    // Placeholders and comments hoist adds are shown as they are.
+    if plain || w.starts_with("<secrets: ") || w.starts_with("# ") {
         w.to_string()
     } else {
         format!("'{}'", w.replace('\'', r"'\''"))

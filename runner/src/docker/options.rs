@@ -54,7 +54,7 @@ pub fn parse_bytes(text: &str) -> Option<i64> {
         _ => (t, 1),
     };
     let n: f64 = num.parse().ok()?;
-    (n >= 0.0).then(|| (n * mult as f64) as i64)
+    (n >= 0.0).then_some((n * mult as f64) as i64)
 }
 
 /// Adds `-p [ip:][host:]container[/proto]` to the port maps.
@@ -103,19 +103,33 @@ pub fn apply(
     let need = || value.ok_or_else(|| bad("needs a value"));
     let push = |v: &mut Option<Vec<String>>, s: &str| v.get_or_insert_with(Vec::new).push(s.into());
     match flag {
-        "publish" | "p" => publish(need()?, host, body).ok_or_else(|| bad("expected [ip:][host:]port[/proto]"))?,
-        "memory" | "m" => host.memory = Some(parse_bytes(need()?).ok_or_else(|| bad("expected a size like 512m"))?),
-        "memory-reservation" => {
-            host.memory_reservation = Some(parse_bytes(need()?).ok_or_else(|| bad("expected a size"))?)
+        "publish" | "p" => {
+            publish(need()?, host, body).ok_or_else(|| bad("expected [ip:][host:]port[/proto]"))?
         }
-        "memory-swap" => host.memory_swap = Some(parse_bytes(need()?).ok_or_else(|| bad("expected a size"))?),
-        "shm-size" => host.shm_size = Some(parse_bytes(need()?).ok_or_else(|| bad("expected a size"))?),
+        "memory" | "m" => {
+            host.memory =
+                Some(parse_bytes(need()?).ok_or_else(|| bad("expected a size like 512m"))?)
+        }
+        "memory-reservation" => {
+            host.memory_reservation =
+                Some(parse_bytes(need()?).ok_or_else(|| bad("expected a size"))?)
+        }
+        "memory-swap" => {
+            host.memory_swap = Some(parse_bytes(need()?).ok_or_else(|| bad("expected a size"))?)
+        }
+        "shm-size" => {
+            host.shm_size = Some(parse_bytes(need()?).ok_or_else(|| bad("expected a size"))?)
+        }
         "cpus" => {
             let n: f64 = need()?.parse().map_err(|_| bad("expected a number"))?;
             host.nano_cpus = Some((n * 1e9) as i64);
         }
-        "cpu-shares" => host.cpu_shares = Some(need()?.parse().map_err(|_| bad("expected a number"))?),
-        "pids-limit" => host.pids_limit = Some(need()?.parse().map_err(|_| bad("expected a number"))?),
+        "cpu-shares" => {
+            host.cpu_shares = Some(need()?.parse().map_err(|_| bad("expected a number"))?)
+        }
+        "pids-limit" => {
+            host.pids_limit = Some(need()?.parse().map_err(|_| bad("expected a number"))?)
+        }
         "network" => host.network_mode = Some(need()?.into()),
         "add-host" => push(&mut host.extra_hosts, need()?),
         "dns" => push(&mut host.dns, need()?),
@@ -128,7 +142,9 @@ pub fn apply(
         "workdir" | "w" => body.working_dir = Some(need()?.into()),
         "entrypoint" => body.entrypoint = Some(vec![need()?.into()]),
         "stop-signal" => body.stop_signal = Some(need()?.into()),
-        "stop-timeout" => body.stop_timeout = Some(need()?.parse().map_err(|_| bad("expected seconds"))?),
+        "stop-timeout" => {
+            body.stop_timeout = Some(need()?.parse().map_err(|_| bad("expected seconds"))?)
+        }
         "init" => host.init = Some(value.is_none_or(|v| v != "false")),
         "privileged" => host.privileged = Some(value.is_none_or(|v| v != "false")),
         "read-only" => host.readonly_rootfs = Some(value.is_none_or(|v| v != "false")),
@@ -140,19 +156,25 @@ pub fn apply(
                 .insert(path.into(), opts.into());
         }
         "sysctl" => {
-            let (k, v) = need()?.split_once('=').ok_or_else(|| bad("expected key=value"))?;
+            let (k, v) = need()?
+                .split_once('=')
+                .ok_or_else(|| bad("expected key=value"))?;
             host.sysctls
                 .get_or_insert_with(HashMap::new)
                 .insert(k.into(), v.into());
         }
         "ulimit" => {
-            let (name, limits) = need()?.split_once('=').ok_or_else(|| bad("expected name=soft[:hard]"))?;
+            let (name, limits) = need()?
+                .split_once('=')
+                .ok_or_else(|| bad("expected name=soft[:hard]"))?;
             let (soft, hard) = limits.split_once(':').unwrap_or((limits, limits));
-            host.ulimits.get_or_insert_with(Vec::new).push(ResourcesUlimits {
-                name: Some(name.into()),
-                soft: Some(soft.parse().map_err(|_| bad("expected numbers"))?),
-                hard: Some(hard.parse().map_err(|_| bad("expected numbers"))?),
-            });
+            host.ulimits
+                .get_or_insert_with(Vec::new)
+                .push(ResourcesUlimits {
+                    name: Some(name.into()),
+                    soft: Some(soft.parse().map_err(|_| bad("expected numbers"))?),
+                    hard: Some(hard.parse().map_err(|_| bad("expected numbers"))?),
+                });
         }
         "device" => {
             let v = need()?;
@@ -160,11 +182,13 @@ pub fn apply(
             let on_host = parts.next().unwrap_or_default();
             let in_container = parts.next().unwrap_or(on_host);
             let perms = parts.next().unwrap_or("rwm");
-            host.devices.get_or_insert_with(Vec::new).push(DeviceMapping {
-                path_on_host: Some(on_host.into()),
-                path_in_container: Some(in_container.into()),
-                cgroup_permissions: Some(perms.into()),
-            });
+            host.devices
+                .get_or_insert_with(Vec::new)
+                .push(DeviceMapping {
+                    path_on_host: Some(on_host.into()),
+                    path_in_container: Some(in_container.into()),
+                    cgroup_permissions: Some(perms.into()),
+                });
         }
         _ => {
             return Err(DockerError::Unsupported(format!(
@@ -195,7 +219,10 @@ mod tests {
         let mut h = HostConfig::default();
         apply("publish", Some("127.0.0.1:8080:3000"), &mut b, &mut h).unwrap();
         apply("p", Some("9000/udp"), &mut b, &mut h).unwrap();
-        assert_eq!(b.exposed_ports.as_ref().unwrap(), &vec!["3000/tcp".to_string(), "9000/udp".to_string()]);
+        assert_eq!(
+            b.exposed_ports.as_ref().unwrap(),
+            &vec!["3000/tcp".to_string(), "9000/udp".to_string()]
+        );
         let pb = h.port_bindings.as_ref().unwrap();
         let web = pb["3000/tcp"].as_ref().unwrap();
         assert_eq!(web[0].host_ip.as_deref(), Some("127.0.0.1"));
@@ -205,9 +232,16 @@ mod tests {
         assert_eq!(h.memory, Some(64 << 20));
         apply("init", None, &mut b, &mut h).unwrap();
         assert_eq!(h.init, Some(true));
-        let e = apply("frobnicate", Some("x"), &mut b, &mut h).unwrap_err().to_string();
-        assert!(e.contains("`frobnicate` is not supported") && e.contains("publish"), "{e}");
-        let e = apply("memory", Some("lots"), &mut b, &mut h).unwrap_err().to_string();
+        let e = apply("frobnicate", Some("x"), &mut b, &mut h)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`frobnicate` is not supported") && e.contains("publish"),
+            "{e}"
+        );
+        let e = apply("memory", Some("lots"), &mut b, &mut h)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("expected a size"), "{e}");
     }
 }

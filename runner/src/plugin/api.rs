@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmtime::component::ResourceTable;
 use wasmtime::StoreLimits;
+use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::host::hoist::plugin::{commands, context, docker, log, rollout, types};
@@ -82,7 +82,9 @@ fn refused(r: Refusal) -> PluginError {
 
 fn docker_error(e: DockerError) -> PluginError {
     match e {
-        DockerError::NotFound { .. } | DockerError::Unsupported(_) => PluginError::Invalid(e.to_string()),
+        DockerError::NotFound { .. } | DockerError::Unsupported(_) => {
+            PluginError::Invalid(e.to_string())
+        }
         other => PluginError::Failed(other.to_string()),
     }
 }
@@ -123,7 +125,9 @@ impl CallEnv {
             .inspect(container)
             .await
             .map_err(docker_error)?
-            .ok_or_else(|| PluginError::Invalid(format!("no container `{container}` on `{}`", docker.host())))?;
+            .ok_or_else(|| {
+                PluginError::Invalid(format!("no container `{container}` on `{}`", docker.host()))
+            })?;
         if self.services.service.owns(&state.labels) {
             Ok(())
         } else {
@@ -135,7 +139,12 @@ impl CallEnv {
         }
     }
 
-    async fn mutate(&self, host: &str, container: Option<&str>, op: DockerOp) -> Result<d::OpOutput, PluginError> {
+    async fn mutate(
+        &self,
+        host: &str,
+        container: Option<&str>,
+        op: DockerOp,
+    ) -> Result<d::OpOutput, PluginError> {
         let docker = self.docker(host, true).await?;
         if let Some(c) = container {
             self.owned(&docker, c).await?;
@@ -270,7 +279,9 @@ impl docker::Host for PluginState {
             .inspect(&container)
             .await
             .map_err(docker_error)?
-            .ok_or_else(|| PluginError::Invalid(format!("no container `{container}` on `{host}`")))?;
+            .ok_or_else(|| {
+                PluginError::Invalid(format!("no container `{container}` on `{host}`"))
+            })?;
         Ok(docker::ContainerDetails {
             id: s.id,
             name: s.name,
@@ -288,9 +299,15 @@ impl docker::Host for PluginState {
         docker.image_exists(&image).await.map_err(docker_error)
     }
 
-    async fn run_container(&mut self, host: String, spec: docker::RunSpec) -> Result<String, PluginError> {
+    async fn run_container(
+        &mut self,
+        host: String,
+        spec: docker::RunSpec,
+    ) -> Result<String, PluginError> {
         if spec.name.is_empty() || spec.image.is_empty() {
-            return Err(PluginError::Invalid("run-spec needs a name and an image".into()));
+            return Err(PluginError::Invalid(
+                "run-spec needs a name and an image".into(),
+            ));
         }
         let mut labels: BTreeMap<String, String> = spec.labels.into_iter().collect();
         labels.extend(self.call.services.service.base_labels());
@@ -306,15 +323,25 @@ impl docker::Host for PluginState {
         }));
         match self.call.clone().mutate(&host, None, op).await? {
             d::OpOutput::Id(id) => Ok(id),
-            other => Err(PluginError::Failed(format!("unexpected engine answer {other:?}"))),
+            other => Err(PluginError::Failed(format!(
+                "unexpected engine answer {other:?}"
+            ))),
         }
     }
 
-    async fn start_container(&mut self, host: String, container: String) -> Result<(), PluginError> {
+    async fn start_container(
+        &mut self,
+        host: String,
+        container: String,
+    ) -> Result<(), PluginError> {
         let op = DockerOp::Start {
             container: container.clone(),
         };
-        self.call.clone().mutate(&host, Some(&container), op).await.map(|_| ())
+        self.call
+            .clone()
+            .mutate(&host, Some(&container), op)
+            .await
+            .map(|_| ())
     }
 
     async fn stop_container(
@@ -327,22 +354,45 @@ impl docker::Host for PluginState {
             container: container.clone(),
             timeout: timeout_secs,
         };
-        self.call.clone().mutate(&host, Some(&container), op).await.map(|_| ())
+        self.call
+            .clone()
+            .mutate(&host, Some(&container), op)
+            .await
+            .map(|_| ())
     }
 
-    async fn remove_container(&mut self, host: String, container: String) -> Result<(), PluginError> {
+    async fn remove_container(
+        &mut self,
+        host: String,
+        container: String,
+    ) -> Result<(), PluginError> {
         let op = DockerOp::Remove {
             container: container.clone(),
         };
-        self.call.clone().mutate(&host, Some(&container), op).await.map(|_| ())
+        self.call
+            .clone()
+            .mutate(&host, Some(&container), op)
+            .await
+            .map(|_| ())
     }
 
     async fn pull_image(&mut self, host: String, image: String) -> Result<(), PluginError> {
-        self.call.clone().mutate(&host, None, DockerOp::Pull { image }).await.map(|_| ())
+        self.call
+            .clone()
+            .mutate(&host, None, DockerOp::Pull { image })
+            .await
+            .map(|_| ())
     }
 
-    async fn tag_image(&mut self, host: String, source: String, target: String) -> Result<(), PluginError> {
-        self.call.clone().mutate(&host, None, DockerOp::Tag { source, target })
+    async fn tag_image(
+        &mut self,
+        host: String,
+        source: String,
+        target: String,
+    ) -> Result<(), PluginError> {
+        self.call
+            .clone()
+            .mutate(&host, None, DockerOp::Tag { source, target })
             .await
             .map(|_| ())
     }
@@ -360,13 +410,20 @@ impl docker::Host for PluginState {
             container: container.clone(),
             cmd: command,
         };
-        match self.call.clone().mutate(&host, Some(&container), op).await? {
+        match self
+            .call
+            .clone()
+            .mutate(&host, Some(&container), op)
+            .await?
+        {
             d::OpOutput::Command(c) => Ok(types::CommandOutput {
                 exit_code: c.exit_code,
                 stdout: c.stdout,
                 stderr: c.stderr,
             }),
-            other => Err(PluginError::Failed(format!("unexpected engine answer {other:?}"))),
+            other => Err(PluginError::Failed(format!(
+                "unexpected engine answer {other:?}"
+            ))),
         }
     }
 }
@@ -375,7 +432,11 @@ impl docker::Host for PluginState {
 const COMMAND_OUTPUT_CAP: usize = 1 << 20;
 
 impl commands::Host for PluginState {
-    async fn run(&mut self, host: String, argv: Vec<String>) -> Result<types::CommandOutput, PluginError> {
+    async fn run(
+        &mut self,
+        host: String,
+        argv: Vec<String>,
+    ) -> Result<types::CommandOutput, PluginError> {
         if argv.is_empty() {
             return Err(PluginError::Invalid("run needs a command".into()));
         }

@@ -88,7 +88,8 @@ impl Catalog {
     pub fn discover(plugins_dir: &Path) -> Catalog {
         let mut cat = Catalog::default();
         for (text, bytes) in EMBEDDED {
-            let m = Manifest::parse(text, "embedded plugin.toml").expect("embedded manifests are valid");
+            let m = Manifest::parse(text, "embedded plugin.toml")
+                .expect("embedded manifests are valid");
             cat.plugins.insert(
                 m.name.clone(),
                 Entry {

@@ -170,8 +170,14 @@ impl Grants {
 
     /// May the plugin run `argv` on `host`?
     pub fn command(&self, host: &str, argv: &[String]) -> Result<(), Refusal> {
-        let declared = self.declared_commands.iter().any(|p| command_matches(p, argv));
-        let granted = self.granted_commands.iter().any(|p| command_matches(p, argv));
+        let declared = self
+            .declared_commands
+            .iter()
+            .any(|p| command_matches(p, argv));
+        let granted = self
+            .granted_commands
+            .iter()
+            .any(|p| command_matches(p, argv));
         let shown = argv.join(" ");
         if !declared {
             return Err(Refusal::Denied(format!(
@@ -232,13 +238,31 @@ mod tests {
 
     #[test]
     fn patterns() {
-        assert!(command_matches(&argv("git status --porcelain"), &argv("git status --porcelain")));
-        assert!(!command_matches(&argv("git status --porcelain"), &argv("git status")));
-        assert!(!command_matches(&argv("git status"), &argv("git status --porcelain")));
-        assert!(command_matches(&argv("git * --short"), &argv("git log --short")));
-        assert!(command_matches(&argv("docker run **"), &argv("docker run -d x y")));
+        assert!(command_matches(
+            &argv("git status --porcelain"),
+            &argv("git status --porcelain")
+        ));
+        assert!(!command_matches(
+            &argv("git status --porcelain"),
+            &argv("git status")
+        ));
+        assert!(!command_matches(
+            &argv("git status"),
+            &argv("git status --porcelain")
+        ));
+        assert!(command_matches(
+            &argv("git * --short"),
+            &argv("git log --short")
+        ));
+        assert!(command_matches(
+            &argv("docker run **"),
+            &argv("docker run -d x y")
+        ));
         assert!(command_matches(&argv("docker run **"), &argv("docker run")));
-        assert!(!command_matches(&argv("docker run **"), &argv("docker rm x")));
+        assert!(!command_matches(
+            &argv("docker run **"),
+            &argv("docker rm x")
+        ));
     }
 
     #[test]
@@ -271,7 +295,10 @@ mod tests {
         assert!(g.docker("local", false).is_ok());
         assert!(matches!(g.docker("local", true), Err(Refusal::Denied(_))));
         assert!(g.command("local", &argv("git status --porcelain")).is_ok());
-        assert!(g.command("local", &argv("git status --short")).is_err(), "not declared");
+        assert!(
+            g.command("local", &argv("git status --short")).is_err(),
+            "not declared"
+        );
         assert!(!g.state(), "state not granted");
         assert!(g.rollout().is_err());
         // Hosts restrict everything.

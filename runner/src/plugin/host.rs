@@ -62,7 +62,9 @@ impl std::fmt::Display for CallFailure {
         match self {
             CallFailure::Returned(E::Aborted(m)) => write!(f, "aborted the deploy: {m}"),
             CallFailure::Returned(E::Denied(m)) => write!(f, "was denied: {m}"),
-            CallFailure::Returned(E::Unavailable(m)) => write!(f, "needed something unavailable: {m}"),
+            CallFailure::Returned(E::Unavailable(m)) => {
+                write!(f, "needed something unavailable: {m}")
+            }
             CallFailure::Returned(E::Invalid(m)) => write!(f, "failed (invalid request): {m}"),
             CallFailure::Returned(E::Failed(m)) => write!(f, "failed: {m}"),
             CallFailure::Timeout(d) => write!(
@@ -82,7 +84,7 @@ impl std::fmt::Display for CallFailure {
 }
 
 fn humanize(d: Duration) -> String {
-    if d.as_millis() % 1000 != 0 {
+    if !d.as_millis().is_multiple_of(1000) {
         format!("{}ms", d.as_millis())
     } else {
         format!("{}s", d.as_secs())
@@ -142,7 +144,8 @@ impl PluginHost {
             })
             .map_err(|e| format!("epoch ticker: {e}"))?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| format!("linking WASI: {e}"))?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| format!("linking WASI: {e}"))?;
         host::HostApi::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)
             .map_err(|e| format!("linking the host API: {e}"))?;
         Ok(PluginHost {
@@ -177,7 +180,11 @@ impl PluginHost {
             .precompile_component(bytes)
             .map_err(|e| format!("{e:#}"))?;
         if std::fs::create_dir_all(dir).is_ok() {
-            let tmp = dir.join(format!(".{}.tmp-{}", std::process::id(), rand::random::<u32>()));
+            let tmp = dir.join(format!(
+                ".{}.tmp-{}",
+                std::process::id(),
+                rand::random::<u32>()
+            ));
             if std::fs::write(&tmp, &compiled).is_ok() {
                 let _ = std::fs::rename(&tmp, &path);
             }
@@ -199,7 +206,8 @@ impl PluginHost {
         let bytes: &[u8] = match &entry.wasm {
             Wasm::Static(b) => b,
             Wasm::File(p) => {
-                owned = std::fs::read(p).map_err(|e| fail(format!("cannot read {}: {e}", p.display())))?;
+                owned = std::fs::read(p)
+                    .map_err(|e| fail(format!("cannot read {}: {e}", p.display())))?;
                 &owned
             }
         };
@@ -217,8 +225,14 @@ impl PluginHost {
             .compile(bytes)
             .map_err(|e| fail(format!("not a valid WebAssembly component: {e}")))?;
         let ty = component.component_type();
-        let exports: Vec<String> = ty.exports(&self.engine).map(|(n, _)| n.to_string()).collect();
-        let imports: Vec<String> = ty.imports(&self.engine).map(|(n, _)| n.to_string()).collect();
+        let exports: Vec<String> = ty
+            .exports(&self.engine)
+            .map(|(n, _)| n.to_string())
+            .collect();
+        let imports: Vec<String> = ty
+            .imports(&self.engine)
+            .map(|(n, _)| n.to_string())
+            .collect();
 
         let found_kind = exports.iter().find_map(|e| {
             let (iface, version) = e.split_once('@').unwrap_or((e, ""));
@@ -262,7 +276,9 @@ impl PluginHost {
                 )));
             }
             if !iface.starts_with("hoist:plugin/") && !iface.starts_with("wasi:") {
-                return Err(fail(format!("the component imports {import}, which hoist does not provide")));
+                return Err(fail(format!(
+                    "the component imports {import}, which hoist does not provide"
+                )));
             }
         }
         let pre = self
@@ -290,7 +306,8 @@ impl PluginHost {
         let mut wasi = WasiCtxBuilder::new();
         wasi.stdout(out.clone()).stderr(err.clone());
         if let Some(dir) = state_dir {
-            std::fs::create_dir_all(dir).map_err(|e| format!("state dir {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("state dir {}: {e}", dir.display()))?;
             wasi.preopened_dir(dir, "/state", FsPerms::ReadWrite)
                 .map_err(|e| format!("state dir {}: {e}", dir.display()))?;
         }
@@ -365,7 +382,10 @@ impl PluginHost {
         state_dir: Option<&Path>,
         outcome: Option<types::Outcome>,
     ) -> Result<(), CallFailure> {
-        let (out, err) = (MemoryOutputPipe::new(1 << 20), MemoryOutputPipe::new(1 << 20));
+        let (out, err) = (
+            MemoryOutputPipe::new(1 << 20),
+            MemoryOutputPipe::new(1 << 20),
+        );
         let mut store = self
             .store(env.clone(), limits, state_dir, &out, &err)
             .map_err(CallFailure::Setup)?;
@@ -394,7 +414,10 @@ impl PluginHost {
         limits: Limits,
         plan: strategy::exports::hoist::plugin::strategy::Plan,
     ) -> Result<String, CallFailure> {
-        let (out, err) = (MemoryOutputPipe::new(1 << 20), MemoryOutputPipe::new(1 << 20));
+        let (out, err) = (
+            MemoryOutputPipe::new(1 << 20),
+            MemoryOutputPipe::new(1 << 20),
+        );
         let mut store = self
             .store(env.clone(), limits, None, &out, &err)
             .map_err(CallFailure::Setup)?;

@@ -145,12 +145,16 @@ impl Manifest {
         if let Some(t) = &m.limits.timeout
             && parse_duration(t).is_none()
         {
-            return Err(format!("{origin}: limits.timeout `{t}` is not a duration like 30s"));
+            return Err(format!(
+                "{origin}: limits.timeout `{t}` is not a duration like 30s"
+            ));
         }
         if let Some(s) = &m.limits.memory
             && parse_size(s).is_none()
         {
-            return Err(format!("{origin}: limits.memory `{s}` is not a size like 64MiB"));
+            return Err(format!(
+                "{origin}: limits.memory `{s}` is not a size like 64MiB"
+            ));
         }
         Ok(m)
     }
@@ -204,9 +208,17 @@ mod tests {
         assert_eq!(m.timeout(), Duration::from_secs(5));
         assert_eq!(m.memory(), 16 << 20);
         assert!(!m.declared().rollout);
-        let e = Manifest::parse("name = \"n\"\nkind = \"hook\"\nstages = [\"boot\"]\n", "p.toml").unwrap_err();
+        let e = Manifest::parse(
+            "name = \"n\"\nkind = \"hook\"\nstages = [\"boot\"]\n",
+            "p.toml",
+        )
+        .unwrap_err();
         assert!(e.contains("stage `boot`"), "{e}");
-        let e = Manifest::parse("name = \"n\"\nkind = \"hook\"\nstages = [\"pre-build\"]\ncolour = 1\n", "p.toml").unwrap_err();
+        let e = Manifest::parse(
+            "name = \"n\"\nkind = \"hook\"\nstages = [\"pre-build\"]\ncolour = 1\n",
+            "p.toml",
+        )
+        .unwrap_err();
         assert!(e.contains("unknown field `colour`"), "{e}");
         let e = Manifest::parse("name = \"n\"\nkind = \"plugin\"\n", "p.toml").unwrap_err();
         assert!(e.contains("p.toml"), "{e}");

@@ -1,10 +1,10 @@
 //! The WebAssembly plugin host.
 //!
-//! - [`manifest`]: `plugin.toml` (name, kind, stages, capabilities, limits)
-//! - [`catalog`]: which plugins exist (embedded defaults + the plugins dir)
-//! - [`grants`]: declared ∩ granted capabilities, checked by every host call
-//! - [`host`]: wasmtime engine, linker, component cache, per-call stores
-//! - [`api`]: the host API (`hoist:plugin` imports) on the store data
+//! - [`manifest`]  `plugin.toml` (name, kind, stages, capabilities, limits)
+//! - [`catalog`]  which plugins exist (embedded defaults + the plugins dir)
+//! - [`grants`]  declared ∩ granted capabilities, checked by every host call
+//! - [`host`]  wasmtime engine, linker, component cache, per-call stores
+//! - [`api`]  the host API (`hoist:plugin` imports) on the store data
 //!
 //! The pipeline uses [`PluginSet`]: prepare the run's plugins once, then
 //! "run the hooks of this stage" and "run the strategy".
@@ -60,7 +60,11 @@ pub struct PluginFailure {
 
 impl std::fmt::Display for PluginFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "plugin `{}` at {} {}", self.plugin, self.stage, self.failure)
+        write!(
+            f,
+            "plugin `{}` at {} {}",
+            self.plugin, self.stage, self.failure
+        )
     }
 }
 
@@ -200,7 +204,14 @@ impl PluginSet {
             for (stage, uses) in &config.hooks {
                 let mut list = Vec::new();
                 for u in uses {
-                    list.push(prepare(&host, &catalog, config, u, PluginKind::Hook, Some(*stage))?);
+                    list.push(prepare(
+                        &host,
+                        &catalog,
+                        config,
+                        u,
+                        PluginKind::Hook,
+                        Some(*stage),
+                    )?);
                 }
                 hooks.insert(*stage, list);
             }
@@ -223,7 +234,10 @@ impl PluginSet {
 
     /// The hooks of `stage`, in run order.
     pub fn hooks(&self, stage: Stage) -> &[Prepared] {
-        self.hooks.get(&stage).map(Vec::as_slice).unwrap_or_default()
+        self.hooks
+            .get(&stage)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
 
     /// The strategy.
@@ -231,7 +245,13 @@ impl PluginSet {
         &self.strategy
     }
 
-    fn env(&self, p: &Prepared, stage: Stage, base: &ContextBase, services: Arc<Services>) -> Arc<CallEnv> {
+    fn env(
+        &self,
+        p: &Prepared,
+        stage: Stage,
+        base: &ContextBase,
+        services: Arc<Services>,
+    ) -> Arc<CallEnv> {
         Arc::new(CallEnv {
             plugin: p.name.clone(),
             stage,
@@ -270,7 +290,11 @@ impl PluginSet {
                 .await;
             let ms = started.elapsed().as_millis() as u64;
             match result {
-                Ok(()) => events.emit(Event::new(Kind::PluginEnd, Some(stage)).plugin(&p.name).done(true, ms)),
+                Ok(()) => events.emit(
+                    Event::new(Kind::PluginEnd, Some(stage))
+                        .plugin(&p.name)
+                        .done(true, ms),
+                ),
                 Err(failure) => {
                     let f = PluginFailure {
                         plugin: p.name.clone(),
@@ -307,7 +331,12 @@ impl PluginSet {
         let started = Instant::now();
         let result = self
             .host
-            .call_strategy(pre, self.env(p, Stage::Rollout, base, services), p.limits, plan)
+            .call_strategy(
+                pre,
+                self.env(p, Stage::Rollout, base, services),
+                p.limits,
+                plan,
+            )
             .await;
         let ms = started.elapsed().as_millis() as u64;
         let ev = Event::new(Kind::PluginEnd, Some(Stage::Rollout)).plugin(&p.name);
@@ -322,7 +351,11 @@ impl PluginSet {
                     stage: Stage::Rollout,
                     failure,
                 };
-                events.emit(ev.done(false, ms).level(Level::Error).message(f.failure.to_string()));
+                events.emit(
+                    ev.done(false, ms)
+                        .level(Level::Error)
+                        .message(f.failure.to_string()),
+                );
                 Err(f)
             }
         }

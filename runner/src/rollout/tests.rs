@@ -1,7 +1,7 @@
 use super::*;
 use crate::config::{LoadOptions, load};
-use crate::docker::fake::{FakeContainer, FakeEngine, OpLog};
 use crate::docker::Engine;
+use crate::docker::fake::{FakeContainer, FakeEngine, OpLog};
 use crate::fleet::{Connector, Filters, select};
 
 struct Bed {
@@ -39,8 +39,13 @@ fn bed(extra: &str, seed: &[(&str, &str)]) -> Bed {
             created: 1,
         });
     }
-    let engines: BTreeMap<String, Arc<dyn Engine>> = BTreeMap::from([("local".to_string(), engine.clone() as Arc<dyn Engine>)]);
-    let fleet = Arc::new(Fleet::new(&selection.hosts, Connector::Given(engines), None));
+    let engines: BTreeMap<String, Arc<dyn Engine>> =
+        BTreeMap::from([("local".to_string(), engine.clone() as Arc<dyn Engine>)]);
+    let fleet = Arc::new(Fleet::new(
+        &selection.hosts,
+        Connector::Given(engines),
+        None,
+    ));
     let rollout = Rollout::new(
         Arc::new(config),
         selection,
@@ -50,7 +55,12 @@ fn bed(extra: &str, seed: &[(&str, &str)]) -> Bed {
         "v2".into(),
         "app:v2".into(),
     );
-    Bed { _dir: dir, rollout, log, engine }
+    Bed {
+        _dir: dir,
+        rollout,
+        log,
+        engine,
+    }
 }
 
 fn t(role: &str) -> Target {
@@ -113,21 +123,51 @@ async fn full_boot_makes_exact_operations() {
 async fn steps_out_of_order_and_unknown_targets_are_invalid() {
     let b = bed("", &[]);
     let r = b.rollout.run(Step::Route, &[t("web")]).await;
-    assert!(matches!(&r[0], Err(StepError::Invalid(m)) if m.contains("needs wait-healthy first")), "{r:?}");
-    let r = b.rollout.run(Step::Start, &[Target { host: "elsewhere".into(), role: "web".into() }]).await;
-    assert!(matches!(&r[0], Err(StepError::Invalid(m)) if m.contains("not a target")), "{r:?}");
+    assert!(
+        matches!(&r[0], Err(StepError::Invalid(m)) if m.contains("needs wait-healthy first")),
+        "{r:?}"
+    );
+    let r = b
+        .rollout
+        .run(
+            Step::Start,
+            &[Target {
+                host: "elsewhere".into(),
+                role: "web".into(),
+            }],
+        )
+        .await;
+    assert!(
+        matches!(&r[0], Err(StepError::Invalid(m)) if m.contains("not a target")),
+        "{r:?}"
+    );
     assert!(b.log.lock().unwrap().is_empty(), "nothing touched");
 }
 
 #[tokio::test]
 async fn unhealthy_new_container_is_removed_and_old_keeps_running() {
     let b = bed("", &[("app-web-v1", "web")]);
-    b.engine.never_ready.lock().unwrap().push("app-web-v2".into());
+    b.engine
+        .never_ready
+        .lock()
+        .unwrap()
+        .push("app-web-v2".into());
     assert_eq!(b.rollout.run(Step::Start, &[t("web")]).await, vec![Ok(())]);
     let r = b.rollout.run(Step::WaitHealthy, &[t("web")]).await;
-    assert!(matches!(&r[0], Err(StepError::Failed(m)) if m.contains("unhealthy") && m.contains("old version keeps running")), "{r:?}");
-    let names: Vec<(String, String)> = b.engine.containers().into_iter().map(|c| (c.name, c.state)).collect();
-    assert_eq!(names, vec![("app-web-v1".to_string(), "running".to_string())]);
+    assert!(
+        matches!(&r[0], Err(StepError::Failed(m)) if m.contains("unhealthy") && m.contains("old version keeps running")),
+        "{r:?}"
+    );
+    let names: Vec<(String, String)> = b
+        .engine
+        .containers()
+        .into_iter()
+        .map(|c| (c.name, c.state))
+        .collect();
+    assert_eq!(
+        names,
+        vec![("app-web-v1".to_string(), "running".to_string())]
+    );
     assert_eq!(b.rollout.records()[&t("web")].state, TargetState::Failed);
 }
 
@@ -137,22 +177,46 @@ async fn roll_back_restarts_the_old_and_removes_the_new() {
     for step in [Step::Start, Step::WaitHealthy, Step::Route, Step::Retire] {
         b.rollout.run(step, &[t("web")]).await;
     }
-    assert_eq!(b.rollout.run(Step::RollBack, &[t("web")]).await, vec![Ok(())]);
-    let names: Vec<(String, String)> = b.engine.containers().into_iter().map(|c| (c.name, c.state)).collect();
-    assert_eq!(names, vec![("app-web-v1".to_string(), "running".to_string())]);
-    assert_eq!(b.rollout.records()[&t("web")].state, TargetState::RolledBack);
+    assert_eq!(
+        b.rollout.run(Step::RollBack, &[t("web")]).await,
+        vec![Ok(())]
+    );
+    let names: Vec<(String, String)> = b
+        .engine
+        .containers()
+        .into_iter()
+        .map(|c| (c.name, c.state))
+        .collect();
+    assert_eq!(
+        names,
+        vec![("app-web-v1".to_string(), "running".to_string())]
+    );
+    assert_eq!(
+        b.rollout.records()[&t("web")].state,
+        TargetState::RolledBack
+    );
 }
 
 #[tokio::test]
 async fn clashing_name_is_renamed_and_half_way_targets_are_abandoned() {
     let b = bed("", &[("app-web-v2", "web")]);
-    assert_eq!(b.rollout.run(Step::Start, &[t("web"), t("workers")]).await, vec![Ok(()), Ok(())]);
+    assert_eq!(
+        b.rollout.run(Step::Start, &[t("web"), t("workers")]).await,
+        vec![Ok(()), Ok(())]
+    );
     let o = ops(&b.log);
-    assert!(o[0].starts_with("[local] docker rename app-web-v2 app-web-v2_replaced_"), "{o:?}");
+    assert!(
+        o[0].starts_with("[local] docker rename app-web-v2 app-web-v2_replaced_"),
+        "{o:?}"
+    );
     // The strategy stops here: the runner removes what it left behind.
     let abandoned = b.rollout.abandon_unfinished().await;
     assert_eq!(abandoned, vec![t("web"), t("workers")]);
     let names: Vec<String> = b.engine.containers().into_iter().map(|c| c.name).collect();
-    assert_eq!(names.len(), 1, "only the renamed old container is left: {names:?}");
+    assert_eq!(
+        names.len(),
+        1,
+        "only the renamed old container is left: {names:?}"
+    );
     assert!(names[0].starts_with("app-web-v2_replaced_"));
 }

@@ -9,7 +9,10 @@ use crate::pipeline::Run;
 pub async fn run(run: &Run) -> Result<((), String), String> {
     let docker = run.fleet.builder().await.map_err(|e| e.to_string())?;
     if run.req.skip_push {
-        let exists = docker.image_exists(&run.image).await.map_err(|e| e.to_string())?;
+        let exists = docker
+            .image_exists(&run.image)
+            .await
+            .map_err(|e| e.to_string())?;
         if !exists && !run.req.dry_run {
             return Err(format!(
                 "--skip-push: image {} is not on `{}`; build it first (run without -P)",
@@ -17,7 +20,10 @@ pub async fn run(run: &Run) -> Result<((), String), String> {
                 docker.host()
             ));
         }
-        return Ok(((), format!("--skip-push: using the existing image {}", run.image)));
+        return Ok((
+            (),
+            format!("--skip-push: using the existing image {}", run.image),
+        ));
     }
     let c = &run.config;
     let mut labels = std::collections::BTreeMap::new();
@@ -31,6 +37,10 @@ pub async fn run(run: &Run) -> Result<((), String), String> {
         target: c.build_target.clone(),
     };
     let id = docker.build(spec).await.map_err(|e| e.to_string())?;
-    let short = id.trim_start_matches("sha256:").chars().take(12).collect::<String>();
+    let short = id
+        .trim_start_matches("sha256:")
+        .chars()
+        .take(12)
+        .collect::<String>();
     Ok(((), format!("built {} ({short})", run.image)))
 }

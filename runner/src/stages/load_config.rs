@@ -19,7 +19,11 @@ use crate::version;
 
 /// For `--dry-run`: fake engines, seeded read-only from the local engine
 /// when it answers, so the plan shows what would really be replaced.
-async fn dry_run_connector(hosts: &[String], service: &crate::docker::naming::ServiceId, events: &Reporter) -> Connector {
+async fn dry_run_connector(
+    hosts: &[String],
+    service: &crate::docker::naming::ServiceId,
+    events: &Reporter,
+) -> Connector {
     let log: OpLog = Arc::default();
     let mut engines: BTreeMap<String, Arc<dyn Engine>> = BTreeMap::new();
     let mut all: Vec<String> = hosts.to_vec();
@@ -69,7 +73,11 @@ async fn dry_run_connector(hosts: &[String], service: &crate::docker::naming::Se
 }
 
 /// Loads everything the run needs.
-pub async fn run(req: DeployRequest, events: Reporter, started: Instant) -> Result<(Run, String), String> {
+pub async fn run(
+    req: DeployRequest,
+    events: Reporter,
+    started: Instant,
+) -> Result<(Run, String), String> {
     let config = config::load(&req.config).map_err(|e| e.to_string())?;
     for note in &config.notes {
         events.log(Level::Warn, None, note.clone());
@@ -87,16 +95,24 @@ pub async fn run(req: DeployRequest, events: Reporter, started: Instant) -> Resu
             }
         }
     }
-    let version = version::resolve(req.version.as_deref(), &config.app_root).map_err(|e| e.to_string())?;
+    let version =
+        version::resolve(req.version.as_deref(), &config.app_root).map_err(|e| e.to_string())?;
     if !version::valid_tag(&version) {
         return Err(format!(
             "version `{version}` is not a valid image tag (letters, digits, `_`, `.`, `-`; at most 128)"
         ));
     }
     let image = config.repository.tagged(&version);
-    let strategy = req.strategy.clone().unwrap_or_else(|| config.strategy.clone());
+    let strategy = req
+        .strategy
+        .clone()
+        .unwrap_or_else(|| config.strategy.clone());
     if req.skip_hooks {
-        events.log(Level::Warn, None, "--skip-hooks: no hooks will run in this deploy");
+        events.log(
+            Level::Warn,
+            None,
+            "--skip-hooks: no hooks will run in this deploy",
+        );
     }
     let plugins = PluginSet::prepare(&config, &strategy, req.skip_hooks)?;
     let service = config.service_id();
@@ -115,8 +131,16 @@ pub async fn run(req: DeployRequest, events: Reporter, started: Instant) -> Resu
             })),
         }
     };
-    let op_level = if req.dry_run { Level::Info } else { Level::Debug };
-    let fleet = Arc::new(Fleet::new(&selection.hosts, connector, Some((events.clone(), op_level))));
+    let op_level = if req.dry_run {
+        Level::Info
+    } else {
+        Level::Debug
+    };
+    let fleet = Arc::new(Fleet::new(
+        &selection.hosts,
+        connector,
+        Some((events.clone(), op_level)),
+    ));
     let performer = version::performer(&config.app_root);
     let context = ContextBase {
         service: config.service.clone(),
@@ -144,7 +168,10 @@ pub async fn run(req: DeployRequest, events: Reporter, started: Instant) -> Resu
         app_root: config.app_root.clone(),
         rollout: None,
     });
-    let hook_count: usize = crate::stage::Stage::HOOKS.iter().map(|s| plugins.hooks(*s).len()).sum();
+    let hook_count: usize = crate::stage::Stage::HOOKS
+        .iter()
+        .map(|s| plugins.hooks(*s).len())
+        .sum();
     let summary = format!(
         "{} {} -> {} host(s): {}; roles: {}; strategy {}; {} hook(s){}",
         config.service,
@@ -159,7 +186,11 @@ pub async fn run(req: DeployRequest, events: Reporter, started: Instant) -> Resu
             .join(", "),
         strategy,
         hook_count,
-        if req.dry_run { " (dry run: nothing will be changed)" } else { "" }
+        if req.dry_run {
+            " (dry run: nothing will be changed)"
+        } else {
+            ""
+        }
     );
     let run = Run {
         req,

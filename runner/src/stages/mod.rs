@@ -22,12 +22,23 @@ pub(crate) async fn hooks(
     if run.req.skip_hooks {
         return Ok(((), "skipped (--skip-hooks)".into()));
     }
-    let names: Vec<&str> = run.plugins.hooks(stage).iter().map(|p| p.name.as_str()).collect();
+    let names: Vec<&str> = run
+        .plugins
+        .hooks(stage)
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
     if names.is_empty() {
         return Ok(((), "no hooks configured".into()));
     }
     if run.req.dry_run {
-        return Ok(((), format!("would run {} (hooks do not run in a dry run)", names.join(", "))));
+        return Ok((
+            (),
+            format!(
+                "would run {} (hooks do not run in a dry run)",
+                names.join(", ")
+            ),
+        ));
     }
     let n = run
         .plugins

@@ -69,12 +69,16 @@ async fn prune_host(run: &Run, docker: Docker) -> Result<(usize, usize), String>
         .map_err(|e| e.to_string())?;
     let keep = vec![
         run.image.clone(),
-        run.config.repository.latest(run.config.destination.as_deref()),
+        run.config
+            .repository
+            .latest(run.config.destination.as_deref()),
     ];
     let (cs, is) = plan(&containers, &images, run.config.retain_containers, &keep);
     for c in &cs {
         docker
-            .done(DockerOp::Remove { container: c.clone() })
+            .done(DockerOp::Remove {
+                container: c.clone(),
+            })
             .await
             .map_err(|e| e.to_string())?;
     }
@@ -82,7 +86,11 @@ async fn prune_host(run: &Run, docker: Docker) -> Result<(usize, usize), String>
     for i in &is {
         // An image another service's container still uses is refused by
         // Docker: that is fine, it stays.
-        if docker.done(DockerOp::RemoveImage { image: i.clone() }).await.is_ok() {
+        if docker
+            .done(DockerOp::RemoveImage { image: i.clone() })
+            .await
+            .is_ok()
+        {
             removed_images += 1;
         }
     }
@@ -138,16 +146,44 @@ mod tests {
             c("app-web-v1", "exited", "app:v1", 1),
         ];
         let images = vec![
-            Image { id: "i4".into(), tags: vec!["app:v4".into(), "app:latest".into()], created: 4 },
-            Image { id: "i3".into(), tags: vec!["app:v3".into()], created: 3 },
-            Image { id: "i2".into(), tags: vec!["app:v2".into()], created: 2 },
-            Image { id: "i1".into(), tags: vec!["app:v1".into()], created: 1 },
-            Image { id: "i0".into(), tags: vec![], created: 0 },
-            Image { id: "same".into(), tags: vec!["app:v0".into(), "app:v3".into()], created: 0 },
+            Image {
+                id: "i4".into(),
+                tags: vec!["app:v4".into(), "app:latest".into()],
+                created: 4,
+            },
+            Image {
+                id: "i3".into(),
+                tags: vec!["app:v3".into()],
+                created: 3,
+            },
+            Image {
+                id: "i2".into(),
+                tags: vec!["app:v2".into()],
+                created: 2,
+            },
+            Image {
+                id: "i1".into(),
+                tags: vec!["app:v1".into()],
+                created: 1,
+            },
+            Image {
+                id: "i0".into(),
+                tags: vec![],
+                created: 0,
+            },
+            Image {
+                id: "same".into(),
+                tags: vec!["app:v0".into(), "app:v3".into()],
+                created: 0,
+            },
         ];
         let (cs, is) = plan(&containers, &images, 2, &["app:latest".into()]);
         assert_eq!(cs, vec!["app-web-v1"]);
-        assert_eq!(is, vec!["app:v1", "i0", "app:v0"], "unused tags go even when the image stays");
+        assert_eq!(
+            is,
+            vec!["app:v1", "i0", "app:v0"],
+            "unused tags go even when the image stays"
+        );
         let (cs, _) = plan(&containers, &images, 5, &[]);
         assert!(cs.is_empty());
     }

@@ -60,7 +60,10 @@ pub async fn run(run: &Run) -> Result<((), String), String> {
     run.events.log(
         Level::Info,
         Some(Stage::Rollout),
-        format!("Deploying {} with {} strategy", run.config.service, run.strategy),
+        format!(
+            "Deploying {} with {} strategy",
+            run.config.service, run.strategy
+        ),
     );
     let result = run.plugins.run_strategy(&run.context, services, plan).await;
     let abandoned = rollout.abandon_unfinished().await;
@@ -96,7 +99,8 @@ pub async fn run(run: &Run) -> Result<((), String), String> {
                     .await
                     .map_err(|e| e.to_string())?;
             }
-            run.events.log(Level::Info, Some(Stage::Rollout), "Finished deploying");
+            run.events
+                .log(Level::Info, Some(Stage::Rollout), "Finished deploying");
             Ok(((), summary))
         }
         Ok(summary) => Err(format!(

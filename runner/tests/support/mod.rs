@@ -17,7 +17,10 @@ use serde_json::Value;
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn tmp() -> PathBuf {
@@ -42,7 +45,13 @@ pub fn require_docker() {
 
 fn cargo() -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    for v in ["CARGO_TARGET_DIR", "RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER"] {
+    for v in [
+        "CARGO_TARGET_DIR",
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+    ] {
         c.env_remove(v);
     }
     c.current_dir(workspace());
@@ -65,8 +74,16 @@ pub fn hello_binary() -> &'static Path {
     BIN.get_or_init(|| {
         let dir = tmp().join("hello-target");
         let mut c = cargo();
-        c.args(["build", "--release", "--target", "x86_64-unknown-linux-musl", "-p", "hello", "--target-dir"])
-            .arg(&dir);
+        c.args([
+            "build",
+            "--release",
+            "--target",
+            "x86_64-unknown-linux-musl",
+            "-p",
+            "hello",
+            "--target-dir",
+        ])
+        .arg(&dir);
         run_ok(c, "building examples/hello");
         dir.join("x86_64-unknown-linux-musl/release/hello")
     })
@@ -82,8 +99,17 @@ pub fn guest_wasm(package: &str, artifact: &str) -> PathBuf {
     }
     let dir = tmp().join("guests");
     let mut c = cargo();
-    c.args(["build", "--profile", "wasm-guest", "--target", "wasm32-wasip2", "-p", package, "--target-dir"])
-        .arg(&dir);
+    c.args([
+        "build",
+        "--profile",
+        "wasm-guest",
+        "--target",
+        "wasm32-wasip2",
+        "-p",
+        package,
+        "--target-dir",
+    ])
+    .arg(&dir);
     run_ok(c, &format!("building {package} for wasm32-wasip2"));
     let p = dir.join("wasm32-wasip2/wasm-guest").join(artifact);
     assert!(p.is_file(), "missing {}", p.display());
@@ -93,7 +119,10 @@ pub fn guest_wasm(package: &str, artifact: &str) -> PathBuf {
 
 /// A docker CLI call that must succeed; returns stdout.
 pub fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().expect("docker CLI");
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker CLI");
     assert!(
         out.status.success(),
         "docker {args:?}: {}",
@@ -134,7 +163,12 @@ impl Run {
 
     /// Panics with the whole output unless the run failed.
     pub fn assert_failed(&self) -> &Self {
-        assert!(!self.ok(), "hoist should have failed:\n{}\n{}", self.stdout, self.stderr);
+        assert!(
+            !self.ok(),
+            "hoist should have failed:\n{}\n{}",
+            self.stdout,
+            self.stderr
+        );
         self
     }
 
@@ -163,7 +197,11 @@ impl Run {
 
     /// The deploy_end event.
     pub fn end(&self) -> &Value {
-        self.events.iter().rev().find(|e| e["event"] == "deploy_end").expect("deploy_end event")
+        self.events
+            .iter()
+            .rev()
+            .find(|e| e["event"] == "deploy_end")
+            .expect("deploy_end event")
     }
 }
 
@@ -198,7 +236,10 @@ impl App {
     pub fn config(&self, tail: &str) {
         self.write(
             "config/deploy.yml",
-            &format!("service: {}\nimage: hoist-e2e/{}\n{tail}", self.service, self.service),
+            &format!(
+                "service: {}\nimage: hoist-e2e/{}\n{tail}",
+                self.service, self.service
+            ),
         );
     }
 
@@ -228,7 +269,15 @@ impl App {
         git(&["init", "-q"]);
         self.write(".gitignore", ".hoist/state/\n");
         git(&["add", "-A"]);
-        git(&["-c", "user.email=e2e@hoist", "-c", "user.name=e2e", "commit", "-qm", "app"]);
+        git(&[
+            "-c",
+            "user.email=e2e@hoist",
+            "-c",
+            "user.name=e2e",
+            "commit",
+            "-qm",
+            "app",
+        ]);
     }
 
     /// Installs a plugin dir `<plugins dir>/<name>` with a component and manifest.
@@ -254,7 +303,8 @@ impl App {
             stdout
                 .lines()
                 .map(|l| {
-                    serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON event ({e}): {l}\n{stderr}"))
+                    serde_json::from_str(l)
+                        .unwrap_or_else(|e| panic!("not a JSON event ({e}): {l}\n{stderr}"))
                 })
                 .collect()
         } else {
@@ -277,7 +327,12 @@ impl App {
 
     /// This service's containers, newest first.
     pub fn containers(&self) -> Vec<Seen> {
-        let ids = docker(&["ps", "-aq", "--filter", &format!("label=service={}", self.service)]);
+        let ids = docker(&[
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=service={}", self.service),
+        ]);
         let ids: Vec<&str> = ids.split_whitespace().collect();
         if ids.is_empty() {
             return Vec::new();
@@ -287,11 +342,18 @@ impl App {
         let v: Vec<Value> = serde_json::from_str(&docker(&args)).unwrap();
         v.into_iter()
             .map(|c| Seen {
-                name: c["Name"].as_str().unwrap().trim_start_matches('/').to_string(),
+                name: c["Name"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches('/')
+                    .to_string(),
                 id: c["Id"].as_str().unwrap().to_string(),
                 state: c["State"]["Status"].as_str().unwrap().to_string(),
                 labels: serde_json::from_value(c["Config"]["Labels"].clone()).unwrap_or_default(),
-                image: c["Config"]["Image"].as_str().unwrap_or_default().to_string(),
+                image: c["Config"]["Image"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
             })
             .collect()
     }
@@ -315,7 +377,13 @@ impl App {
 
     /// Tags of this service's images.
     pub fn image_tags(&self) -> Vec<String> {
-        let out = docker(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}", &format!("hoist-e2e/{}", self.service)]);
+        let out = docker(&[
+            "image",
+            "ls",
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+            &format!("hoist-e2e/{}", self.service),
+        ]);
         let mut v: Vec<String> = out.lines().map(String::from).collect();
         v.sort();
         v
@@ -330,13 +398,21 @@ impl App {
 impl Drop for App {
     fn drop(&mut self) {
         let ids = Command::new("docker")
-            .args(["ps", "-aq", "--filter", &format!("label=service={}", self.service)])
+            .args([
+                "ps",
+                "-aq",
+                "--filter",
+                &format!("label=service={}", self.service),
+            ])
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
             .unwrap_or_default();
         let ids: Vec<&str> = ids.split_whitespace().collect();
         if !ids.is_empty() {
-            let _ = Command::new("docker").args(["rm", "-f"]).args(&ids).output();
+            let _ = Command::new("docker")
+                .args(["rm", "-f"])
+                .args(&ids)
+                .output();
         }
         let images = Command::new("docker")
             .args(["image", "ls", "-q", &format!("hoist-e2e/{}", self.service)])
@@ -345,7 +421,10 @@ impl Drop for App {
             .unwrap_or_default();
         let images: Vec<&str> = images.split_whitespace().collect();
         if !images.is_empty() {
-            let _ = Command::new("docker").args(["rmi", "-f"]).args(&images).output();
+            let _ = Command::new("docker")
+                .args(["rmi", "-f"])
+                .args(&images)
+                .output();
         }
     }
 }
