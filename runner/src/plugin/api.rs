@@ -98,15 +98,6 @@ impl CallEnv {
         self.services.events.emit(e.plugin(&self.plugin));
     }
 
-    fn op_event(&self, host: &str, op: &DockerOp) {
-        self.emit(
-            Event::new(Kind::Op, Some(self.stage))
-                .host(host)
-                .level(Level::Debug)
-                .message(op.to_string()),
-        );
-    }
-
     /// Docker on `host` after the grant check.
     async fn docker(&self, host: &str, write: bool) -> Result<d::Docker, PluginError> {
         self.grants.docker(host, write).map_err(refused)?;
@@ -149,7 +140,6 @@ impl CallEnv {
         if let Some(c) = container {
             self.owned(&docker, c).await?;
         }
-        self.op_event(host, &op);
         docker.execute(&op).await.map_err(docker_error)
     }
 

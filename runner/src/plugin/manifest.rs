@@ -139,6 +139,13 @@ impl Manifest {
                 }
             }
         }
+        if let Some(api) = &m.api
+            && !api.starts_with("hoist:plugin@0.1.")
+        {
+            return Err(format!(
+                "{origin}: api `{api}` is not supported; this hoist hosts hoist:plugin@0.1.x"
+            ));
+        }
         if m.kind == PluginKind::Hook && m.stages.is_empty() {
             return Err(format!("{origin}: a hook must list its `stages`"));
         }
@@ -220,6 +227,12 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("unknown field `colour`"), "{e}");
+        let e = Manifest::parse(
+            "name = \"n\"\nkind = \"strategy\"\napi = \"hoist:plugin@0.2.0\"\n",
+            "p.toml",
+        )
+        .unwrap_err();
+        assert!(e.contains("hoist:plugin@0.1.x"), "{e}");
         let e = Manifest::parse("name = \"n\"\nkind = \"plugin\"\n", "p.toml").unwrap_err();
         assert!(e.contains("p.toml"), "{e}");
         let s = Manifest::parse("name = \"r\"\nkind = \"strategy\"\n", "p.toml").unwrap();

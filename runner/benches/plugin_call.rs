@@ -1,0 +1,168 @@
+//! `cargo bench -p hoist`: prints (never asserts) how long plugin calls and
+//! `hoist --help` take.
+//!
+//! - compiling a component the first time vs loading it from the cache;
+//! - one hook call with a cached component: a fresh store, instantiation and
+//!   the call (the embedded `deploy-log` hook, writing its record);
+//! - `hoist --help`, end to end as a process.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hoist::docker::naming::ServiceId;
+use hoist::events::Reporter;
+use hoist::fleet::{Connector, Fleet};
+use hoist::plugin::api::{CallEnv, Services};
+use hoist::plugin::bindings::types;
+use hoist::plugin::catalog::Catalog;
+use hoist::plugin::grants::Grants;
+use hoist::plugin::host::{Limits, Loaded, PluginHost};
+use hoist::stage::Stage;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn report(what: &str, mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    let p50 = percentile(&samples, 0.5);
+    println!(
+        "{what:<48} n={:<4} p50 {:>9.3} ms  p90 {:>9.3} ms  p99 {:>9.3} ms",
+        samples.len(),
+        p50.as_secs_f64() * 1e3,
+        percentile(&samples, 0.9).as_secs_f64() * 1e3,
+        percentile(&samples, 0.99).as_secs_f64() * 1e3,
+    );
+    p50
+}
+
+fn main() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let catalog = Catalog::discover(&tmp.path().join("no-plugins"));
+    let entry = catalog
+        .plugins
+        .get("deploy-log")
+        .expect("embedded deploy-log")
+        .clone();
+
+    // Compile once (cold) and load from the cache (warm), each in a new host.
+    let cold = {
+        let host = PluginHost::new(Some(cache.clone())).unwrap();
+        let t = Instant::now();
+        host.load(&entry).unwrap();
+        t.elapsed()
+    };
+    let warm: Vec<Duration> = (0..20)
+        .map(|_| {
+            let host = PluginHost::new(Some(cache.clone())).unwrap();
+            let t = Instant::now();
+            host.load(&entry).unwrap();
+            t.elapsed()
+        })
+        .collect();
+    println!(
+        "{:<48} {:>9.3} ms",
+        "load deploy-log: compile (no cache)",
+        cold.as_secs_f64() * 1e3
+    );
+    report("load deploy-log: from the .cwasm cache", warm);
+
+    let host = PluginHost::new(Some(cache)).unwrap();
+    let Loaded::Hook(pre) = host.load(&entry).unwrap() else {
+        panic!("deploy-log is a hook")
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let services = Arc::new(Services {
+        events: Reporter::recording(),
+        fleet: Arc::new(Fleet::new(
+            &["local".into()],
+            Connector::Given(BTreeMap::new()),
+            None,
+        )),
+        service: ServiceId {
+            service: "bench".into(),
+            destination: None,
+        },
+        app_root: tmp.path().to_path_buf(),
+        rollout: None,
+    });
+    let env = Arc::new(CallEnv {
+        plugin: "deploy-log".into(),
+        stage: Stage::PostDeploy,
+        grants: Grants::all("deploy-log"),
+        context: types::DeployContext {
+            service: "bench".into(),
+            version: "v1".into(),
+            destination: None,
+            stage: types::Stage::PostDeploy,
+            image: "bench:v1".into(),
+            roles: vec![],
+            hosts: vec!["local".into()],
+            primary_host: "local".into(),
+            primary_role: "web".into(),
+            performer: "bench".into(),
+            plugin: "deploy-log".into(),
+            settings: vec![],
+        },
+        services,
+    });
+    let outcome = types::Outcome {
+        success: true,
+        message: "ok".into(),
+        runtime_ms: 1,
+        failed_stage: None,
+    };
+    let limits = Limits {
+        timeout: Duration::from_secs(10),
+        memory: 64 << 20,
+    };
+    let state = tmp.path().join("state");
+    let calls: Vec<Duration> = rt.block_on(async {
+        let mut v = Vec::new();
+        for i in 0..520 {
+            let t = Instant::now();
+            host.call_hook(
+                &pre,
+                env.clone(),
+                limits,
+                Some(&state),
+                Some(outcome.clone()),
+            )
+            .await
+            .unwrap();
+            if i >= 20 {
+                v.push(t.elapsed());
+            }
+        }
+        v
+    });
+    let p50 = report("hook call (fresh store + instantiate + call)", calls);
+    println!(
+        "{:<48} {}",
+        "  goal: p50 <= 5 ms",
+        if p50 <= Duration::from_millis(5) {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
+
+    let help: Vec<Duration> = (0..30)
+        .map(|_| {
+            let t = Instant::now();
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_hoist"))
+                .arg("--help")
+                .output()
+                .unwrap();
+            assert!(out.status.success());
+            t.elapsed()
+        })
+        .collect();
+    report("hoist --help (process wall time)", help);
+}
