@@ -79,3 +79,22 @@ fn destination_file_merges_over_the_base() {
     );
     assert!(app.get(&name, "/").starts_with("staging from web"));
 }
+
+#[test]
+fn an_unreachable_engine_is_named_with_the_fix() {
+    let app = App::new("noengine", "servers: [local]\n");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hoist"))
+        .args(["deploy", "--version", "v1"])
+        .current_dir(app.path())
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Deploy failed at build: cannot reach the Docker engine on `local`")
+            && err.contains("/nonexistent/docker.sock")
+            && err.contains("Start Docker"),
+        "{err}"
+    );
+}

@@ -401,3 +401,90 @@ fn secrets_reach_the_container_and_never_the_output() {
             .contains("secret `API_KEY`")
     );
 }
+
+#[test]
+fn skip_push_deploys_an_existing_image_and_refuses_a_missing_one() {
+    let app = App::new("skippush", BASE);
+    let s = app.service.clone();
+    app.deploy("v1", &[]).assert_ok();
+    app.deploy("v2", &[]).assert_ok();
+    // -P: no build; v1's image is still there, so v1 comes back.
+    let run = app.deploy("v1", &["-P"]);
+    run.assert_ok();
+    let build = &run.events[run.stage_end("build").unwrap()];
+    assert!(
+        build["message"]
+            .as_str()
+            .unwrap()
+            .contains("--skip-push: using the existing image")
+    );
+    assert_eq!(
+        app.running(),
+        vec![format!("{s}-web-v1"), format!("{s}-workers-v1")]
+    );
+    // The stopped v1 container was renamed out of the way (Kamal's rule).
+    let renamed = run.of("op", None).into_iter().any(|e| {
+        e["message"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("docker rename {s}-web-v1 {s}-web-v1_replaced_"))
+    });
+    assert!(renamed, "{}", run.stdout);
+    let run = app.deploy("v9", &["-P"]);
+    run.assert_failed();
+    assert_eq!(run.end()["stage"], "build");
+    assert!(
+        run.end()["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("hoist-e2e/{s}:v9 is not on `local`"))
+    );
+}
+
+#[test]
+fn containers_without_hoists_labels_are_never_touched() {
+    let app = App::new("foreign", BASE);
+    let s = app.service.clone();
+    app.deploy("v1", &[]).assert_ok();
+    // Started by hand from the same image, with Kamal's labels but not hoist's marker.
+    let manual = format!("{s}-web-manual");
+    support::docker(&[
+        "run",
+        "-d",
+        "--name",
+        &manual,
+        "--label",
+        &format!("service={s}"),
+        "--label",
+        "role=web",
+        "--label",
+        "destination=",
+        &format!("hoist-e2e/{s}:v1"),
+    ]);
+    support::docker(&[
+        "run",
+        "-d",
+        "--name",
+        &format!("{s}-stopped-manual"),
+        "--label",
+        &format!("service={s}"),
+        &format!("hoist-e2e/{s}:v1"),
+    ]);
+    support::docker(&["stop", "-t", "1", &format!("{s}-stopped-manual")]);
+    for v in ["v2", "v3", "v4"] {
+        app.deploy(v, &[]).assert_ok();
+    }
+    assert_eq!(
+        app.container(&manual).unwrap().state,
+        "running",
+        "never retired"
+    );
+    assert!(
+        app.container(&format!("{s}-stopped-manual")).is_some(),
+        "never pruned"
+    );
+    assert!(
+        app.image_tags().contains(&format!("hoist-e2e/{s}:v1")),
+        "its image is kept"
+    );
+}

@@ -143,6 +143,16 @@ impl CallEnv {
         docker.execute(&op).await.map_err(docker_error)
     }
 
+    /// [`Self::mutate`] for operations that return nothing.
+    async fn apply(
+        &self,
+        host: &str,
+        container: Option<&str>,
+        op: DockerOp,
+    ) -> Result<(), PluginError> {
+        self.mutate(host, container, op).await.map(|_| ())
+    }
+
     async fn steps(&self, step: Step, targets: Vec<types::Target>) -> Vec<Result<(), PluginError>> {
         let refuse = |e: PluginError| targets.iter().map(|_| Err(e.clone())).collect();
         if let Err(r) = self.grants.rollout() {
@@ -327,11 +337,7 @@ impl docker::Host for PluginState {
         let op = DockerOp::Start {
             container: container.clone(),
         };
-        self.call
-            .clone()
-            .mutate(&host, Some(&container), op)
-            .await
-            .map(|_| ())
+        self.call.clone().apply(&host, Some(&container), op).await
     }
 
     async fn stop_container(
@@ -344,11 +350,7 @@ impl docker::Host for PluginState {
             container: container.clone(),
             timeout: timeout_secs,
         };
-        self.call
-            .clone()
-            .mutate(&host, Some(&container), op)
-            .await
-            .map(|_| ())
+        self.call.clone().apply(&host, Some(&container), op).await
     }
 
     async fn remove_container(
@@ -359,19 +361,14 @@ impl docker::Host for PluginState {
         let op = DockerOp::Remove {
             container: container.clone(),
         };
-        self.call
-            .clone()
-            .mutate(&host, Some(&container), op)
-            .await
-            .map(|_| ())
+        self.call.clone().apply(&host, Some(&container), op).await
     }
 
     async fn pull_image(&mut self, host: String, image: String) -> Result<(), PluginError> {
         self.call
             .clone()
-            .mutate(&host, None, DockerOp::Pull { image })
+            .apply(&host, None, DockerOp::Pull { image })
             .await
-            .map(|_| ())
     }
 
     async fn tag_image(
@@ -382,9 +379,8 @@ impl docker::Host for PluginState {
     ) -> Result<(), PluginError> {
         self.call
             .clone()
-            .mutate(&host, None, DockerOp::Tag { source, target })
+            .apply(&host, None, DockerOp::Tag { source, target })
             .await
-            .map(|_| ())
     }
 
     async fn exec(

@@ -63,6 +63,15 @@ fn bed(extra: &str, seed: &[(&str, &str)]) -> Bed {
     }
 }
 
+/// (name, state) of every modelled container.
+fn states(b: &Bed) -> Vec<(String, String)> {
+    b.engine
+        .containers()
+        .into_iter()
+        .map(|c| (c.name, c.state))
+        .collect()
+}
+
 fn t(role: &str) -> Target {
     Target {
         host: "local".into(),
@@ -158,15 +167,9 @@ async fn unhealthy_new_container_is_removed_and_old_keeps_running() {
         matches!(&r[0], Err(StepError::Failed(m)) if m.contains("unhealthy") && m.contains("old version keeps running")),
         "{r:?}"
     );
-    let names: Vec<(String, String)> = b
-        .engine
-        .containers()
-        .into_iter()
-        .map(|c| (c.name, c.state))
-        .collect();
     assert_eq!(
-        names,
-        vec![("app-web-v1".to_string(), "running".to_string())]
+        states(&b),
+        [("app-web-v1".to_string(), "running".to_string())]
     );
     assert_eq!(b.rollout.records()[&t("web")].state, TargetState::Failed);
 }
@@ -181,15 +184,9 @@ async fn roll_back_restarts_the_old_and_removes_the_new() {
         b.rollout.run(Step::RollBack, &[t("web")]).await,
         vec![Ok(())]
     );
-    let names: Vec<(String, String)> = b
-        .engine
-        .containers()
-        .into_iter()
-        .map(|c| (c.name, c.state))
-        .collect();
     assert_eq!(
-        names,
-        vec![("app-web-v1".to_string(), "running".to_string())]
+        states(&b),
+        [("app-web-v1".to_string(), "running".to_string())]
     );
     assert_eq!(
         b.rollout.records()[&t("web")].state,

@@ -11,13 +11,16 @@ use crate::docker::{Container, ContainerFilter, Docker, DockerOp, Image};
 use crate::pipeline::Run;
 
 /// What prune removes on one host: a pure decision from what is there.
+/// `managed` are this service's hoist containers (candidates for removal);
+/// `others` every other container on the host (their images stay).
 pub fn plan(
-    containers: &[Container],
+    managed: &[Container],
+    others: &[Container],
     images: &[Image],
     retain: u32,
     keep_tags: &[String],
 ) -> (Vec<String>, Vec<String>) {
-    let mut stopped: Vec<&Container> = containers
+    let mut stopped: Vec<&Container> = managed
         .iter()
         .filter(|c| matches!(c.state.as_str(), "created" | "exited" | "dead"))
         .collect();
@@ -27,9 +30,10 @@ pub fn plan(
         .skip(retain as usize)
         .map(|c| c.name.clone())
         .collect();
-    let remaining: BTreeSet<&str> = containers
+    let remaining: BTreeSet<&str> = managed
         .iter()
         .filter(|c| !remove_containers.contains(&c.name))
+        .chain(others)
         .map(|c| c.image.as_str())
         .collect();
     // Tags are removed one by one (builds can be reproducible, so several
@@ -55,14 +59,15 @@ pub fn plan(
 
 async fn prune_host(run: &Run, docker: Docker) -> Result<(usize, usize), String> {
     let sid = run.config.service_id();
-    let containers = docker
+    let every = docker
         .containers(ContainerFilter {
             all: true,
-            labels: sid.filter(None),
             ..Default::default()
         })
         .await
         .map_err(|e| e.to_string())?;
+    let (managed, others): (Vec<Container>, Vec<Container>) =
+        every.into_iter().partition(|c| sid.owns(&c.labels));
     let images = docker
         .images(vec![("service".into(), run.config.service.clone())])
         .await
@@ -73,7 +78,13 @@ async fn prune_host(run: &Run, docker: Docker) -> Result<(usize, usize), String>
             .repository
             .latest(run.config.destination.as_deref()),
     ];
-    let (cs, is) = plan(&containers, &images, run.config.retain_containers, &keep);
+    let (cs, is) = plan(
+        &managed,
+        &others,
+        &images,
+        run.config.retain_containers,
+        &keep,
+    );
     for c in &cs {
         docker
             .done(DockerOp::Remove {
@@ -177,14 +188,18 @@ mod tests {
                 created: 0,
             },
         ];
-        let (cs, is) = plan(&containers, &images, 2, &["app:latest".into()]);
+        let (cs, is) = plan(&containers, &[], &images, 2, &["app:latest".into()]);
         assert_eq!(cs, vec!["app-web-v1"]);
         assert_eq!(
             is,
             vec!["app:v1", "i0", "app:v0"],
             "unused tags go even when the image stays"
         );
-        let (cs, _) = plan(&containers, &images, 5, &[]);
+        // An image another container uses stays.
+        let others = [c("manual", "running", "app:v1", 9)];
+        let (_, is) = plan(&containers, &others, &images, 2, &["app:latest".into()]);
+        assert_eq!(is, vec!["i0", "app:v0"]);
+        let (cs, _) = plan(&containers, &[], &images, 5, &[]);
         assert!(cs.is_empty());
     }
 }

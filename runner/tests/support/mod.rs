@@ -395,36 +395,32 @@ impl App {
     }
 }
 
+/// Words a docker CLI call printed ("" when it failed): for cleanup.
+fn docker_words(args: &[&str]) -> Vec<String> {
+    Command::new("docker")
+        .args(args)
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 impl Drop for App {
     fn drop(&mut self) {
-        let ids = Command::new("docker")
-            .args([
-                "ps",
-                "-aq",
-                "--filter",
-                &format!("label=service={}", self.service),
-            ])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
-        let ids: Vec<&str> = ids.split_whitespace().collect();
-        if !ids.is_empty() {
-            let _ = Command::new("docker")
-                .args(["rm", "-f"])
-                .args(&ids)
-                .output();
-        }
-        let images = Command::new("docker")
-            .args(["image", "ls", "-q", &format!("hoist-e2e/{}", self.service)])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
-        let images: Vec<&str> = images.split_whitespace().collect();
-        if !images.is_empty() {
-            let _ = Command::new("docker")
-                .args(["rmi", "-f"])
-                .args(&images)
-                .output();
+        let label = format!("label=service={}", self.service);
+        let image = format!("hoist-e2e/{}", self.service);
+        for (list, remove) in [
+            (vec!["ps", "-aq", "--filter", label.as_str()], ["rm", "-f"]),
+            (vec!["image", "ls", "-q", image.as_str()], ["rmi", "-f"]),
+        ] {
+            let found = docker_words(&list);
+            if !found.is_empty() {
+                let _ = Command::new("docker").args(remove).args(&found).output();
+            }
         }
     }
 }
