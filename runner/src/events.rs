@@ -142,6 +142,8 @@ struct Inner {
     seen: Mutex<Vec<Event>>,
     record: bool,
     stage: Mutex<Option<Stage>>,
+    /// Secret values replaced by `[REDACTED]` in every message.
+    scrub: Mutex<Vec<String>>,
 }
 
 /// Where events go. Cheap to clone.
@@ -168,6 +170,7 @@ impl Reporter {
             seen: Mutex::new(Vec::new()),
             record,
             stage: Mutex::new(None),
+            scrub: Mutex::new(Vec::new()),
         }))
     }
 
@@ -191,6 +194,21 @@ impl Reporter {
         matches!(self.0.mode, Mode::Human { verbose: true, .. })
     }
 
+    /// Never show these values: any message containing one (a container's
+    /// output, a plugin's log line) gets `[REDACTED]` instead. Values shorter
+    /// than 4 characters are too common to scrub and are ignored.
+    pub fn add_secrets<'a>(&self, values: impl IntoIterator<Item = &'a str>) {
+        let mut scrub = self.0.scrub.lock().unwrap();
+        scrub.extend(
+            values
+                .into_iter()
+                .filter(|v| v.len() >= 4)
+                .map(String::from),
+        );
+        // Longest first, so a secret containing another is replaced whole.
+        scrub.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    }
+
     /// Sets the stage that log and op events without one belong to.
     pub fn set_stage(&self, stage: Option<Stage>) {
         *self.0.stage.lock().unwrap() = stage;
@@ -201,6 +219,13 @@ impl Reporter {
         e.t = self.elapsed_ms();
         if e.stage.is_none() && matches!(e.event, Kind::Log | Kind::Op | Kind::Step) {
             e.stage = *self.0.stage.lock().unwrap();
+        }
+        if let Some(m) = e.message.as_mut() {
+            for secret in self.0.scrub.lock().unwrap().iter() {
+                if m.contains(secret.as_str()) {
+                    *m = m.replace(secret.as_str(), "[REDACTED]");
+                }
+            }
         }
         let line = match self.0.mode {
             Mode::Json => serde_json::to_string(&e).ok(),
@@ -342,6 +367,21 @@ mod tests {
         assert_eq!(v["event"], "plugin_end");
         assert_eq!(v["stage"], "pre-deploy");
         assert_eq!(v["ms"], 12);
+    }
+
+    #[test]
+    fn secrets_are_scrubbed_from_messages() {
+        let r = Reporter::recording();
+        r.add_secrets(["hunter2", "abc", "hunter22"]);
+        r.log(
+            Level::Error,
+            None,
+            "env: PASS=hunter22 OTHER=hunter2 short=abc",
+        );
+        assert_eq!(
+            r.events()[0].message.as_deref(),
+            Some("env: PASS=[REDACTED] OTHER=[REDACTED] short=abc")
+        );
     }
 
     #[test]

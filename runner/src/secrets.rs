@@ -75,8 +75,8 @@ impl Secrets {
     }
 
     /// Every secret value (to scrub output).
-    pub fn values(&self) -> impl Iterator<Item = &Secret> {
-        self.values.values()
+    pub fn values(&self) -> impl Iterator<Item = &str> {
+        self.values.values().map(Secret::expose)
     }
 
     /// Names of the loaded secrets.

@@ -98,3 +98,27 @@ fn an_unreachable_engine_is_named_with_the_fix() {
         "{err}"
     );
 }
+
+#[test]
+fn servers_are_refused_up_front_but_a_dry_run_shows_the_plan() {
+    let app = App::new("servers", "servers:\n  web: [web-1, web-2]\n");
+    let run = app.deploy("v1", &[]);
+    run.assert_failed();
+    assert_eq!(run.end()["stage"], "load-config");
+    let msg = run.end()["message"].as_str().unwrap();
+    assert!(
+        msg.contains("web-1, web-2") && msg.contains("only to `local`"),
+        "{msg}"
+    );
+    assert!(app.image_tags().is_empty(), "nothing was built");
+
+    let dry = app.hoist(&["deploy", "--dry-run", "--version", "v1"]);
+    dry.assert_ok();
+    for word in ["[web-1] docker run", "[web-2] docker run", "would deliver"] {
+        assert!(
+            dry.stdout.contains(word),
+            "`{word}` missing:\n{}",
+            dry.stdout
+        );
+    }
+}

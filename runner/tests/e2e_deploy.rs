@@ -380,6 +380,20 @@ fn secrets_reach_the_container_and_never_the_output() {
     ]);
     assert!(env.contains(&format!("API_KEY={secret}")), "{env}");
 
+    // A container that prints the secret and fails: its output is shown,
+    // the secret is not.
+    app.config(&format!(
+        "{BASE}env:\n  clear:\n    HELLO_MODE: unhealthy\n    HELLO_ECHO: API_KEY\n  secret:\n    - API_KEY\nregistry:\n  username: me\n  password: hunter2-literal\n"
+    ));
+    let run = app.hoist(&["deploy", "-v", "--version", "v2"]);
+    run.assert_failed();
+    assert!(run.text().contains("API_KEY=[REDACTED]"), "{}", run.text());
+    assert!(
+        !run.text().contains(&secret),
+        "secret in a failed container's output:\n{}",
+        run.text()
+    );
+
     // `hoist config` redacts the literal password.
     let cfg = app.hoist(&["config"]);
     cfg.assert_ok();

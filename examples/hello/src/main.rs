@@ -8,6 +8,8 @@
 //! `HELLO_MODE` picks a behaviour: `ok` (default), `unhealthy` (`/up`
 //! answers 503 forever), `crash` (exits with code 3 after half a second).
 //! The version shown is `KAMAL_VERSION` (set by hoist), else `APP_VERSION`.
+//! `HELLO_ECHO=NAME` prints `NAME=<value>` at start (tests use it to check
+//! that hoist never shows a secret a container prints).
 //! On SIGTERM it stops accepting, finishes requests in flight (up to 30 s),
 //! then exits 0.
 
@@ -98,6 +100,9 @@ fn handle(mut stream: TcpStream, mode: &str, role: &str) {
 
 fn serve(role: &str) -> ! {
     let mode = std::env::var("HELLO_MODE").unwrap_or_else(|_| "ok".into());
+    if let Ok(name) = std::env::var("HELLO_ECHO") {
+        eprintln!("{name}={}", std::env::var(&name).unwrap_or_default());
+    }
     unsafe {
         signal(15, on_stop);
         signal(2, on_stop);

@@ -83,7 +83,21 @@ pub async fn run(
         events.log(Level::Warn, None, note.clone());
     }
     let secrets = Secrets::load(&config.secrets_files).map_err(|e| e.to_string())?;
+    events.add_secrets(secrets.values());
     let selection = fleet::select(&config, &req.filters).map_err(|e| e.to_string())?;
+    let remote: Vec<&str> = selection
+        .hosts
+        .iter()
+        .filter(|h| *h != LOCAL)
+        .map(String::as_str)
+        .collect();
+    if !remote.is_empty() && !req.dry_run {
+        return Err(format!(
+            "hosts {} are servers; this build of hoist deploys only to `{LOCAL}` (the Docker engine on this machine). \
+             Use `servers: [local]`, or --dry-run to see the plan",
+            remote.join(", ")
+        ));
+    }
     // Every secret the selected roles need must exist before anything runs.
     for role in &selection.roles {
         let rc = config.role(&role.name).expect("selected roles exist");
