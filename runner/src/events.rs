@@ -189,11 +189,6 @@ impl Reporter {
         self.0.start.elapsed().as_millis() as u64
     }
 
-    /// True in verbose human mode.
-    pub fn verbose(&self) -> bool {
-        matches!(self.0.mode, Mode::Human { verbose: true, .. })
-    }
-
     /// Never show these values: any message containing one (a container's
     /// output, a plugin's log line) gets `[REDACTED]` instead. Values shorter
     /// than 4 characters are too common to scrub and are ignored.

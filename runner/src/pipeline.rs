@@ -8,7 +8,6 @@
 //! failed outcome) when the rollout itself failed, so they can record it.
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -68,13 +67,6 @@ pub struct Run {
     pub context: ContextBase,
     /// Services for plugin calls outside the rollout.
     pub services: Arc<Services>,
-}
-
-impl Run {
-    /// The plugins' state dir root.
-    pub fn state_dir(&self) -> PathBuf {
-        self.config.state_dir.clone()
-    }
 }
 
 /// A stage failed.

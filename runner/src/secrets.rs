@@ -78,11 +78,6 @@ impl Secrets {
     pub fn values(&self) -> impl Iterator<Item = &str> {
         self.values.values().map(Secret::expose)
     }
-
-    /// Names of the loaded secrets.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.values.keys().map(String::as_str)
-    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! [`Engine`] over the Docker Engine API (bollard): the one place hoist talks
 //! to Docker.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -539,11 +539,6 @@ impl Engine for ApiEngine {
             DockerOp::Exec { container, cmd } => self.exec(op, container, cmd).await,
         }
     }
-}
-
-/// Labels as a sorted map (for callers building filters).
-pub fn label_map(pairs: &[(String, String)]) -> BTreeMap<String, String> {
-    pairs.iter().cloned().collect()
 }
 
 #[cfg(test)]
