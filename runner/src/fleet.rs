@@ -167,9 +167,13 @@ impl Selection {
             .any(|r| r.name == role && r.hosts.iter().any(|h| h == host))
     }
 
-    /// True when every selected host is `local`.
-    pub fn all_local(&self) -> bool {
-        self.hosts.iter().all(|h| h == LOCAL)
+    /// Selected hosts other than `local` (servers).
+    pub fn remote_hosts(&self) -> Vec<&str> {
+        self.hosts
+            .iter()
+            .filter(|h| *h != LOCAL)
+            .map(String::as_str)
+            .collect()
     }
 }
 
@@ -252,13 +256,13 @@ impl Fleet {
                     detail: "this build of hoist deploys only to `local` (the Docker engine on this machine); SSH servers are not supported yet".into(),
                 }),
             }
+            .map(|d| match &self.events {
+                Some((events, level)) => d.with_events(events.clone(), *level),
+                None => d,
+            })
         })
         .await
         .cloned()
-        .map(|d| match &self.events {
-            Some((events, level)) => d.with_events(events.clone(), *level),
-            None => d,
-        })
     }
 }
 

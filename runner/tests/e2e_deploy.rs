@@ -224,12 +224,7 @@ fn never_healthy_or_crashing_version_leaves_the_old_one_running() {
     );
     let s = app.service.clone();
     app.deploy("v1", &[]).assert_ok();
-    let before: Vec<String> = app
-        .containers()
-        .into_iter()
-        .filter(|c| c.state == "running")
-        .map(|c| c.id)
-        .collect();
+    let before = app.running_ids();
 
     for (version, mode, why, output) in [
         ("v2", "unhealthy", "unhealthy", "mode unhealthy"),
@@ -253,16 +248,11 @@ fn never_healthy_or_crashing_version_leaves_the_old_one_running() {
             "the container's output is shown: {msg}"
         );
         assert!(msg.contains(&format!("{s}-web-{version}")), "{msg}");
-        let mut now: Vec<String> = app
-            .containers()
-            .into_iter()
-            .filter(|c| c.state == "running")
-            .map(|c| c.id)
-            .collect();
-        now.sort();
-        let mut was = before.clone();
-        was.sort();
-        assert_eq!(now, was, "the v1 containers keep running, untouched");
+        assert_eq!(
+            app.running_ids(),
+            before,
+            "the v1 containers keep running, untouched"
+        );
         assert!(
             app.containers()
                 .iter()

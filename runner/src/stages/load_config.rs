@@ -85,12 +85,7 @@ pub async fn run(
     let secrets = Secrets::load(&config.secrets_files).map_err(|e| e.to_string())?;
     events.add_secrets(secrets.values());
     let selection = fleet::select(&config, &req.filters).map_err(|e| e.to_string())?;
-    let remote: Vec<&str> = selection
-        .hosts
-        .iter()
-        .filter(|h| *h != LOCAL)
-        .map(String::as_str)
-        .collect();
+    let remote = selection.remote_hosts();
     if !remote.is_empty() && !req.dry_run {
         return Err(format!(
             "hosts {} are servers; this build of hoist deploys only to `{LOCAL}` (the Docker engine on this machine). \

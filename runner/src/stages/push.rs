@@ -6,16 +6,10 @@ use crate::pipeline::Run;
 
 /// Delivers the image to the hosts.
 pub async fn run(run: &Run) -> Result<((), String), String> {
-    if run.selection.all_local() {
+    let remote = run.selection.remote_hosts();
+    if remote.is_empty() {
         return Ok(((), format!("nothing to push: every host is `{LOCAL}`")));
     }
-    let remote: Vec<&str> = run
-        .selection
-        .hosts
-        .iter()
-        .filter(|h| *h != LOCAL)
-        .map(String::as_str)
-        .collect();
     // load-config refuses servers outside dry runs; a dry run shows the step.
     Ok((
         (),

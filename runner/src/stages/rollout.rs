@@ -66,7 +66,8 @@ pub async fn run(run: &Run) -> Result<((), String), String> {
         ),
     );
     let result = run.plugins.run_strategy(&run.context, services, plan).await;
-    let abandoned = rollout.abandon_unfinished().await;
+    // Abandoned targets end rolled back, so `not_updated` below covers them.
+    rollout.abandon_unfinished().await;
     let records = rollout.records();
     let not_updated: Vec<String> = records
         .iter()
@@ -84,7 +85,7 @@ pub async fn run(run: &Run) -> Result<((), String), String> {
         })
         .collect();
     match result {
-        Ok(summary) if not_updated.is_empty() && abandoned.is_empty() => {
+        Ok(summary) if not_updated.is_empty() => {
             let latest = run
                 .config
                 .repository

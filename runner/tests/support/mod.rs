@@ -375,6 +375,18 @@ impl App {
         v
     }
 
+    /// Ids of running containers, sorted.
+    pub fn running_ids(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .containers()
+            .into_iter()
+            .filter(|c| c.state == "running")
+            .map(|c| c.id)
+            .collect();
+        v.sort();
+        v
+    }
+
     /// Tags of this service's images.
     pub fn image_tags(&self) -> Vec<String> {
         let out = docker(&[
