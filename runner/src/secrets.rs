@@ -1,10 +1,13 @@
 //! Secrets: dotenv files (`.hoist/secrets`, or `.kamal/secrets` when that is
-//! what exists; `-common` first, then the destination's file). Values are
-//! only ever handed to Docker in an API body or a 0600 env file; they never
-//! appear on a command line or in hoist's output.
+//! what exists; `-common` first, then the destination's file). As in Kamal,
+//! `$(command)` in a value is replaced by the command's output (run with
+//! `sh -c` in the app's directory), so secrets can come from a password
+//! manager: `DB_PASSWORD=$(op read op://vault/db/password)`. Single-quoted
+//! values are taken literally. Values are only ever handed to Docker in an
+//! API body; they never appear on a command line or in hoist's output.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::docker::Secret;
 
@@ -33,19 +36,22 @@ pub struct Secrets {
 }
 
 impl Secrets {
-    /// Reads the files that exist, later files overriding earlier ones.
-    pub fn load(files: &[PathBuf]) -> Result<Secrets, SecretsError> {
+    /// Reads the files that exist, later files overriding earlier ones;
+    /// `$(command)`s run in `workdir`.
+    pub fn load(files: &[PathBuf], workdir: &Path) -> Result<Secrets, SecretsError> {
         let mut values = BTreeMap::new();
         for path in files.iter().filter(|p| p.is_file()) {
-            let iter = dotenvy::from_path_iter(path).map_err(|e| SecretsError::File {
+            let file_error = |message: String| SecretsError::File {
                 path: path.clone(),
-                message: e.to_string(),
-            })?;
-            for item in iter {
-                let (k, v) = item.map_err(|e| SecretsError::File {
-                    path: path.clone(),
-                    message: e.to_string(),
-                })?;
+                message,
+            };
+            let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
+            let (text, outputs) = substitute_commands(&text, workdir).map_err(file_error)?;
+            for item in dotenvy::from_read_iter(text.as_bytes()) {
+                let (k, mut v) = item.map_err(|e| file_error(e.to_string()))?;
+                for (placeholder, output) in &outputs {
+                    v = v.replace(placeholder, output);
+                }
                 values.insert(k, Secret::new(v));
             }
         }
@@ -80,6 +86,91 @@ impl Secrets {
     }
 }
 
+/// Replaces each `$(command)` outside single quotes with a placeholder and
+/// returns the placeholders with the commands' outputs (trailing newlines
+/// trimmed). The placeholders survive dotenv parsing in any quoting, so an
+/// output with spaces or quotes needs no escaping.
+fn substitute_commands(
+    text: &str,
+    workdir: &Path,
+) -> Result<(String, Vec<(String, String)>), String> {
+    let mut out = String::with_capacity(text.len());
+    let mut outputs = Vec::new();
+    for (n, line) in text.split_inclusive('\n').enumerate() {
+        let mut rest = line;
+        let mut in_single = false;
+        while !rest.is_empty() {
+            let Some(i) = rest.find(['\'', '$']) else {
+                out.push_str(rest);
+                break;
+            };
+            out.push_str(&rest[..i]);
+            let c = rest.as_bytes()[i];
+            if c == b'\'' {
+                in_single = !in_single;
+                out.push('\'');
+                rest = &rest[i + 1..];
+                continue;
+            }
+            if in_single || !rest[i..].starts_with("$(") {
+                out.push('$');
+                rest = &rest[i + 1..];
+                continue;
+            }
+            // Find the matching parenthesis.
+            let body = &rest[i + 2..];
+            let mut depth = 1;
+            let end = body.char_indices().find_map(|(j, ch)| {
+                match ch {
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    _ => {}
+                }
+                (depth == 0).then_some(j)
+            });
+            let Some(end) = end else {
+                return Err(format!("line {}: `$(` without a closing `)`", n + 1));
+            };
+            let command = &body[..end];
+            let output = run_command(command, workdir)
+                .map_err(|e| format!("line {}: `$({command})` {e}", n + 1))?;
+            let placeholder = format!("__hoist_command_output_{}__", outputs.len());
+            out.push_str(&placeholder);
+            outputs.push((placeholder, output));
+            rest = &body[end + 1..];
+        }
+    }
+    Ok((out, outputs))
+}
+
+fn run_command(command: &str, workdir: &Path) -> Result<String, String> {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .current_dir(workdir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("could not start: {e}"))?;
+    if !out.status.success() {
+        // stderr may name the missing thing; stdout may hold a secret.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(format!(
+            "failed ({}){}",
+            out.status,
+            stderr
+                .lines()
+                .last()
+                .map(|l| format!(": {l}"))
+                .unwrap_or_default()
+        ));
+    }
+    let mut s = String::from_utf8(out.stdout).map_err(|_| "printed non-UTF-8 output".to_string())?;
+    while s.ends_with('\n') || s.ends_with('\r') {
+        s.pop();
+    }
+    Ok(s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,7 +182,7 @@ mod tests {
         let main = d.path().join("secrets");
         std::fs::write(&common, "A=1\nB=common\n").unwrap();
         std::fs::write(&main, "B=main\nC=\"quoted value\"\n").unwrap();
-        let s = Secrets::load(&[common, main, d.path().join("absent")]).unwrap();
+        let s = Secrets::load(&[common, main, d.path().join("absent")], d.path()).unwrap();
         assert_eq!(s.get("A").unwrap().expose(), "1");
         assert_eq!(s.get("B").unwrap().expose(), "main");
         assert_eq!(s.get("C").unwrap().expose(), "quoted value");
@@ -100,5 +191,27 @@ mod tests {
             e.contains("secret `D` (needed by env.secret)") && e.contains("absent"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn command_substitution_runs_in_the_app_dir_and_respects_quotes() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("token"), "s3cret with \"quotes\"\n").unwrap();
+        let f = d.path().join("secrets");
+        std::fs::write(
+            &f,
+            "A=$(cat token)\nB=\"x-$(printf '%s' \"$(echo nested)\")-y\"\nC='$(not run)'\nD=$HOME_NOT_SET\n",
+        )
+        .unwrap();
+        let s = Secrets::load(std::slice::from_ref(&f), d.path()).unwrap();
+        assert_eq!(s.get("A").unwrap().expose(), "s3cret with \"quotes\"");
+        assert_eq!(s.get("B").unwrap().expose(), "x-nested-y");
+        assert_eq!(s.get("C").unwrap().expose(), "$(not run)");
+        std::fs::write(&f, "OK=1\nBAD=$(cat token; echo oops >&2; exit 3)\n").unwrap();
+        let e = Secrets::load(std::slice::from_ref(&f), d.path())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2") && e.contains("exit status: 3") && e.contains("oops"), "{e}");
+        assert!(!e.contains("s3cret"), "{e}");
     }
 }

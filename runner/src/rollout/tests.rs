@@ -26,7 +26,7 @@ fn bed(extra: &str, seed: &[(&str, &str)]) -> Bed {
         destination: None,
     })
     .unwrap();
-    let secrets = Secrets::load(&config.secrets_files).unwrap();
+    let secrets = Secrets::load(&config.secrets_files, &config.app_root).unwrap();
     let selection = select(&config, &Filters::default()).unwrap();
     let log: OpLog = Arc::default();
     let engine = Arc::new(FakeEngine::new("local", log.clone()));
