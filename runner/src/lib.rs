@@ -3,15 +3,18 @@
 //!
 //! See `ARCHITECTURE.md` for how the pieces fit.
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod docker;
 pub mod events;
 pub mod fleet;
+pub mod lock;
 pub mod pipeline;
 pub mod plugin;
 pub mod rollout;
 pub mod secrets;
+pub mod shell;
 pub mod stage;
 pub mod stages;
 pub mod version;

@@ -164,7 +164,8 @@ fn run_command(command: &str, workdir: &Path) -> Result<String, String> {
                 .unwrap_or_default()
         ));
     }
-    let mut s = String::from_utf8(out.stdout).map_err(|_| "printed non-UTF-8 output".to_string())?;
+    let mut s =
+        String::from_utf8(out.stdout).map_err(|_| "printed non-UTF-8 output".to_string())?;
     while s.ends_with('\n') || s.ends_with('\r') {
         s.pop();
     }
@@ -211,7 +212,10 @@ mod tests {
         let e = Secrets::load(std::slice::from_ref(&f), d.path())
             .unwrap_err()
             .to_string();
-        assert!(e.contains("line 2") && e.contains("exit status: 3") && e.contains("oops"), "{e}");
+        assert!(
+            e.contains("line 2") && e.contains("exit status: 3") && e.contains("oops"),
+            "{e}"
+        );
         assert!(!e.contains("s3cret"), "{e}");
     }
 }

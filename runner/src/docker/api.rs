@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bollard::auth::DockerCredentials;
 use bollard::errors::Error as BollardError;
 use bollard::exec::StartExecResults;
 use bollard::models::{
@@ -13,16 +14,17 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
-    ListContainersOptionsBuilder, ListImagesOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder, RenameContainerOptionsBuilder,
-    StopContainerOptionsBuilder, TagImageOptionsBuilder,
+    ImportImageOptionsBuilder, ListContainersOptionsBuilder, ListImagesOptionsBuilder,
+    LogsOptionsBuilder, PushImageOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveImageOptionsBuilder, RenameContainerOptionsBuilder, StopContainerOptionsBuilder,
+    TagImageOptionsBuilder,
 };
 use futures_util::StreamExt;
 
 use super::op::{Container, ContainerState, Image};
 use super::{
     BuildSpec, CommandOutput, ContainerFilter, DockerError, DockerOp, Engine, OpOutput, Progress,
-    RunSpec, context, health, options,
+    RegistryAuth, RunSpec, context, health, options,
 };
 
 /// Output captured from exec and logs is capped at this many bytes per stream.
@@ -391,10 +393,63 @@ fn restart_policy(text: &str) -> Result<RestartPolicy, DockerError> {
     })
 }
 
+fn credentials(a: &RegistryAuth) -> DockerCredentials {
+    DockerCredentials {
+        username: Some(a.username.clone()),
+        password: Some(a.password.expose().to_string()),
+        serveraddress: Some(a.server.clone()),
+        ..Default::default()
+    }
+}
+
 #[async_trait]
 impl Engine for ApiEngine {
     fn host(&self) -> &str {
         &self.host
+    }
+
+    async fn save_image(&self, image: &str) -> Result<super::ImageStream, DockerError> {
+        let host = self.host.clone();
+        let op = format!("docker save {image}");
+        Ok(self
+            .docker
+            .export_image(image)
+            .map(move |r| {
+                r.map_err(|e| DockerError::Failed {
+                    host: host.clone(),
+                    op: op.clone(),
+                    message: e.to_string(),
+                })
+            })
+            .boxed())
+    }
+
+    async fn load_image(
+        &self,
+        image: &str,
+        from: &str,
+        data: super::ImageStream,
+    ) -> Result<(), DockerError> {
+        let op = DockerOp::Load {
+            image: image.into(),
+            from: from.into(),
+        };
+        let mut s = self.docker.import_image_stream(
+            ImportImageOptionsBuilder::default().quiet(true).build(),
+            data,
+            None,
+        );
+        while let Some(item) = s.next().await {
+            let info = item.map_err(|e| self.error(&op, e))?;
+            if let Some(err) = info.error_detail.and_then(|d| d.message) {
+                return Err(DockerError::Failed {
+                    host: self.host.clone(),
+                    op: op.to_string(),
+                    message: err,
+                });
+            }
+        }
+        Ok(())
     }
 
     async fn execute(&self, op: &DockerOp) -> Result<OpOutput, DockerError> {
@@ -491,7 +546,7 @@ impl Engine for ApiEngine {
                         .collect(),
                 ))
             }
-            DockerOp::Pull { image } => {
+            DockerOp::Pull { image, auth } => {
                 let (repo, tag) = split_reference(image);
                 let mut s = d.create_image(
                     Some(
@@ -501,7 +556,7 @@ impl Engine for ApiEngine {
                             .build(),
                     ),
                     None,
-                    None,
+                    auth.as_ref().map(credentials),
                 );
                 while let Some(item) = s.next().await {
                     let info = item.map_err(e)?;
@@ -511,6 +566,31 @@ impl Engine for ApiEngine {
                 }
                 Ok(OpOutput::Done)
             }
+            DockerOp::Push { image, auth } => {
+                let (repo, tag) = split_reference(image);
+                let mut s = d.push_image(
+                    repo,
+                    Some(PushImageOptionsBuilder::default().tag(tag).build()),
+                    auth.as_ref().map(credentials),
+                );
+                while let Some(item) = s.next().await {
+                    let info = item.map_err(e)?;
+                    if let Some(err) = info.error_detail.and_then(|d| d.message) {
+                        return Err(DockerError::Failed {
+                            host: self.host.clone(),
+                            op: op.to_string(),
+                            message: err,
+                        });
+                    }
+                    if let Some(status) = info.status {
+                        self.say(&status);
+                    }
+                }
+                Ok(OpOutput::Done)
+            }
+            DockerOp::Load { .. } => Err(DockerError::Unsupported(
+                "an image load needs its source stream: use Docker::load_from".into(),
+            )),
             DockerOp::Tag { source, target } => {
                 let (repo, tag) = split_reference(target);
                 d.tag_image(

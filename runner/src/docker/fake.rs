@@ -94,6 +94,30 @@ impl Engine for FakeEngine {
         &self.host
     }
 
+    async fn save_image(&self, image: &str) -> Result<super::ImageStream, DockerError> {
+        if !self.model.lock().unwrap().images.contains(image) {
+            return Err(DockerError::NotFound {
+                host: self.host.clone(),
+                what: format!("image {image}"),
+            });
+        }
+        Ok(Box::pin(futures_util::stream::empty()))
+    }
+
+    async fn load_image(
+        &self,
+        image: &str,
+        from: &str,
+        _data: super::ImageStream,
+    ) -> Result<(), DockerError> {
+        self.execute(&DockerOp::Load {
+            image: image.into(),
+            from: from.into(),
+        })
+        .await
+        .map(|_| ())
+    }
+
     async fn execute(&self, op: &DockerOp) -> Result<OpOutput, DockerError> {
         self.log
             .lock()
@@ -206,8 +230,17 @@ impl Engine for FakeEngine {
                     })
                     .collect(),
             ),
-            DockerOp::Pull { image } => {
+            DockerOp::Pull { image, .. } | DockerOp::Load { image, .. } => {
                 m.images.insert(image.clone());
+                OpOutput::Done
+            }
+            DockerOp::Push { image, .. } => {
+                if !m.images.contains(image) {
+                    return Err(DockerError::NotFound {
+                        host: self.host.clone(),
+                        what: format!("image {image}"),
+                    });
+                }
                 OpOutput::Done
             }
             DockerOp::Tag { target, .. } => {

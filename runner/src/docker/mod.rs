@@ -21,8 +21,11 @@ use crate::events::{Event, Kind, Level, Reporter};
 
 pub use op::{
     BuildSpec, CommandOutput, Container, ContainerFilter, ContainerState, DockerOp, Image,
-    OpOutput, Readiness, RunSpec, Secret,
+    OpOutput, Readiness, RegistryAuth, RunSpec, Secret,
 };
+
+/// An image as a tar stream (`docker save` output).
+pub type ImageStream = futures_util::stream::BoxStream<'static, Result<bytes::Bytes, DockerError>>;
 
 /// Why a Docker operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +82,15 @@ pub trait Engine: Send + Sync {
     fn host(&self) -> &str;
     /// Executes one operation.
     async fn execute(&self, op: &DockerOp) -> Result<OpOutput, DockerError>;
+    /// Streams an image out (`docker save`).
+    async fn save_image(&self, image: &str) -> Result<ImageStream, DockerError>;
+    /// Loads `image`, coming from host `from`, from a stream (`docker load`).
+    async fn load_image(
+        &self,
+        image: &str,
+        from: &str,
+        data: ImageStream,
+    ) -> Result<(), DockerError>;
 }
 
 /// Sink for progress lines (build output, pulls).
@@ -216,6 +228,46 @@ impl Docker {
             OpOutput::Command(c) => Ok(c),
             other => Err(self.unexpected(&op, other)),
         }
+    }
+
+    /// Copies `image` from `source`'s engine into this one, streaming it
+    /// (nothing is written to disk on either side); `progress` gets the
+    /// bytes sent so far. Returns the total bytes.
+    pub async fn load_from(
+        &self,
+        source: &Docker,
+        image: &str,
+        progress: impl Fn(u64) + Send + Sync + 'static,
+    ) -> Result<u64, DockerError> {
+        use futures_util::StreamExt;
+        let op = DockerOp::Load {
+            image: image.into(),
+            from: source.host().into(),
+        };
+        if let Some((events, level)) = &self.events {
+            events.emit(
+                Event::new(Kind::Op, None)
+                    .host(self.host())
+                    .level(*level)
+                    .message(op.to_string()),
+            );
+        }
+        let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = sent.clone();
+        let data = source
+            .engine
+            .save_image(image)
+            .await?
+            .inspect(move |chunk| {
+                if let Ok(c) = chunk {
+                    let n = counter.fetch_add(c.len() as u64, std::sync::atomic::Ordering::Relaxed)
+                        + c.len() as u64;
+                    progress(n);
+                }
+            })
+            .boxed();
+        self.engine.load_image(image, source.host(), data).await?;
+        Ok(sent.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// Builds an image; returns its id.

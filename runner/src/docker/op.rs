@@ -31,6 +31,17 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// Credentials for a registry; the password never reaches a command line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegistryAuth {
+    /// Registry server (`registry.example.com:5000`).
+    pub server: String,
+    /// User name.
+    pub username: String,
+    /// Password or token.
+    pub password: Secret,
+}
+
 /// A container to create and start (detached).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RunSpec {
@@ -142,8 +153,18 @@ pub enum DockerOp {
     ImageExists { image: String },
     /// List images with all of these labels; yields [`Image`]s.
     ListImages { labels: Vec<(String, String)> },
-    /// Pull an image.
-    Pull { image: String },
+    /// Pull an image (with the registry's credentials, when it has some).
+    Pull {
+        image: String,
+        auth: Option<RegistryAuth>,
+    },
+    /// Push an image to its registry.
+    Push {
+        image: String,
+        auth: Option<RegistryAuth>,
+    },
+    /// Load an image streamed from another host's engine (`docker save | docker load`).
+    Load { image: String, from: String },
     /// Tag `source` as `target`.
     Tag { source: String, target: String },
     /// Remove an image by reference or id.
@@ -329,9 +350,25 @@ impl DockerOp {
                     push(&format!("label={k}={v}"));
                 }
             }
-            DockerOp::Pull { image } => {
+            DockerOp::Pull { image, .. } => {
                 push("pull");
                 push(image);
+            }
+            DockerOp::Push { image, .. } => {
+                push("push");
+                push(image);
+            }
+            DockerOp::Load { image, from } => {
+                // Printed as the shell pipeline it stands for.
+                a = vec![
+                    "docker".into(),
+                    "save".into(),
+                    image.clone(),
+                    "|".into(),
+                    format!("(on {from} -> this host)"),
+                    "docker".into(),
+                    "load".into(),
+                ];
             }
             DockerOp::Tag { source, target } => {
                 for s in ["tag", source, target] {

@@ -367,7 +367,7 @@ impl docker::Host for PluginState {
     async fn pull_image(&mut self, host: String, image: String) -> Result<(), PluginError> {
         self.call
             .clone()
-            .apply(&host, None, DockerOp::Pull { image })
+            .apply(&host, None, DockerOp::Pull { image, auth: None })
             .await
     }
 

@@ -82,7 +82,8 @@ pub async fn run(
     for note in &config.notes {
         events.log(Level::Warn, None, note.clone());
     }
-    let secrets = Secrets::load(&config.secrets_files, &config.app_root).map_err(|e| e.to_string())?;
+    let secrets =
+        Secrets::load(&config.secrets_files, &config.app_root).map_err(|e| e.to_string())?;
     events.add_secrets(secrets.values());
     let selection = fleet::select(&config, &req.filters).map_err(|e| e.to_string())?;
     let remote = selection.remote_hosts();

@@ -1,0 +1,191 @@
+//! Shell commands on a host, as values ([`HostCommand`]), and the
+//! [`Shell`]s that run them: [`LocalShell`] on the runner's machine (in the
+//! app's directory) and `ssh::RemoteShell` on a server (in the SSH user's
+//! home directory). The lock, the audit log and plugins' `commands.run` all
+//! go through here.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+
+/// Output kept per stream.
+pub const OUTPUT_CAP: usize = 1 << 20;
+
+/// A command line for `sh -c` on a host, with optional standard input.
+/// Secrets travel on stdin, never in the script.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HostCommand {
+    /// The script (shown by `--dry-run` and `-v`).
+    pub script: String,
+    /// Bytes written to the command's stdin (never shown).
+    pub stdin: Option<Vec<u8>>,
+}
+
+impl HostCommand {
+    /// A script without input.
+    pub fn script(script: impl Into<String>) -> Self {
+        HostCommand {
+            script: script.into(),
+            stdin: None,
+        }
+    }
+
+    /// A program and its arguments, quoted for the shell.
+    pub fn argv<S: AsRef<str>>(argv: &[S]) -> Self {
+        Self::script(shell_words::join(argv.iter().map(AsRef::as_ref)))
+    }
+
+    /// Feeds `input` to the command's stdin.
+    pub fn with_stdin(mut self, input: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(input.into());
+        self
+    }
+}
+
+impl fmt::Display for HostCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.script)?;
+        if self.stdin.is_some() {
+            f.write_str(" <<(stdin)")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for HostCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HostCommand({self})")
+    }
+}
+
+/// What a command printed and how it exited.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShellOutput {
+    /// Exit status (-1 when killed by a signal or unknown).
+    pub status: i32,
+    /// Standard output (capped at [`OUTPUT_CAP`]).
+    pub stdout: String,
+    /// Standard error (capped at [`OUTPUT_CAP`]).
+    pub stderr: String,
+}
+
+impl ShellOutput {
+    /// True on exit status 0.
+    pub fn success(&self) -> bool {
+        self.status == 0
+    }
+}
+
+/// A command could not be run at all.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ShellError {
+    /// The host could not be reached.
+    #[error("cannot reach `{host}`: {detail}")]
+    Unreachable { host: String, detail: String },
+    /// The command could not be started or its session broke.
+    #[error("`{command}` on `{host}`: {detail}")]
+    Broken {
+        host: String,
+        command: String,
+        detail: String,
+    },
+}
+
+/// Runs [`HostCommand`]s on one host.
+#[async_trait]
+pub trait Shell: Send + Sync {
+    /// The host.
+    fn host(&self) -> &str;
+    /// Runs a command to completion.
+    async fn run(&self, cmd: &HostCommand) -> Result<ShellOutput, ShellError>;
+}
+
+/// Caps and decodes captured output.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(&b[..b.len().min(OUTPUT_CAP)]).into_owned()
+}
+
+/// `sh -c` on the runner's machine, in `workdir`.
+pub struct LocalShell {
+    host: String,
+    workdir: PathBuf,
+}
+
+impl LocalShell {
+    /// A shell for host `host` working in `workdir`.
+    pub fn new(host: &str, workdir: PathBuf) -> Self {
+        LocalShell {
+            host: host.to_string(),
+            workdir,
+        }
+    }
+}
+
+#[async_trait]
+impl Shell for LocalShell {
+    fn host(&self) -> &str {
+        &self.host
+    }
+
+    async fn run(&self, cmd: &HostCommand) -> Result<ShellOutput, ShellError> {
+        use tokio::io::AsyncWriteExt;
+        let broken = |detail: String| ShellError::Broken {
+            host: self.host.clone(),
+            command: cmd.script.clone(),
+            detail,
+        };
+        let mut child = tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(&cmd.script)
+            .current_dir(&self.workdir)
+            .stdin(if cmd.stdin.is_some() {
+                std::process::Stdio::piped()
+            } else {
+                std::process::Stdio::null()
+            })
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| broken(e.to_string()))?;
+        if let (Some(input), Some(mut stdin)) = (&cmd.stdin, child.stdin.take()) {
+            stdin
+                .write_all(input)
+                .await
+                .map_err(|e| broken(e.to_string()))?;
+        }
+        let out = child
+            .wait_with_output()
+            .await
+            .map_err(|e| broken(e.to_string()))?;
+        Ok(ShellOutput {
+            status: out.status.code().unwrap_or(-1),
+            stdout: text(&out.stdout),
+            stderr: text(&out.stderr),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn local_shell_runs_in_its_dir_with_stdin() {
+        let d = tempfile::tempdir().unwrap();
+        let sh = LocalShell::new("local", d.path().to_path_buf());
+        let cmd = HostCommand::script("cat > f && pwd && cat f && exit 3").with_stdin("secret");
+        assert_eq!(
+            cmd.to_string(),
+            "cat > f && pwd && cat f && exit 3 <<(stdin)"
+        );
+        let out = sh.run(&cmd).await.unwrap();
+        assert_eq!(out.status, 3);
+        assert!(out.stdout.ends_with("secret"), "{out:?}");
+        assert_eq!(
+            HostCommand::argv(&["echo", "a b", "$HOME"]).script,
+            "echo 'a b' '$HOME'"
+        );
+    }
+}
