@@ -2,6 +2,7 @@
 //! Docker engine per host, connected on first use.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use globset::Glob;
@@ -11,9 +12,14 @@ use crate::config::Config;
 use crate::docker::api::ApiEngine;
 use crate::docker::{Docker, DockerError, Engine, Progress};
 use crate::events::{Level, Reporter};
+use crate::shell::{LocalShell, Shell, ShellError};
+use crate::ssh::{self, SshError};
 
 /// The host name of the Docker engine on the runner's own machine.
 pub const LOCAL: &str = "local";
+
+/// Where Docker listens on servers.
+pub const DOCKER_SOCKET: &str = "/var/run/docker.sock";
 
 /// A role with the hosts it has in this run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,11 +183,18 @@ impl Selection {
     }
 }
 
-/// How the fleet reaches each host's Docker.
+/// How the fleet reaches each host's Docker and shell.
 pub enum Connector {
-    /// Real engines: `local` through the local socket.
-    Real { progress: Option<Progress> },
-    /// Pre-made engines per host (tests, dry runs).
+    /// Real engines: `local` through the local socket, servers through their
+    /// Docker socket forwarded over SSH. Shell commands on `local` run in
+    /// `workdir` (the user's home, as they do in the SSH user's home on
+    /// servers, so the lock and audit log never land in the app's tree).
+    Real {
+        progress: Option<Progress>,
+        ssh: Arc<ssh::Pool>,
+        workdir: PathBuf,
+    },
+    /// Pre-made engines per host (tests, dry runs); no shells.
     Given(BTreeMap<String, Arc<dyn Engine>>),
 }
 
@@ -229,6 +242,45 @@ impl Fleet {
         self.connect(host).await
     }
 
+    /// A shell on `host` (in the home directory there).
+    pub async fn shell(&self, host: &str) -> Result<Arc<dyn Shell>, ShellError> {
+        match &self.connector {
+            Connector::Real { workdir, .. } if host == LOCAL => {
+                Ok(Arc::new(LocalShell::new(LOCAL, workdir.clone())))
+            }
+            Connector::Real { ssh, .. } => {
+                let session = ssh
+                    .session(host)
+                    .await
+                    .map_err(|e| ShellError::Unreachable {
+                        host: host.to_string(),
+                        detail: e.to_string(),
+                    })?;
+                Ok(session)
+            }
+            Connector::Given(_) => Err(ShellError::Unreachable {
+                host: host.to_string(),
+                detail: "no shells in a dry run".into(),
+            }),
+        }
+    }
+
+    /// The SSH pool (real runs only).
+    pub fn ssh(&self) -> Option<&Arc<ssh::Pool>> {
+        match &self.connector {
+            Connector::Real { ssh, .. } => Some(ssh),
+            Connector::Given(_) => None,
+        }
+    }
+
+    /// Connects to every selected host's Docker at once; the errors of the
+    /// hosts that failed, in selection order.
+    pub async fn connect_all(&self) -> Vec<DockerError> {
+        let results =
+            futures_util::future::join_all(self.selected.iter().map(|h| self.connect(h))).await;
+        results.into_iter().filter_map(Result::err).collect()
+    }
+
     async fn connect(&self, host: &str) -> Result<Docker, DockerError> {
         let cell = self
             .engines
@@ -239,22 +291,32 @@ impl Fleet {
             })?;
         cell.get_or_try_init(|| async {
             match &self.connector {
-                Connector::Given(map) => map
-                    .get(host)
-                    .cloned()
-                    .map(Docker::new)
-                    .ok_or_else(|| DockerError::Unreachable {
+                Connector::Given(map) => map.get(host).cloned().map(Docker::new).ok_or_else(|| {
+                    DockerError::Unreachable {
                         host: host.to_string(),
                         detail: "no engine for this host".into(),
-                    }),
-                Connector::Real { progress } if host == LOCAL => {
+                    }
+                }),
+                Connector::Real { progress, .. } if host == LOCAL => {
                     let engine = ApiEngine::connect_local(host, progress.clone()).await?;
                     Ok(Docker::new(Arc::new(engine)))
                 }
-                Connector::Real { .. } => Err(DockerError::Unreachable {
-                    host: host.to_string(),
-                    detail: "this build of hoist deploys only to `local` (the Docker engine on this machine); SSH servers are not supported yet".into(),
-                }),
+                Connector::Real { progress, ssh, .. } => {
+                    let unreachable = |e: SshError| DockerError::Unreachable {
+                        host: host.to_string(),
+                        detail: e.to_string(),
+                    };
+                    let session = ssh.session(host).await.map_err(unreachable)?;
+                    let socket = session
+                        .forward_socket(DOCKER_SOCKET)
+                        .await
+                        .map_err(unreachable)?;
+                    let path = socket.path.clone();
+                    let engine =
+                        ApiEngine::connect_unix(host, &path, progress.clone(), Box::new(socket))
+                            .await?;
+                    Ok(Docker::new(Arc::new(engine)))
+                }
             }
             .map(|d| match &self.events {
                 Some((events, level)) => d.with_events(events.clone(), *level),

@@ -15,6 +15,7 @@ pub mod plugin;
 pub mod rollout;
 pub mod secrets;
 pub mod shell;
+pub mod ssh;
 pub mod stage;
 pub mod stages;
 pub mod version;

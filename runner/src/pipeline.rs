@@ -57,6 +57,8 @@ pub struct Run {
     pub version: String,
     /// `<repository>:<version>`.
     pub image: String,
+    /// How the image reaches servers.
+    pub delivery: stages::push::Delivery,
     /// Docker per host.
     pub fleet: Arc<Fleet>,
     /// The run's plugins.
@@ -156,6 +158,94 @@ async fn run_stages(
         stages::load_config::run(req, events.clone(), started),
     )
     .await?;
+    if run.req.dry_run {
+        return locked_stages(&run).await;
+    }
+    // The lock is held from here to the end, whatever happens.
+    let lock = crate::lock::Lock::new(&run.config.service, run.config.destination.as_deref());
+    let primary = run.selection.primary_host.clone();
+    let shell = run.fleet.shell(&primary).await.map_err(|e| StageError {
+        stage: Stage::LoadConfig,
+        message: e.to_string(),
+    })?;
+    let details = crate::lock::details(
+        &run.context.performer,
+        &run.version,
+        &format!("Automatic deploy lock ({})", run.selection.hosts.join(", ")),
+    );
+    lock.acquire(shell.as_ref(), &details).await.map_err(|e| {
+        let message = e.to_string();
+        events.emit(
+            Event::new(Kind::Log, Some(Stage::LoadConfig))
+                .level(Level::Error)
+                .message(message.clone()),
+        );
+        StageError {
+            stage: Stage::LoadConfig,
+            message,
+        }
+    })?;
+    events.log(
+        Level::Debug,
+        None,
+        format!("acquired the deploy lock on `{primary}`"),
+    );
+    let result = locked_stages(&run).await;
+    audit(&run, &result).await;
+    if let Err(e) = lock.release(shell.as_ref()).await {
+        events.log(
+            Level::Error,
+            None,
+            format!("{e}; release it with `hoist lock release`"),
+        );
+    }
+    result
+}
+
+/// One line per deploy in each touched host's audit log.
+async fn audit(run: &Run, result: &Result<DeployOutcome, StageError>) {
+    let log = crate::audit::AuditLog::new(&run.config.service, run.config.destination.as_deref());
+    let message = match result {
+        Ok(_) => format!(
+            "Deployed {} {} (roles: {})",
+            run.config.service,
+            run.version,
+            run.selection
+                .roles
+                .iter()
+                .map(|r| r.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Err(e) => format!(
+            "Failed to deploy {} {} at {}: {}",
+            run.config.service,
+            run.version,
+            e.stage,
+            e.message.lines().next().unwrap_or("")
+        ),
+    };
+    let line = crate::audit::line(&run.context.performer, &message);
+    let writes = run.selection.hosts.iter().map(|h| {
+        let log = log.clone();
+        let line = line.clone();
+        async move {
+            let shell = run.fleet.shell(h).await.map_err(|e| e.to_string())?;
+            log.append(shell.as_ref(), &line)
+                .await
+                .map_err(|e| e.to_string())
+        }
+    });
+    for r in futures_util::future::join_all(writes).await {
+        if let Err(e) = r {
+            run.events
+                .log(Level::Warn, None, format!("audit log not written: {e}"));
+        }
+    }
+}
+
+async fn locked_stages(run: &Run) -> Result<DeployOutcome, StageError> {
+    let events = run.events.clone();
     events.emit(Event::new(Kind::DeployStart, None).message(format!(
         "Deploying {} {} to {} with {} strategy{}",
         run.config.service,
@@ -164,20 +254,20 @@ async fn run_stages(
         run.strategy,
         if run.req.dry_run { " (dry run)" } else { "" }
     )));
-    timed(&events, Stage::PreBuild, stages::pre_build::run(&run)).await?;
-    timed(&events, Stage::Build, stages::build::run(&run)).await?;
-    timed(&events, Stage::Push, stages::push::run(&run)).await?;
-    timed(&events, Stage::PreDeploy, stages::pre_deploy::run(&run)).await?;
-    let rollout = timed(&events, Stage::Rollout, stages::rollout::run(&run)).await;
-    let outcome = stages::post_deploy::outcome(&run, rollout.as_ref().err());
+    timed(&events, Stage::PreBuild, stages::pre_build::run(run)).await?;
+    timed(&events, Stage::Build, stages::build::run(run)).await?;
+    timed(&events, Stage::Push, stages::push::run(run)).await?;
+    timed(&events, Stage::PreDeploy, stages::pre_deploy::run(run)).await?;
+    let rollout = timed(&events, Stage::Rollout, stages::rollout::run(run)).await;
+    let outcome = stages::post_deploy::outcome(run, rollout.as_ref().err());
     let post = timed(
         &events,
         Stage::PostDeploy,
-        stages::post_deploy::run(&run, outcome),
+        stages::post_deploy::run(run, outcome),
     )
     .await;
     rollout?;
-    timed(&events, Stage::Prune, stages::prune::run(&run)).await?;
+    timed(&events, Stage::Prune, stages::prune::run(run)).await?;
     post?;
     Ok(DeployOutcome {
         version: run.version.clone(),

@@ -35,6 +35,8 @@ pub struct ApiEngine {
     host: String,
     docker: bollard::Docker,
     progress: Option<Progress>,
+    /// Whatever must live as long as the engine (an SSH socket forward).
+    _keep: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl ApiEngine {
@@ -44,13 +46,55 @@ impl ApiEngine {
         host: &str,
         progress: Option<Progress>,
     ) -> Result<Self, DockerError> {
+        let advice = |e: DockerError| match e {
+            DockerError::Unreachable { host, detail } => DockerError::Unreachable {
+                host,
+                detail: format!("{detail}. Start Docker (e.g. `dockerd &`) or set DOCKER_HOST"),
+            },
+            other => other,
+        };
+        let docker =
+            bollard::Docker::connect_with_local_defaults().map_err(|e| DockerError::Unreachable {
+                host: host.to_string(),
+                detail: e.to_string(),
+            });
+        match docker {
+            Ok(d) => Self::checked(host, d, progress, None).await.map_err(advice),
+            Err(e) => Err(advice(e)),
+        }
+    }
+
+    /// Connects to an engine through a unix socket at `path` (a server's
+    /// socket forwarded over SSH), keeping `keep` alive with the engine.
+    pub async fn connect_unix(
+        host: &str,
+        path: &std::path::Path,
+        progress: Option<Progress>,
+        keep: Box<dyn std::any::Any + Send + Sync>,
+    ) -> Result<Self, DockerError> {
+        let docker = bollard::Docker::connect_with_unix(
+            &path.display().to_string(),
+            600,
+            bollard::API_DEFAULT_VERSION,
+        )
+        .map_err(|e| DockerError::Unreachable {
+            host: host.to_string(),
+            detail: e.to_string(),
+        })?;
+        Self::checked(host, docker, progress, Some(keep)).await
+    }
+
+    async fn checked(
+        host: &str,
+        docker: bollard::Docker,
+        progress: Option<Progress>,
+        keep: Option<Box<dyn std::any::Any + Send + Sync>>,
+    ) -> Result<Self, DockerError> {
         let unreachable = |detail: String| DockerError::Unreachable {
             host: host.to_string(),
             detail,
         };
-        let docker = bollard::Docker::connect_with_local_defaults()
-            .map_err(|e| unreachable(e.to_string()))?
-            .with_timeout(Duration::from_secs(600));
+        let docker = docker.with_timeout(Duration::from_secs(600));
         docker
             .ping()
             .await
@@ -63,6 +107,7 @@ impl ApiEngine {
             host: host.to_string(),
             docker,
             progress,
+            _keep: keep,
         })
     }
 

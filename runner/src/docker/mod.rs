@@ -31,9 +31,7 @@ pub type ImageStream = futures_util::stream::BoxStream<'static, Result<bytes::By
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
     /// The engine could not be reached at all.
-    #[error(
-        "cannot reach the Docker engine on `{host}`: {detail}. Start Docker (e.g. `dockerd &`) or set DOCKER_HOST"
-    )]
+    #[error("cannot reach the Docker engine on `{host}`: {detail}")]
     Unreachable { host: String, detail: String },
     /// The container or image does not exist.
     #[error("{what} not found on `{host}`")]
@@ -237,7 +235,7 @@ impl Docker {
         &self,
         source: &Docker,
         image: &str,
-        progress: impl Fn(u64) + Send + Sync + 'static,
+        mut progress: impl FnMut(u64) + Send + 'static,
     ) -> Result<u64, DockerError> {
         use futures_util::StreamExt;
         let op = DockerOp::Load {

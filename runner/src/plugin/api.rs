@@ -414,9 +414,6 @@ impl docker::Host for PluginState {
     }
 }
 
-/// Output kept from a command, per stream.
-const COMMAND_OUTPUT_CAP: usize = 1 << 20;
-
 impl commands::Host for PluginState {
     async fn run(
         &mut self,
@@ -433,17 +430,31 @@ impl commands::Host for PluginState {
             )));
         }
         self.call.grants.command(&host, &argv).map_err(refused)?;
-        if host != LOCAL {
-            return Err(PluginError::Unavailable(format!(
-                "commands on `{host}` need SSH, which this build of hoist does not have yet"
-            )));
-        }
         self.call.emit(
             Event::new(Kind::Op, Some(self.call.stage))
-                .host(LOCAL)
+                .host(host.as_str())
                 .level(Level::Debug)
                 .message(argv.join(" ")),
         );
+        if host != LOCAL {
+            // On a server: over its SSH connection, in the SSH user's home.
+            let shell = self
+                .call
+                .services
+                .fleet
+                .shell(&host)
+                .await
+                .map_err(|e| PluginError::Unavailable(e.to_string()))?;
+            let out = shell
+                .run(&crate::shell::HostCommand::argv(&argv))
+                .await
+                .map_err(|e| PluginError::Failed(e.to_string()))?;
+            return Ok(types::CommandOutput {
+                exit_code: out.status,
+                stdout: out.stdout,
+                stderr: out.stderr,
+            });
+        }
         let out = tokio::process::Command::new(&argv[0])
             .args(&argv[1..])
             .current_dir(&self.call.services.app_root)
@@ -452,14 +463,10 @@ impl commands::Host for PluginState {
             .output()
             .await
             .map_err(|e| PluginError::Failed(format!("cannot run `{}`: {e}", argv[0])))?;
-        let text = |b: &[u8]| {
-            let b = &b[..b.len().min(COMMAND_OUTPUT_CAP)];
-            String::from_utf8_lossy(b).into_owned()
-        };
         Ok(types::CommandOutput {
             exit_code: out.status.code().unwrap_or(-1),
-            stdout: text(&out.stdout),
-            stderr: text(&out.stderr),
+            stdout: crate::shell::text(&out.stdout),
+            stderr: crate::shell::text(&out.stderr),
         })
     }
 }

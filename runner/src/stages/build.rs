@@ -8,6 +8,15 @@ use crate::pipeline::Run;
 /// Builds (or, with `-P`, checks) the image.
 pub async fn run(run: &Run) -> Result<((), String), String> {
     let docker = run.fleet.builder().await.map_err(|e| e.to_string())?;
+    if run.req.skip_push && !matches!(run.delivery, crate::stages::push::Delivery::Stream) {
+        return Ok((
+            (),
+            format!(
+                "--skip-push: servers will pull {} from the registry",
+                run.image
+            ),
+        ));
+    }
     if run.req.skip_push {
         let exists = docker
             .image_exists(&run.image)

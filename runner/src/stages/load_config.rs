@@ -86,13 +86,12 @@ pub async fn run(
         Secrets::load(&config.secrets_files, &config.app_root).map_err(|e| e.to_string())?;
     events.add_secrets(secrets.values());
     let selection = fleet::select(&config, &req.filters).map_err(|e| e.to_string())?;
-    let remote = selection.remote_hosts();
-    if !remote.is_empty() && !req.dry_run {
-        return Err(format!(
-            "hosts {} are servers; this build of hoist deploys only to `{LOCAL}` (the Docker engine on this machine). \
-             Use `servers: [local]`, or --dry-run to see the plan",
-            remote.join(", ")
-        ));
+    let ssh_options = crate::ssh::SshOptions::from_config(&config)?;
+    let delivery = crate::stages::push::Delivery::from_config(&config, &secrets)?;
+    for host in selection.remote_hosts() {
+        ssh_options
+            .endpoint(host)
+            .map_err(|e| format!("servers: bad host {e}"))?;
     }
     // Every secret the selected roles need must exist before anything runs.
     for role in &selection.roles {
@@ -139,6 +138,10 @@ pub async fn run(
                         .message(line.to_string()),
                 )
             })),
+            ssh: Arc::new(crate::ssh::Pool::new(ssh_options)),
+            workdir: std::env::var_os("HOME")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| config.app_root.clone()),
         }
     };
     let op_level = if req.dry_run {
@@ -151,6 +154,38 @@ pub async fn run(
         connector,
         Some((events.clone(), op_level)),
     ));
+    if !req.dry_run {
+        // Every host must answer before anything changes anywhere.
+        let failed = fleet.connect_all().await;
+        if !failed.is_empty() {
+            return Err(format!(
+                "{} of {} host(s) cannot be reached; nothing was changed:\n  {}",
+                failed.len(),
+                selection.hosts.len(),
+                failed
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n  ")
+            ));
+        }
+        if let Some(pool) = fleet.ssh() {
+            for host in selection.remote_hosts() {
+                if let Ok(s) = pool.session(host).await
+                    && s.learned_host_key
+                {
+                    events.log(
+                        Level::Warn,
+                        None,
+                        format!(
+                            "`{host}` was not in {}: its host key has been recorded there",
+                            pool.options().known_hosts.display()
+                        ),
+                    );
+                }
+            }
+        }
+    }
     let performer = version::performer(&config.app_root);
     let context = ContextBase {
         service: config.service.clone(),
@@ -211,6 +246,7 @@ pub async fn run(
         selection,
         version,
         image,
+        delivery,
         fleet,
         plugins,
         strategy,
