@@ -9,10 +9,15 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, LoadOptions};
 use crate::events::{Mode, Reporter};
-use crate::fleet::Filters;
+use std::sync::Arc;
+
+use crate::audit::AuditLog;
+use crate::fleet::{Connector, Filters, Fleet, Selection, select};
+use crate::lock::Lock;
 use crate::pipeline::{self, DeployRequest};
 use crate::plugin::catalog::{Catalog, Origin};
 use crate::plugin::host::{PluginHost, default_cache_dir};
+use crate::ssh::{Pool, SshOptions};
 
 /// Comma lists: `-h a,b -h c`.
 fn split_list(values: &[String]) -> Vec<String> {
@@ -103,6 +108,26 @@ pub enum Command {
     /// Plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// The deploy lock on the primary host.
+    #[command(subcommand)]
+    Lock(LockCommand),
+    /// Show the audit log of each host (last 50 lines).
+    Audit,
+}
+
+/// `hoist lock ...`.
+#[derive(Debug, Subcommand)]
+pub enum LockCommand {
+    /// Show who holds the lock.
+    Status,
+    /// Take the lock (deploys fail until it is released).
+    Acquire {
+        /// Why: shown to anyone whose deploy the lock stops.
+        #[arg(short = 'm', long)]
+        message: String,
+    },
+    /// Release the lock.
+    Release,
 }
 
 /// `hoist deploy` options.
@@ -236,6 +261,110 @@ fn plugin_list(common: &Common) -> ExitCode {
     }
 }
 
+/// Config, selection and connections for commands that talk to hosts.
+async fn connect(common: &Common) -> anyhow::Result<(config::Config, Selection, Fleet)> {
+    let c = config::load(&common.load_options())?;
+    let selection = select(
+        &c,
+        &Filters {
+            hosts: split_list(&common.hosts),
+            roles: split_list(&common.roles),
+            primary_only: common.primary,
+        },
+    )?;
+    let ssh = SshOptions::from_config(&c).map_err(anyhow::Error::msg)?;
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| c.app_root.clone());
+    let fleet = Fleet::new(
+        &selection.hosts,
+        Connector::Real {
+            progress: None,
+            ssh: Arc::new(Pool::new(ssh)),
+            workdir: home,
+        },
+        None,
+    );
+    Ok((c, selection, fleet))
+}
+
+async fn lock(common: Common, cmd: LockCommand) -> anyhow::Result<()> {
+    let (c, selection, fleet) = connect(&common).await?;
+    let host = selection.primary_host.clone();
+    let shell = fleet.shell(&host).await?;
+    let lock = Lock::new(&c.service, c.destination.as_deref());
+    match cmd {
+        LockCommand::Status => match lock.status(shell.as_ref()).await? {
+            Some(details) => print!("Locked on {host}:\n{details}"),
+            None => println!("No lock on {host}"),
+        },
+        LockCommand::Acquire { message } => {
+            let performer = crate::version::performer(&c.app_root);
+            let version = common.app_version.clone().unwrap_or_else(|| "-".into());
+            lock.acquire(
+                shell.as_ref(),
+                &crate::lock::details(&performer, &version, &message),
+            )
+            .await?;
+            println!("Acquired the deploy lock on {host}");
+        }
+        LockCommand::Release => {
+            lock.release(shell.as_ref()).await?;
+            println!("Released the deploy lock on {host}");
+        }
+    }
+    Ok(())
+}
+
+async fn audit(common: Common) -> anyhow::Result<()> {
+    let (c, selection, fleet) = connect(&common).await?;
+    let log = AuditLog::new(&c.service, c.destination.as_deref());
+    let tails = futures_util::future::join_all(selection.hosts.iter().map(|h| {
+        let (fleet, log) = (&fleet, log.clone());
+        async move {
+            let shell = fleet.shell(h).await?;
+            anyhow::Ok(log.tail(shell.as_ref(), 50).await?)
+        }
+    }))
+    .await;
+    let mut failed = 0;
+    for (host, tail) in selection.hosts.iter().zip(tails) {
+        println!("== {host}");
+        match tail {
+            Ok(t) if t.trim().is_empty() => println!("(no deploys recorded)"),
+            Ok(t) => print!("{t}"),
+            Err(e) => {
+                failed += 1;
+                println!("error: {e}");
+            }
+        }
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} host(s) could not be read");
+    }
+    Ok(())
+}
+
+fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(f: F) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(f) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -257,6 +386,8 @@ pub fn main() -> ExitCode {
         }
         Command::Config => print_config(&cli.common),
         Command::Plugin(PluginCommand::List) => plugin_list(&cli.common),
+        Command::Lock(cmd) => block_on(lock(cli.common, cmd)),
+        Command::Audit => block_on(audit(cli.common)),
         Command::Deploy(args) => {
             let rt = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
