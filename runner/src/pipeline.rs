@@ -173,18 +173,12 @@ async fn run_stages(
         &run.version,
         &format!("Automatic deploy lock ({})", run.selection.hosts.join(", ")),
     );
-    lock.acquire(shell.as_ref(), &details).await.map_err(|e| {
-        let message = e.to_string();
-        events.emit(
-            Event::new(Kind::Log, Some(Stage::LoadConfig))
-                .level(Level::Error)
-                .message(message.clone()),
-        );
-        StageError {
+    lock.acquire(shell.as_ref(), &details)
+        .await
+        .map_err(|e| StageError {
             stage: Stage::LoadConfig,
-            message,
-        }
-    })?;
+            message: e.to_string(),
+        })?;
     events.log(
         Level::Debug,
         None,
@@ -205,30 +199,30 @@ async fn run_stages(
 /// One line per deploy in each touched host's audit log.
 async fn audit(run: &Run, result: &Result<DeployOutcome, StageError>) {
     let log = crate::audit::AuditLog::new(&run.config.service, run.config.destination.as_deref());
-    let message = match result {
-        Ok(_) => format!(
-            "Deployed {} {} (roles: {})",
-            run.config.service,
-            run.version,
-            run.selection
-                .roles
-                .iter()
-                .map(|r| r.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Err(e) => format!(
-            "Failed to deploy {} {} at {}: {}",
-            run.config.service,
-            run.version,
-            e.stage,
-            e.message.lines().next().unwrap_or("")
-        ),
-    };
-    let line = crate::audit::line(&run.context.performer, &message);
     let writes = run.selection.hosts.iter().map(|h| {
         let log = log.clone();
-        let line = line.clone();
+        let roles = run
+            .selection
+            .roles
+            .iter()
+            .filter(|r| r.hosts.contains(h))
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let message = match result {
+            Ok(_) => format!(
+                "Deployed {} {} (role {roles})",
+                run.config.service, run.version
+            ),
+            Err(e) => format!(
+                "Failed to deploy {} {} (role {roles}) at {}: {}",
+                run.config.service,
+                run.version,
+                e.stage,
+                e.message.lines().next().unwrap_or("")
+            ),
+        };
+        let line = crate::audit::line(&run.context.performer, &message);
         async move {
             let shell = run.fleet.shell(h).await.map_err(|e| e.to_string())?;
             log.append(shell.as_ref(), &line)
