@@ -92,7 +92,8 @@ fn an_unreachable_engine_is_named_with_the_fix() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("Deploy failed at build: cannot reach the Docker engine on `local`")
+        err.contains("Deploy failed at load-config")
+            && err.contains("cannot reach the Docker engine on `local`")
             && err.contains("/nonexistent/docker.sock")
             && err.contains("Start Docker"),
         "{err}"
@@ -100,21 +101,27 @@ fn an_unreachable_engine_is_named_with_the_fix() {
 }
 
 #[test]
-fn servers_are_refused_up_front_but_a_dry_run_shows_the_plan() {
-    let app = App::new("servers", "servers:\n  web: [web-1, web-2]\n");
+fn an_unreachable_server_stops_at_load_config_but_a_dry_run_shows_the_plan() {
+    // Port 1 on this machine: nothing listens there.
+    let app = App::new(
+        "servers",
+        "servers:\n  web: [127.0.0.1:1]\nssh:\n  keys_only: true\n  keys: []\n",
+    );
     let run = app.deploy("v1", &[]);
     run.assert_failed();
     assert_eq!(run.end()["stage"], "load-config");
     let msg = run.end()["message"].as_str().unwrap();
     assert!(
-        msg.contains("web-1, web-2") && msg.contains("only to `local`"),
+        msg.contains("cannot connect to `127.0.0.1:1`")
+            && msg.contains("connection refused")
+            && msg.contains("nothing was changed"),
         "{msg}"
     );
     assert!(app.image_tags().is_empty(), "nothing was built");
 
     let dry = app.hoist(&["deploy", "--dry-run", "--version", "v1"]);
     dry.assert_ok();
-    for word in ["[web-1] docker run", "[web-2] docker run", "would deliver"] {
+    for word in ["[127.0.0.1:1] docker run", "docker load"] {
         assert!(
             dry.stdout.contains(word),
             "`{word}` missing:\n{}",

@@ -15,6 +15,8 @@ use std::sync::{Mutex, OnceLock};
 
 use serde_json::Value;
 
+pub mod testbed;
+
 /// The workspace root.
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -423,11 +425,17 @@ fn docker_words(args: &[&str]) -> Vec<String> {
 
 impl Drop for App {
     fn drop(&mut self) {
+        if testbed::started() {
+            testbed::bed().clean(&self.service);
+        }
         let label = format!("label=service={}", self.service);
-        let image = format!("hoist-e2e/{}", self.service);
         for (list, remove) in [
             (vec!["ps", "-aq", "--filter", label.as_str()], ["rm", "-f"]),
-            (vec!["image", "ls", "-q", image.as_str()], ["rmi", "-f"]),
+            // Every tag of the service's images (registry-prefixed ones too).
+            (
+                vec!["image", "ls", "-q", "--filter", label.as_str()],
+                ["rmi", "-f"],
+            ),
         ] {
             let found = docker_words(&list);
             if !found.is_empty() {

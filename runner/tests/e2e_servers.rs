@@ -1,0 +1,467 @@
+//! End-to-end on the multi-server test bed: real servers (Docker-in-Docker
+//! with sshd), reached over real SSH, images delivered by a real registry, a
+//! local registry through a reverse tunnel, or streamed.
+
+mod support;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use support::App;
+use support::testbed::{Bed, bed, exclusive, shared};
+
+/// web on servers 1 and 2, workers on server 3.
+fn roles(b: &Bed) -> String {
+    format!(
+        "servers:\n  web:\n    hosts: [{}, {}]\n  workers:\n    hosts: [{}]\n    cmd: work\n",
+        b.servers[0], b.servers[1], b.servers[2]
+    )
+}
+
+/// An app deploying to the bed; `extra` is appended to the config.
+fn app(prefix: &str, extra: &str) -> (App, PathBuf) {
+    let b = bed();
+    let app = App::new(prefix, "");
+    let kh = app.path().join("known_hosts");
+    std::fs::copy(&b.known_hosts, &kh).unwrap();
+    app.config(&format!(
+        "{}{}readiness_delay: 1\ndeploy_timeout: 30\n{extra}",
+        roles(b),
+        b.ssh_yaml(&kh, "")
+    ));
+    (app, kh)
+}
+
+fn registry_yaml(b: &Bed) -> String {
+    format!(
+        "registry:\n  server: {}\n  username: {}\n  password: [REGISTRY_PASSWORD]\n",
+        b.registry, b.registry_user
+    )
+}
+
+/// Asserts server `i` runs exactly `names` of the app.
+fn assert_running(b: &Bed, app: &App, i: usize, names: &[String]) {
+    assert_eq!(
+        b.running(i, &app.service),
+        names,
+        "running on {} ({:?})",
+        b.names[i],
+        b.containers(i, &app.service)
+    );
+}
+
+fn web(app: &App, v: &str) -> Vec<String> {
+    vec![format!("{}-web-{v}", app.service)]
+}
+
+fn workers(app: &App, v: &str) -> Vec<String> {
+    vec![format!("{}-workers-{v}", app.service)]
+}
+
+/// Deploy v1, v2, v3 in one delivery mode: every server runs the new version,
+/// the previous one stops, prune keeps `retain_containers`, and each server's
+/// audit log has one line per deploy.
+fn three_deploys(prefix: &str, registry: &str, expect_image_prefix: &str) {
+    let _g = shared();
+    let b = bed();
+    let (app, _) = app(prefix, &format!("retain_containers: 1\n{registry}"));
+    app.write(
+        ".hoist/secrets",
+        &format!("REGISTRY_PASSWORD={}\n", b.registry_password),
+    );
+    for v in ["v1", "v2", "v3"] {
+        app.deploy(v, &[]).assert_ok();
+        assert_running(b, &app, 0, &web(&app, v));
+        assert_running(b, &app, 1, &web(&app, v));
+        assert_running(b, &app, 2, &workers(&app, v));
+    }
+    for i in 0..3 {
+        let all = b.containers(i, &app.service);
+        let role = if i == 2 { "workers" } else { "web" };
+        // retain_containers: 1 -> v3 running and v2 stopped; v1 pruned.
+        let names: Vec<&str> = all.iter().map(|(n, _, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            vec![
+                format!("{}-{role}-v2", app.service),
+                format!("{}-{role}-v3", app.service)
+            ],
+            "{all:?}"
+        );
+        let image = &all[1].2;
+        assert!(
+            image.starts_with(expect_image_prefix) && image.ends_with(":v3"),
+            "{image}"
+        );
+        let audit = b.sh(i, &format!("cat .hoist/{}-audit.log", app.service));
+        assert_eq!(audit.lines().count(), 3, "{audit}");
+        assert!(
+            audit.contains(&format!("Deployed {} v3 (role {role})", app.service)),
+            "{audit}"
+        );
+    }
+    let audit = app.hoist(&["audit"]);
+    audit.assert_ok();
+    assert_eq!(
+        audit.stdout.matches("Deployed").count(),
+        9,
+        "{}",
+        audit.stdout
+    );
+}
+
+#[test]
+fn deploys_streaming_the_image_over_ssh() {
+    three_deploys("stream", "", "hoist-e2e/");
+}
+
+#[test]
+fn deploys_through_a_registry_with_auth() {
+    let b = bed();
+    three_deploys(
+        "registry",
+        &registry_yaml(b),
+        &format!("{}/hoist-e2e/", b.registry),
+    );
+}
+
+#[test]
+fn deploys_through_a_local_registry_tunnel() {
+    let b = bed();
+    three_deploys(
+        "localreg",
+        &format!("registry:\n  server: {}\n", b.local_registry),
+        &format!("{}/hoist-e2e/", b.local_registry),
+    );
+}
+
+#[test]
+fn host_and_role_filters_touch_exactly_the_matching_servers() {
+    let _g = shared();
+    let b = bed();
+    let (app, _) = app("filters", "");
+    app.deploy("v1", &[]).assert_ok();
+    // -h with a wildcard: only server 2.
+    let pattern = format!("*:{}", b.servers[1].rsplit(':').next().unwrap());
+    app.deploy("v2", &["-h", &pattern]).assert_ok();
+    assert_running(b, &app, 0, &web(&app, "v1"));
+    assert_running(b, &app, 1, &web(&app, "v2"));
+    assert_running(b, &app, 2, &workers(&app, "v1"));
+    // -r with a wildcard: only the workers (server 3).
+    app.deploy("v3", &["-r", "work*"]).assert_ok();
+    assert_running(b, &app, 0, &web(&app, "v1"));
+    assert_running(b, &app, 1, &web(&app, "v2"));
+    assert_running(b, &app, 2, &workers(&app, "v3"));
+    // -p: the primary host (first web host) only.
+    app.deploy("v4", &["-p"]).assert_ok();
+    assert_running(b, &app, 0, &web(&app, "v4"));
+    assert_running(b, &app, 1, &web(&app, "v2"));
+    assert_running(b, &app, 2, &workers(&app, "v3"));
+    // A pattern matching nothing is an error naming the hosts.
+    let run = app.deploy("v5", &["-h", "10.*"]);
+    run.assert_failed();
+    assert!(
+        run.text().contains("no hosts match -h 10.*"),
+        "{}",
+        run.text()
+    );
+}
+
+/// Restarts sshd on a server when dropped.
+struct SshdBack<'a>(&'a Bed, usize);
+
+impl Drop for SshdBack<'_> {
+    fn drop(&mut self) {
+        self.0.sh(self.1, "/usr/sbin/sshd -E /var/log/sshd.log");
+    }
+}
+
+#[test]
+fn a_server_without_sshd_stops_the_deploy_before_any_change() {
+    let _g = exclusive();
+    let b = bed();
+    let (app, _) = app("nossh", "");
+    app.deploy("v1", &[]).assert_ok();
+    b.sh(1, "pkill -x sshd; sleep 0.2");
+    let _back = SshdBack(b, 1);
+    let run = app.deploy("v2", &[]);
+    run.assert_failed();
+    let text = run.text();
+    assert!(
+        text.contains(&format!("cannot connect to `{}`", b.servers[1]))
+            && text.contains("nothing was changed"),
+        "{text}"
+    );
+    assert_eq!(run.end()["stage"], "load-config", "{text}");
+    // As documented: every host is connected before anything changes, so
+    // the other servers still run v1 and no v2 container exists anywhere.
+    assert_running(b, &app, 0, &web(&app, "v1"));
+    assert_running(b, &app, 2, &workers(&app, "v1"));
+    for i in [0, 2] {
+        assert_eq!(b.containers(i, &app.service).len(), 1);
+    }
+    let status = app.hoist(&["lock", "status"]);
+    status.assert_ok();
+    assert!(status.stdout.contains("No lock"), "{}", status.stdout);
+    drop(_back);
+    app.deploy("v2", &[]).assert_ok();
+    assert_running(b, &app, 1, &web(&app, "v2"));
+}
+
+#[test]
+fn host_keys_changed_refused_unknown_strict_refused_default_recorded() {
+    let _g = shared();
+    let b = bed();
+    let (app, kh) = app("hostkeys", "");
+    // Changed: server 1 recorded with another key.
+    let other = b.dir.join("id_ed25519.pub");
+    let fake = std::fs::read_to_string(&other).unwrap();
+    let fake_key = fake
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    std::fs::write(
+        &kh,
+        format!("[127.0.0.1]:{} {fake_key}\n", port(&b.servers[0])),
+    )
+    .unwrap();
+    let run = app.deploy("v1", &[]);
+    run.assert_failed();
+    assert!(
+        run.text().contains(&format!(
+            "the host key of `{}` does not match",
+            b.servers[0]
+        )),
+        "{}",
+        run.text()
+    );
+    assert!(b.containers(0, &app.service).is_empty());
+    // Unknown, strict: refused, nothing recorded.
+    std::fs::write(&kh, "").unwrap();
+    let strict = format!(
+        "{}{}",
+        roles(b),
+        b.ssh_yaml(&kh, "  strict_host_keys: true\n")
+    );
+    app.config(&strict);
+    let run = app.deploy("v1", &[]);
+    run.assert_failed();
+    assert!(
+        run.text().contains("is not in") && run.text().contains("strict_host_keys"),
+        "{}",
+        run.text()
+    );
+    assert_eq!(std::fs::read_to_string(&kh).unwrap(), "");
+    // Unknown, default: accepted and recorded (the real keys).
+    app.config(&format!("{}{}", roles(b), b.ssh_yaml(&kh, "")));
+    let run = app.deploy("v1", &[]);
+    run.assert_ok();
+    let recorded = std::fs::read_to_string(&kh).unwrap();
+    let real = std::fs::read_to_string(&b.known_hosts).unwrap();
+    for s in &b.servers {
+        let name = format!("[127.0.0.1]:{}", port(s));
+        let line = real.lines().find(|l| l.starts_with(&name)).unwrap();
+        assert!(recorded.contains(line), "{name} not recorded:\n{recorded}");
+    }
+    assert!(
+        run.text().contains("its host key has been recorded"),
+        "{}",
+        run.text()
+    );
+}
+
+fn port(host: &str) -> &str {
+    host.rsplit(':').next().unwrap()
+}
+
+#[test]
+fn jump_host_reaches_servers_by_their_private_names() {
+    let _g = shared();
+    let b = bed();
+    let app = App::new("jump", "");
+    app.config(&format!(
+        "servers:\n  web: [{}, {}]\n{}readiness_delay: 1\n",
+        b.names[1],
+        b.names[2],
+        b.ssh_yaml(
+            &b.known_hosts,
+            &format!("  strict_host_keys: true\n  proxy: root@{}\n", b.servers[0])
+        )
+    ));
+    app.deploy("v1", &[]).assert_ok();
+    assert_running(b, &app, 1, &web(&app, "v1"));
+    assert_running(b, &app, 2, &web(&app, "v1"));
+    assert!(b.containers(0, &app.service).is_empty());
+}
+
+#[test]
+fn concurrent_deploy_is_refused_naming_the_holder() {
+    let _g = shared();
+    let b = bed();
+    // boot.limit 1 + boot.wait 6: the first deploy holds the lock for a while.
+    let (app, _) = app("lock", "boot:\n  limit: 1\n  wait: 6\n");
+    let first = std::process::Command::new(env!("CARGO_BIN_EXE_hoist"))
+        .args(["deploy", "--version", "v1", "-q"])
+        .current_dir(app.path())
+        .env(
+            "HOIST_CACHE_DIR",
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache"),
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    loop {
+        let s = app.hoist(&["lock", "status"]);
+        if s.stdout.contains("Locked on") {
+            assert!(s.stdout.contains("Version: v1"), "{}", s.stdout);
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "first deploy never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let second = app.deploy("v2", &[]);
+    second.assert_failed();
+    let text = second.text();
+    assert!(
+        text.contains(&format!(
+            "the deploy lock for {} on `{}` is held",
+            app.service, b.servers[0]
+        )) && text.contains("Version: v1")
+            && text.contains("Automatic deploy lock"),
+        "{text}"
+    );
+    let out = first.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_running(b, &app, 0, &web(&app, "v1"));
+    // The lock subcommands.
+    let run = app.hoist(&["lock", "acquire", "-m", "database migration"]);
+    run.assert_ok();
+    let refused = app.deploy("v3", &[]);
+    refused.assert_failed();
+    assert!(
+        refused.text().contains("Message: database migration"),
+        "{}",
+        refused.text()
+    );
+    assert!(
+        app.hoist(&["lock", "status"])
+            .stdout
+            .contains("database migration")
+    );
+    app.hoist(&["lock", "release"]).assert_ok();
+    assert!(app.hoist(&["lock", "status"]).stdout.contains("No lock"));
+    app.deploy("v3", &[]).assert_ok();
+}
+
+#[test]
+fn secrets_reach_containers_but_no_command_line_or_output() {
+    let _g = shared();
+    let b = bed();
+    let secret = format!("s3cr3t-servers-{}", std::process::id());
+    let (app, _) = app(
+        "secrets",
+        "env:\n  clear:\n    HELLO_ECHO: API_KEY\n  secret: [API_KEY]\n",
+    );
+    // $(cmd) substitution, as Kamal's secrets files.
+    app.write("token", &format!("{secret}\n"));
+    app.write(".hoist/secrets", "API_KEY=$(cat token)\n");
+    // Watch every server's process list during the deploy.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (stop, b, secret) = (stop.clone(), b.clone(), secret.clone());
+        std::thread::spawn(move || {
+            let mut samples = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for i in 0..3 {
+                    let ps = b.sh(i, "ps auxww");
+                    assert!(
+                        ps.contains("sshd"),
+                        "ps does not work on {}: {ps}",
+                        b.names[i]
+                    );
+                    assert!(
+                        !ps.contains(&secret),
+                        "secret in ps on {}:\n{ps}",
+                        b.names[i]
+                    );
+                    samples += 1;
+                }
+            }
+            samples
+        })
+    };
+    let run = app.hoist(&["deploy", "--version", "v1", "-v"]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let samples = watcher.join().expect("no secret in any ps sample");
+    run.assert_ok();
+    assert!(samples >= 3, "only {samples} ps samples");
+    assert!(
+        !run.text().contains(&secret),
+        "secret in -v output:\n{}",
+        run.text()
+    );
+    let dry = app.hoist(&["deploy", "--version", "v2", "--dry-run", "-v"]);
+    dry.assert_ok();
+    assert!(!dry.text().contains(&secret));
+    for (i, c) in [(0, web(&app, "v1")), (2, workers(&app, "v1"))] {
+        let env = b.docker(i, &["inspect", "--format", "{{json .Config.Env}}", &c[0]]);
+        assert!(env.contains(&format!("API_KEY={secret}")), "{env}");
+        // HELLO_ECHO made the app print it: the value really reached it.
+        let logs = b.docker_raw(i, &["logs", &c[0]]);
+        assert!(
+            String::from_utf8_lossy(&logs.stderr).contains(&format!("API_KEY={secret}")),
+            "{logs:?}"
+        );
+    }
+}
+
+#[test]
+fn containers_started_by_hand_survive_deploy_and_prune() {
+    let _g = shared();
+    let b = bed();
+    let (app, _) = app("handmade", "retain_containers: 1\n");
+    app.deploy("v1", &[]).assert_ok();
+    let image = format!("hoist-e2e/{}:v1", app.service);
+    let hand = format!("{}-by-hand", app.service);
+    b.docker(
+        0,
+        &[
+            "run",
+            "-d",
+            "--name",
+            &hand,
+            "--label",
+            &format!("service={}", app.service),
+            &image,
+        ],
+    );
+    for v in ["v2", "v3", "v4"] {
+        app.deploy(v, &[]).assert_ok();
+    }
+    let all = b.containers(0, &app.service);
+    let handmade = all.iter().find(|(n, _, _)| *n == hand);
+    assert_eq!(
+        handmade.map(|(_, s, _)| s.as_str()),
+        Some("running"),
+        "{all:?}"
+    );
+    // Its image is in use, so prune kept it too.
+    assert!(
+        b.docker_raw(0, &["image", "inspect", &image])
+            .status
+            .success()
+    );
+    let mut expected = vec![hand.clone(), web(&app, "v4")[0].clone()];
+    expected.sort();
+    assert_running(b, &app, 0, &expected);
+}

@@ -1,0 +1,188 @@
+//! The multi-server test bed (`runner/tests/testbed/testbed`): Docker-in-Docker
+//! servers with sshd, a TLS registry with basic auth and a local registry.
+//! `bed()` brings it up once per test process (idempotent across processes)
+//! and reads what it wrote. Servers are shared: tests that break a server
+//! (stop its sshd) take [`exclusive`], the others [`shared`].
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use super::{require_docker, workspace};
+
+/// What `testbed up` started.
+#[derive(Debug, Clone)]
+pub struct Bed {
+    /// State dir.
+    pub dir: PathBuf,
+    /// Private key authorized on every server.
+    pub key: PathBuf,
+    /// The servers' real host keys.
+    pub known_hosts: PathBuf,
+    /// Host strings for the config: `127.0.0.1:22NN`.
+    pub servers: Vec<String>,
+    /// Container names (also their names on the bed's network).
+    pub names: Vec<String>,
+    /// `registry.hoist.test:5443`.
+    pub registry: String,
+    pub registry_user: String,
+    pub registry_password: String,
+    /// `localhost:5555`.
+    pub local_registry: String,
+}
+
+/// The bed, started on first use.
+pub fn bed() -> &'static Bed {
+    static BED: OnceLock<Bed> = OnceLock::new();
+    BED.get_or_init(|| {
+        require_docker();
+        let script = workspace().join("runner/tests/testbed/testbed");
+        let out = Command::new(&script)
+            .arg("up")
+            .output()
+            .expect("run testbed");
+        assert!(
+            out.status.success(),
+            "testbed up failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let env = String::from_utf8_lossy(&out.stdout).into_owned();
+        let get = |k: &str| -> String {
+            env.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                .unwrap_or_else(|| panic!("testbed env lacks {k}:\n{env}"))
+                .trim_matches('"')
+                .to_string()
+        };
+        let words = |k: &str| get(k).split_whitespace().map(String::from).collect();
+        Bed {
+            dir: get("HOIST_TESTBED_DIR").into(),
+            key: get("HOIST_TESTBED_KEY").into(),
+            known_hosts: get("HOIST_TESTBED_KNOWN_HOSTS").into(),
+            servers: words("HOIST_TESTBED_SERVERS"),
+            names: words("HOIST_TESTBED_NAMES"),
+            registry: get("HOIST_TESTBED_REGISTRY"),
+            registry_user: get("HOIST_TESTBED_REGISTRY_USER"),
+            registry_password: get("HOIST_TESTBED_REGISTRY_PASSWORD"),
+            local_registry: get("HOIST_TESTBED_LOCAL_REGISTRY"),
+        }
+    })
+}
+
+/// True once a test of this process used the bed.
+pub fn started() -> bool {
+    BED_USED.get().is_some()
+}
+
+static BED_USED: OnceLock<()> = OnceLock::new();
+static SERVERS: RwLock<()> = RwLock::new(());
+
+/// Use the servers alongside other tests.
+pub fn shared() -> RwLockReadGuard<'static, ()> {
+    let _ = bed();
+    let _ = BED_USED.set(());
+    SERVERS.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Use the servers alone (the test breaks one).
+pub fn exclusive() -> RwLockWriteGuard<'static, ()> {
+    let _ = bed();
+    let _ = BED_USED.set(());
+    SERVERS.write().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Bed {
+    /// `docker <args>` on server `i` (0-based); must succeed.
+    pub fn docker(&self, i: usize, args: &[&str]) -> String {
+        let out = self.docker_raw(i, args);
+        assert!(
+            out.status.success(),
+            "docker {args:?} on {}: {}",
+            self.names[i],
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `docker <args>` on server `i`, whatever the outcome.
+    pub fn docker_raw(&self, i: usize, args: &[&str]) -> std::process::Output {
+        Command::new("docker")
+            .arg("exec")
+            .arg(&self.names[i])
+            .arg("docker")
+            .args(args)
+            .output()
+            .expect("docker exec")
+    }
+
+    /// A shell command on server `i` (as root, in /root); stdout.
+    pub fn sh(&self, i: usize, script: &str) -> String {
+        let out = Command::new("docker")
+            .args(["exec", "-w", "/root", &self.names[i], "sh", "-c", script])
+            .output()
+            .expect("docker exec");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The `ssh:` section for an app: the bed's key only, and `known_hosts`.
+    pub fn ssh_yaml(&self, known_hosts: &Path, extra: &str) -> String {
+        format!(
+            "ssh:\n  user: root\n  keys: [{}]\n  keys_only: true\n  known_hosts: {}\n{extra}",
+            self.key.display(),
+            known_hosts.display()
+        )
+    }
+
+    /// Names, states and images of `service`'s containers on server `i`:
+    /// `(name, state, image)`, sorted by name.
+    pub fn containers(&self, i: usize, service: &str) -> Vec<(String, String, String)> {
+        let out = self.docker(
+            i,
+            &[
+                "ps",
+                "-a",
+                "--filter",
+                &format!("label=service={service}"),
+                "--format",
+                "{{.Names}}\t{{.State}}\t{{.Image}}",
+            ],
+        );
+        let mut v: Vec<(String, String, String)> = out
+            .lines()
+            .map(|l| {
+                let mut p = l.split('\t').map(String::from);
+                (
+                    p.next().unwrap_or_default(),
+                    p.next().unwrap_or_default(),
+                    p.next().unwrap_or_default(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Names of `service`'s running containers on server `i`, sorted.
+    pub fn running(&self, i: usize, service: &str) -> Vec<String> {
+        self.containers(i, service)
+            .into_iter()
+            .filter(|(_, state, _)| state == "running")
+            .map(|(n, _, _)| n)
+            .collect()
+    }
+
+    /// Removes everything of `service` from every server.
+    pub fn clean(&self, service: &str) {
+        for i in 0..self.names.len() {
+            let _ = self.sh(
+                i,
+                &format!(
+                    "ids=$(docker ps -aq --filter label=service={service}); [ -z \"$ids\" ] || docker rm -f $ids >/dev/null; \
+                     imgs=$(docker images --format '{{{{.Repository}}}}:{{{{.Tag}}}}' | grep '/{service}:'); [ -z \"$imgs\" ] || docker rmi -f $imgs >/dev/null; \
+                     rm -rf .hoist/lock-{service} .hoist/{service}-audit.log"
+                ),
+            );
+        }
+    }
+}
