@@ -209,6 +209,11 @@ impl Reporter {
         *self.0.stage.lock().unwrap() = stage;
     }
 
+    /// The stage running now.
+    pub fn stage(&self) -> Option<Stage> {
+        *self.0.stage.lock().unwrap()
+    }
+
     /// Reports an event.
     pub fn emit(&self, mut e: Event) {
         e.t = self.elapsed_ms();

@@ -184,7 +184,17 @@ async fn run_stages(
         None,
         format!("acquired the deploy lock on `{primary}`"),
     );
-    let result = locked_stages(&run).await;
+    // Ctrl-C (or SIGTERM) stops the stages where they are; the lock is
+    // still released and the interruption audited.
+    let result = tokio::select! {
+        r = locked_stages(&run) => r,
+        signal = interrupted() => Err(StageError {
+            stage: events.stage().unwrap_or(Stage::LoadConfig),
+            message: format!(
+                "interrupted by {signal}; containers this deploy had started may still run (see `docker ps` on the hosts)"
+            ),
+        }),
+    };
     audit(&run, &result).await;
     if let Err(e) = lock.release(shell.as_ref()).await {
         events.log(
@@ -194,6 +204,21 @@ async fn run_stages(
         );
     }
     result
+}
+
+/// Resolves on SIGINT or SIGTERM, naming it.
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => "Ctrl-C (SIGINT)",
+        _ = term.recv() => "SIGTERM",
+    }
 }
 
 /// One line per deploy in each touched host's audit log.

@@ -364,6 +364,53 @@ fn concurrent_deploy_is_refused_naming_the_holder() {
 }
 
 #[test]
+fn ctrl_c_mid_deploy_releases_the_lock_and_is_audited() {
+    let _g = shared();
+    let b = bed();
+    let (app, _) = app("sigint", "boot:\n  limit: 1\n  wait: 30\n");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_hoist"))
+        .args(["deploy", "--version", "v1"])
+        .current_dir(app.path())
+        .env(
+            "HOIST_CACHE_DIR",
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache"),
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the first batch is up (the deploy then sleeps 30 s).
+    let t0 = Instant::now();
+    while b.running(0, &app.service).is_empty() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "first batch never started"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(app.hoist(&["lock", "status"]).stdout.contains("Locked on"));
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("interrupted by Ctrl-C"), "{err}");
+    assert!(
+        t0.elapsed() < Duration::from_secs(25),
+        "did not stop at once"
+    );
+    assert!(app.hoist(&["lock", "status"]).stdout.contains("No lock"));
+    let audit = b.sh(0, &format!("cat .hoist/{}-audit.log", app.service));
+    assert!(
+        audit.contains("Failed to deploy") && audit.contains("interrupted"),
+        "{audit}"
+    );
+}
+
+#[test]
 fn secrets_reach_containers_but_no_command_line_or_output() {
     let _g = shared();
     let b = bed();
