@@ -333,15 +333,13 @@ impl Session {
         let (mut out, mut err, mut status) = (Vec::new(), Vec::new(), None);
         while let Some(msg) = ch.wait().await {
             match msg {
-                ChannelMsg::Data { data } => {
-                    if out.len() < crate::shell::OUTPUT_CAP {
-                        out.extend_from_slice(&data)
-                    }
+                ChannelMsg::Data { data } if out.len() < crate::shell::OUTPUT_CAP => {
+                    out.extend_from_slice(&data)
                 }
-                ChannelMsg::ExtendedData { data, ext: 1 } => {
-                    if err.len() < crate::shell::OUTPUT_CAP {
-                        err.extend_from_slice(&data)
-                    }
+                ChannelMsg::ExtendedData { data, ext: 1 }
+                    if err.len() < crate::shell::OUTPUT_CAP =>
+                {
+                    err.extend_from_slice(&data)
                 }
                 ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status as i32),
                 ChannelMsg::ExitSignal { .. } => status = Some(-1),
