@@ -208,6 +208,80 @@ fn a_server_without_sshd_stops_the_deploy_before_any_change() {
     assert_running(b, &app, 1, &web(&app, "v2"));
 }
 
+/// Unpauses a server when dropped.
+struct Unpause<'a>(&'a Bed, usize);
+
+impl Drop for Unpause<'_> {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker")
+            .args(["unpause", &self.0.names[self.1]])
+            .output();
+    }
+}
+
+#[test]
+fn a_server_lost_mid_rollout_is_rolled_back_around_and_the_lock_released() {
+    let _g = exclusive();
+    let b = bed();
+    // All three as web, one at a time with a pause between batches.
+    let app = App::new("lost", "");
+    let kh = app.path().join("known_hosts");
+    std::fs::copy(&b.known_hosts, &kh).unwrap();
+    app.config(&format!(
+        "servers:\n  web: [{}]\n{}readiness_delay: 1\nboot:\n  limit: 1\n  wait: 4\n",
+        b.servers.join(", "),
+        b.ssh_yaml(&kh, "")
+    ));
+    app.deploy("v1", &[]).assert_ok();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_hoist"))
+        .args(["deploy", "--version", "v2"])
+        .current_dir(app.path())
+        .env(
+            "HOIST_CACHE_DIR",
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache"),
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once server 1 runs v2 alone, server 2 disappears (frozen: no answer).
+    let t0 = Instant::now();
+    while b.running(0, &app.service) != web(&app, "v2") {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "first batch never finished"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let paused = std::process::Command::new("docker")
+        .args(["pause", &b.names[1]])
+        .status()
+        .unwrap();
+    assert!(paused.success());
+    let unpause = Unpause(b, 1);
+    let out = child.wait_with_output().unwrap();
+    drop(unpause);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!(
+            "cannot reach the Docker engine on `{}`",
+            b.servers[1]
+        )) && text.contains("rolled back"),
+        "{text}"
+    );
+    // As documented: the updated host is rolled back, the rest never changed.
+    for i in 0..3 {
+        assert_running(b, &app, i, &web(&app, "v1"));
+    }
+    let status = app.hoist(&["lock", "status"]);
+    assert!(status.stdout.contains("No lock"), "{}", status.text());
+}
+
 #[test]
 fn host_keys_changed_refused_unknown_strict_refused_default_recorded() {
     let _g = shared();

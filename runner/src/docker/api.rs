@@ -125,6 +125,12 @@ impl ApiEngine {
                 host,
                 detail: format!("no socket at {p}"),
             },
+            BollardError::HyperLegacyError { .. } if self._keep.is_some() => {
+                DockerError::Unreachable {
+                    host,
+                    detail: "the SSH connection to the server broke or it stopped answering".into(),
+                }
+            }
             e @ BollardError::HyperLegacyError { .. } => DockerError::Unreachable {
                 host,
                 detail: e.to_string(),

@@ -387,8 +387,9 @@ impl Pool {
             // Long deploys keep connections open: keepalives instead of an
             // inactivity timeout.
             inactivity_timeout: None,
-            keepalive_interval: Some(std::time::Duration::from_secs(15)),
-            keepalive_max: 4,
+            // A server that stops answering is given up after about 30 s.
+            keepalive_interval: Some(std::time::Duration::from_secs(10)),
+            keepalive_max: 3,
             nodelay: true,
             ..Default::default()
         };
