@@ -2,6 +2,7 @@
 //! `.hoist/<service>[-<destination>]-audit.log` on every host it touched
 //! (Kamal keeps `.kamal/<service>-audit.log`).
 
+use crate::docker::naming::ServiceId;
 use crate::shell::{HostCommand, Shell, ShellError};
 
 /// The audit log of one service (and destination).
@@ -11,14 +12,10 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// The log for `service` (with its `-d` destination).
-    pub fn new(service: &str, destination: Option<&str>) -> AuditLog {
-        let name = match destination {
-            Some(d) => format!("{service}-{d}"),
-            None => service.to_string(),
-        };
+    /// The log for a service (and its `-d` destination).
+    pub fn new(service: &ServiceId) -> AuditLog {
         AuditLog {
-            file: format!(".hoist/{name}-audit.log"),
+            file: format!(".hoist/{}-audit.log", service.qualified()),
         }
     }
 
@@ -85,7 +82,10 @@ mod tests {
     async fn appends_lines_and_tails() {
         let d = tempfile::tempdir().unwrap();
         let sh = LocalShell::new("local", d.path().to_path_buf());
-        let a = AuditLog::new("hello", None);
+        let a = AuditLog::new(&ServiceId {
+            service: "hello".into(),
+            destination: None,
+        });
         assert_eq!(a.tail(&sh, 5).await.unwrap(), "");
         a.append(&sh, &line("ann", "Deployed v1")).await.unwrap();
         a.append(&sh, &line("bob", "it's v2; \"quoted\" $(not run)"))

@@ -292,7 +292,7 @@ async fn lock(common: Common, cmd: LockCommand) -> anyhow::Result<()> {
     let (c, selection, fleet) = connect(&common).await?;
     let host = selection.primary_host.clone();
     let shell = fleet.shell(&host).await?;
-    let lock = Lock::new(&c.service, c.destination.as_deref());
+    let lock = Lock::new(&c.service_id());
     match cmd {
         LockCommand::Status => match lock.status(shell.as_ref()).await? {
             Some(details) => print!("Locked on {host}:\n{details}"),
@@ -318,7 +318,7 @@ async fn lock(common: Common, cmd: LockCommand) -> anyhow::Result<()> {
 
 async fn audit(common: Common) -> anyhow::Result<()> {
     let (c, selection, fleet) = connect(&common).await?;
-    let log = AuditLog::new(&c.service, c.destination.as_deref());
+    let log = AuditLog::new(&c.service_id());
     let tails = futures_util::future::join_all(selection.hosts.iter().map(|h| {
         let (fleet, log) = (&fleet, log.clone());
         async move {
@@ -345,24 +345,31 @@ async fn audit(common: Common) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(f: F) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
+/// Runs `f` on a multi-threaded runtime.
+fn runtime<F: std::future::Future<Output = ExitCode>>(f: F) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
-        Ok(rt) => rt,
+        Ok(rt) => rt.block_on(f),
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match rt.block_on(f) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs a command that reports its error at the end.
+fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(f: F) -> ExitCode {
+    runtime(async {
+        match f.await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        }
+    })
 }
 
 /// Entry point of the binary.
@@ -388,18 +395,6 @@ pub fn main() -> ExitCode {
         Command::Plugin(PluginCommand::List) => plugin_list(&cli.common),
         Command::Lock(cmd) => block_on(lock(cli.common, cmd)),
         Command::Audit => block_on(audit(cli.common)),
-        Command::Deploy(args) => {
-            let rt = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("error: cannot start the async runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            rt.block_on(deploy(cli.common, args))
-        }
+        Command::Deploy(args) => runtime(deploy(cli.common, args)),
     }
 }

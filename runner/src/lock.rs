@@ -3,6 +3,7 @@
 //! `.kamal/lock-*`), holding a `details` file that says who holds it, since
 //! when, for which version, and why.
 
+use crate::docker::naming::ServiceId;
 use crate::shell::{HostCommand, Shell, ShellError};
 
 /// Lock errors.
@@ -43,12 +44,9 @@ const HELD: i32 = 3;
 const FREE: i32 = 4;
 
 impl Lock {
-    /// The lock for `service` (with its `-d` destination).
-    pub fn new(service: &str, destination: Option<&str>) -> Lock {
-        let name = match destination {
-            Some(d) => format!("{service}-{d}"),
-            None => service.to_string(),
-        };
+    /// The lock for a service (and its `-d` destination).
+    pub fn new(service: &ServiceId) -> Lock {
+        let name = service.qualified();
         Lock {
             dir: format!(".hoist/lock-{name}"),
             service: name,
@@ -148,7 +146,10 @@ mod tests {
 
     #[test]
     fn commands_are_exact() {
-        let l = Lock::new("hello", Some("staging"));
+        let l = Lock::new(&ServiceId {
+            service: "hello".into(),
+            destination: Some("staging".into()),
+        });
         assert_eq!(
             l.acquire_command("x").script,
             "mkdir -p .hoist && if mkdir .hoist/lock-hello-staging 2>/dev/null; then cat > .hoist/lock-hello-staging/details; else cat .hoist/lock-hello-staging/details 2>/dev/null; exit 3; fi"
@@ -163,7 +164,10 @@ mod tests {
     async fn second_acquire_names_the_holder_and_release_frees() {
         let d = tempfile::tempdir().unwrap();
         let sh = LocalShell::new("local", d.path().to_path_buf());
-        let l = Lock::new("hello", None);
+        let l = Lock::new(&ServiceId {
+            service: "hello".into(),
+            destination: None,
+        });
         assert_eq!(l.status(&sh).await.unwrap(), None);
         l.acquire(&sh, &details("ann", "v1", "deploying"))
             .await

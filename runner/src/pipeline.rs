@@ -162,7 +162,7 @@ async fn run_stages(
         return locked_stages(&run).await;
     }
     // The lock is held from here to the end, whatever happens.
-    let lock = crate::lock::Lock::new(&run.config.service, run.config.destination.as_deref());
+    let lock = crate::lock::Lock::new(&run.config.service_id());
     let primary = run.selection.primary_host.clone();
     let shell = run.fleet.shell(&primary).await.map_err(|e| StageError {
         stage: Stage::LoadConfig,
@@ -223,7 +223,7 @@ async fn interrupted() -> &'static str {
 
 /// One line per deploy in each touched host's audit log.
 async fn audit(run: &Run, result: &Result<DeployOutcome, StageError>) {
-    let log = crate::audit::AuditLog::new(&run.config.service, run.config.destination.as_deref());
+    let log = crate::audit::AuditLog::new(&run.config.service_id());
     let writes = run.selection.hosts.iter().map(|h| {
         let log = log.clone();
         let roles = run

@@ -233,17 +233,7 @@ fn a_server_lost_mid_rollout_is_rolled_back_around_and_the_lock_released() {
         b.ssh_yaml(&kh, "")
     ));
     app.deploy("v1", &[]).assert_ok();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_hoist"))
-        .args(["deploy", "--version", "v2"])
-        .current_dir(app.path())
-        .env(
-            "HOIST_CACHE_DIR",
-            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache"),
-        )
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = app.spawn(&["deploy", "--version", "v2"]);
     // Once server 1 runs v2 alone, server 2 disappears (frozen: no answer).
     let t0 = Instant::now();
     while b.running(0, &app.service) != web(&app, "v2") {
@@ -375,17 +365,7 @@ fn concurrent_deploy_is_refused_naming_the_holder() {
     let b = bed();
     // boot.limit 1 + boot.wait 6: the first deploy holds the lock for a while.
     let (app, _) = app("lock", "boot:\n  limit: 1\n  wait: 6\n");
-    let first = std::process::Command::new(env!("CARGO_BIN_EXE_hoist"))
-        .args(["deploy", "--version", "v1", "-q"])
-        .current_dir(app.path())
-        .env(
-            "HOIST_CACHE_DIR",
-            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache"),
-        )
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let first = app.spawn(&["deploy", "--version", "v1", "-q"]);
     let t0 = Instant::now();
     loop {
         let s = app.hoist(&["lock", "status"]);
@@ -442,17 +422,7 @@ fn ctrl_c_mid_deploy_releases_the_lock_and_is_audited() {
     let _g = shared();
     let b = bed();
     let (app, _) = app("sigint", "boot:\n  limit: 1\n  wait: 30\n");
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_hoist"))
-        .args(["deploy", "--version", "v1"])
-        .current_dir(app.path())
-        .env(
-            "HOIST_CACHE_DIR",
-            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache"),
-        )
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = app.spawn(&["deploy", "--version", "v1"]);
     // Wait until the first batch is up (the deploy then sleeps 30 s).
     let t0 = Instant::now();
     while b.running(0, &app.service).is_empty() {

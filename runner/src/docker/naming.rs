@@ -23,6 +23,14 @@ pub struct ServiceId {
 }
 
 impl ServiceId {
+    /// `<service>[-<destination>]`: names the lock and the audit log.
+    pub fn qualified(&self) -> String {
+        match &self.destination {
+            Some(d) => format!("{}-{d}", self.service),
+            None => self.service.clone(),
+        }
+    }
+
     /// `<service>-<role>[-<destination>]`: the container name prefix (and the
     /// proxy service name).
     pub fn role_prefix(&self, role: &str) -> String {

@@ -551,15 +551,9 @@ impl Pool {
         for path in &self.options.keys {
             match load_key(path) {
                 Ok(key) => {
-                    let hash = if key.algorithm().is_rsa() {
-                        handle
-                            .best_supported_rsa_hash()
-                            .await
-                            .map_err(broken)?
-                            .flatten()
-                    } else {
-                        None
-                    };
+                    let hash = rsa_hash(handle, key.algorithm().is_rsa())
+                        .await
+                        .map_err(broken)?;
                     let r = handle
                         .authenticate_publickey(
                             user,
@@ -581,15 +575,9 @@ impl Pool {
                     let ids = agent.request_identities().await.unwrap_or_default();
                     for id in ids {
                         let pk = id.public_key().into_owned();
-                        let hash = if pk.algorithm().is_rsa() {
-                            handle
-                                .best_supported_rsa_hash()
-                                .await
-                                .map_err(broken)?
-                                .flatten()
-                        } else {
-                            None
-                        };
+                        let hash = rsa_hash(handle, pk.algorithm().is_rsa())
+                            .await
+                            .map_err(broken)?;
                         if let Ok(r) = handle
                             .authenticate_publickey_with(user, pk, hash, &mut agent)
                             .await
@@ -612,6 +600,19 @@ impl Pool {
                 tried.join(", ")
             },
         })
+    }
+}
+
+/// The signature hash for an RSA key (the best the server takes); none for
+/// other key types.
+async fn rsa_hash(
+    handle: &client::Handle<Handler>,
+    is_rsa: bool,
+) -> Result<Option<russh::keys::HashAlg>, russh::Error> {
+    if is_rsa {
+        Ok(handle.best_supported_rsa_hash().await?.flatten())
+    } else {
+        Ok(None)
     }
 }
 

@@ -320,6 +320,19 @@ impl App {
         }
     }
 
+    /// Starts `hoist <args>` in the app dir without waiting (output piped).
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        Command::new(env!("CARGO_BIN_EXE_hoist"))
+            .args(args)
+            .current_dir(self.path())
+            .env("HOIST_CACHE_DIR", tmp().join("component-cache"))
+            .env_remove("VERSION")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start hoist")
+    }
+
     /// `hoist deploy --json --version <v> <extra>`.
     pub fn deploy(&self, version: &str, extra: &[&str]) -> Run {
         let mut args = vec!["deploy", "--json", "--version", version];
