@@ -7,8 +7,8 @@ mod support;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use support::App;
 use support::testbed::{Bed, bed, exclusive, shared};
+use support::{App, guest_wasm};
 
 /// web on servers 1 and 2, workers on server 3.
 fn roles(b: &Bed) -> String {
@@ -555,4 +555,160 @@ fn containers_started_by_hand_survive_deploy_and_prune() {
     let mut expected = vec![hand.clone(), web(&app, "v4")[0].clone()];
     expected.sort();
     assert_running(b, &app, 0, &expected);
+}
+
+#[test]
+fn hooks_reach_servers_over_ssh_within_their_grants() {
+    let _g = shared();
+    let b = bed();
+    let (app, _) = app(
+        "hooks",
+        "hooks:\n  pre-deploy:\n    - preflight\n    - plugin: runner\n      settings: { mode: run, argv: hostname }\n      grants: { commands: [hostname] }\n  post-deploy:\n    - plugin: runner\n      settings: { mode: run, argv: \"cat /etc/hostname\" }\n",
+    );
+    let wasm = std::fs::read(guest_wasm(
+        "hoist-fixture-misbehave",
+        "hoist_fixture_misbehave.wasm",
+    ))
+    .unwrap();
+    app.install_plugin(
+        "runner",
+        &wasm,
+        "name = \"runner\"\nkind = \"hook\"\nstages = [\"pre-deploy\", \"post-deploy\"]\n[capabilities]\ncommands = [\"hostname\", \"cat /etc/hostname\"]\n",
+    );
+    let run = app.deploy("v1", &[]);
+    run.assert_ok();
+    let logs: Vec<String> = run
+        .of("log", Some("runner"))
+        .iter()
+        .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+        .collect();
+    // Granted: the command ran on each server, over SSH (its own hostname).
+    for (s, name) in b.servers.iter().zip(&b.names) {
+        let line = format!("ran on {s}: exit 0 stdout {name}");
+        assert!(logs.contains(&line), "missing `{line}` in {logs:?}");
+    }
+    // Not granted (post-deploy use has no commands grant): denied, nothing ran.
+    for s in &b.servers {
+        assert!(
+            logs.iter()
+                .any(|l| l.starts_with(&format!("refused on {s}")) && l.contains("grant")),
+            "{logs:?}"
+        );
+    }
+    // preflight read each server's Docker through the same connection.
+    let preflight: Vec<&str> = run
+        .of("log", Some("preflight"))
+        .iter()
+        .filter_map(|e| e["message"].as_str())
+        .collect();
+    for s in &b.servers {
+        assert!(
+            preflight.iter().any(|l| l.contains(s.as_str())),
+            "{preflight:?}"
+        );
+    }
+}
+
+#[test]
+fn ssh_agent_keys_one_connection_per_host_volumes_and_options() {
+    // Exclusive: sshd's login count must be this deploy's alone.
+    let _g = exclusive();
+    let b = bed();
+    let app = App::new("agent", "");
+    let kh = app.path().join("known_hosts");
+    std::fs::copy(&b.known_hosts, &kh).unwrap();
+    // No key files: the only identity is in an ssh-agent started here.
+    let agent_dir = tempfile::tempdir().unwrap();
+    let sock = agent_dir.path().join("agent.sock");
+    let agent = std::process::Command::new("ssh-agent")
+        .args(["-D", "-a"])
+        .arg(&sock)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+        }
+    }
+    let _agent = Kill(agent);
+    let t0 = Instant::now();
+    while !sock.exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "ssh-agent did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let added = std::process::Command::new("ssh-add")
+        .arg(&b.key)
+        .env("SSH_AUTH_SOCK", &sock)
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{added:?}");
+    app.config(&format!(
+        "{}ssh:\n  keys: []\n  known_hosts: {}\nreadiness_delay: 1\nvolumes: [\"{svc}-data:/data\"]\n",
+        roles(b).replace(
+            "    cmd: work\n",
+            "    cmd: work\n    options:\n      memory: 64m\n",
+        ),
+        kh.display(),
+        svc = app.service
+    ));
+    let before: Vec<usize> = (0..3).map(|i| accepted(b, i)).collect();
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_hoist"))
+        .args(["deploy", "--version", "v1"])
+        .current_dir(app.path())
+        .env("SSH_AUTH_SOCK", &sock)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // One SSH connection per host for the whole deploy.
+    for i in 0..3 {
+        assert_eq!(
+            accepted(b, i) - before[i],
+            1,
+            "connections to {}",
+            b.names[i]
+        );
+    }
+    // The volume and the role's options reached the containers.
+    let mounts = b.docker(
+        0,
+        &["inspect", "-f", "{{json .Mounts}}", &web(&app, "v1")[0]],
+    );
+    assert!(
+        mounts.contains(&format!("\"Name\":\"{}-data\"", app.service))
+            && mounts.contains("\"Destination\":\"/data\""),
+        "{mounts}"
+    );
+    let memory = b.docker(
+        2,
+        &[
+            "inspect",
+            "-f",
+            "{{.HostConfig.Memory}}",
+            &workers(&app, "v1")[0],
+        ],
+    );
+    assert_eq!(memory.trim(), (64 * 1024 * 1024).to_string());
+    for i in 0..3 {
+        b.sh(
+            i,
+            &format!("docker volume rm -f {}-data >/dev/null 2>&1", app.service),
+        );
+    }
+}
+
+/// Logins sshd on server `i` has accepted so far.
+fn accepted(b: &Bed, i: usize) -> usize {
+    b.sh(i, "grep -c 'Accepted publickey' /var/log/sshd.log || true")
+        .trim()
+        .parse()
+        .unwrap_or(0)
 }
