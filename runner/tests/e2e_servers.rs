@@ -669,13 +669,8 @@ fn ssh_agent_keys_one_connection_per_host_volumes_and_options() {
         String::from_utf8_lossy(&run.stderr)
     );
     // One SSH connection per host for the whole deploy.
-    for i in 0..3 {
-        assert_eq!(
-            accepted(b, i) - before[i],
-            1,
-            "connections to {}",
-            b.names[i]
-        );
+    for (i, n) in before.iter().enumerate() {
+        assert_eq!(accepted(b, i) - n, 1, "connections to {}", b.names[i]);
     }
     // The volume and the role's options reached the containers.
     let mounts = b.docker(
