@@ -563,11 +563,11 @@ fn hooks_reach_servers_over_ssh_within_their_grants() {
     let b = bed();
     let (app, _) = app(
         "hooks",
-        "hooks:\n  pre-deploy:\n    - preflight\n    - plugin: runner\n      settings: { mode: run, argv: hostname }\n      grants: { commands: [hostname] }\n  post-deploy:\n    - plugin: runner\n      settings: { mode: run, argv: \"cat /etc/hostname\" }\n",
+        "hooks:\n  pre-deploy:\n    - preflight\n    - plugin: runner\n      settings: { argv: hostname }\n      grants: { commands: [hostname] }\n  post-deploy:\n    - plugin: runner\n      settings: { argv: \"cat /etc/hostname\" }\n",
     );
     let wasm = std::fs::read(guest_wasm(
-        "hoist-fixture-misbehave",
-        "hoist_fixture_misbehave.wasm",
+        "hoist-fixture-commander",
+        "hoist_fixture_commander.wasm",
     ))
     .unwrap();
     app.install_plugin(
