@@ -151,7 +151,7 @@ impl ApiEngine {
 
     fn say(&self, line: &str) {
         if let Some(p) = &self.progress {
-            p(line);
+            p(&self.host, line);
         }
     }
 

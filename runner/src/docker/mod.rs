@@ -91,8 +91,8 @@ pub trait Engine: Send + Sync {
     ) -> Result<(), DockerError>;
 }
 
-/// Sink for progress lines (build output, pulls).
-pub type Progress = Arc<dyn Fn(&str) + Send + Sync>;
+/// Sink for progress lines (build output, pulls): `(host, line)`.
+pub type Progress = Arc<dyn Fn(&str, &str) + Send + Sync>;
 
 /// A host's Docker with typed helpers over [`Engine::execute`]. Every call
 /// goes through `execute`, so recording and dry runs see all of them.

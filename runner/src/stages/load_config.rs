@@ -130,10 +130,10 @@ pub async fn run(
     } else {
         let progress_events = events.clone();
         Connector::Real {
-            progress: Some(Arc::new(move |line: &str| {
+            progress: Some(Arc::new(move |host: &str, line: &str| {
                 progress_events.emit(
                     Event::new(Kind::Log, None)
-                        .host(LOCAL)
+                        .host(host)
                         .level(Level::Debug)
                         .message(line.to_string()),
                 )
