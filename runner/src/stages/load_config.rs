@@ -155,13 +155,21 @@ pub async fn run(
         Some((events.clone(), op_level)),
     ));
     if !req.dry_run {
-        // Every host must answer before anything changes anywhere.
-        let failed = fleet.connect_all().await;
+        // Every host must answer before anything changes anywhere, and so
+        // must this machine's engine when it has to build or stream.
+        let mut failed = fleet.connect_all().await;
+        let needs_builder = !req.skip_push
+            || matches!(delivery, crate::stages::push::Delivery::Stream);
+        if needs_builder
+            && !selection.hosts.iter().any(|h| h == LOCAL)
+            && let Err(e) = fleet.builder().await
+        {
+            failed.push(e);
+        }
         if !failed.is_empty() {
             return Err(format!(
-                "{} of {} host(s) cannot be reached; nothing was changed:\n  {}",
+                "{} Docker engine(s) cannot be reached; nothing was changed:\n  {}",
                 failed.len(),
-                selection.hosts.len(),
                 failed
                     .iter()
                     .map(|e| e.to_string())
