@@ -360,6 +360,35 @@ fn jump_host_reaches_servers_by_their_private_names() {
 }
 
 #[test]
+fn a_non_root_user_and_the_global_ssh_port() {
+    let _g = shared();
+    let b = bed();
+    let app = App::new("user", "");
+    let kh = app.path().join("known_hosts");
+    std::fs::copy(&b.known_hosts, &kh).unwrap();
+    // `deploy` is in the docker group on the servers; the host has no port,
+    // so ssh.port applies.
+    let ssh = b
+        .ssh_yaml(&kh, &format!("  port: {}\n", port(&b.servers[1])))
+        .replace("user: root", "user: deploy");
+    app.config(&format!(
+        "servers:\n  web: [127.0.0.1]\n{ssh}readiness_delay: 1\n"
+    ));
+    app.deploy("v1", &[]).assert_ok();
+    assert_running(b, &app, 1, &web(&app, "v1"));
+    // The lock and the audit log live in that user's home.
+    let audit = b.sh(
+        1,
+        &format!("cat /home/deploy/.hoist/{}-audit.log", app.service),
+    );
+    assert!(audit.contains("Deployed"), "{audit}");
+    b.sh(
+        1,
+        &format!("rm -rf /home/deploy/.hoist/{}-audit.log", app.service),
+    );
+}
+
+#[test]
 fn concurrent_deploy_is_refused_naming_the_holder() {
     let _g = shared();
     let b = bed();

@@ -158,8 +158,8 @@ pub async fn run(
         // Every host must answer before anything changes anywhere, and so
         // must this machine's engine when it has to build or stream.
         let mut failed = fleet.connect_all().await;
-        let needs_builder = !req.skip_push
-            || matches!(delivery, crate::stages::push::Delivery::Stream);
+        let needs_builder =
+            !req.skip_push || matches!(delivery, crate::stages::push::Delivery::Stream);
         if needs_builder
             && !selection.hosts.iter().any(|h| h == LOCAL)
             && let Err(e) = fleet.builder().await
