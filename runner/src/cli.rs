@@ -17,7 +17,10 @@ use crate::lock::Lock;
 use crate::pipeline::{self, DeployRequest};
 use crate::plugin::catalog::{Catalog, Origin};
 use crate::plugin::host::{PluginHost, default_cache_dir};
+use crate::plugin::manifest::PluginKind;
+use crate::plugin::scaffold;
 use crate::ssh::{Pool, SshOptions};
+use crate::stage::Stage;
 
 /// Comma lists: `-h a,b -h c`.
 fn split_list(values: &[String]) -> Vec<String> {
@@ -152,6 +155,36 @@ pub struct DeployArgs {
 pub enum PluginCommand {
     /// List the plugins hoist can use (embedded and in the plugins dir), and check they load.
     List,
+    /// Create a plugin crate that builds as is.
+    New {
+        /// The plugin's name (lowercase letters, digits, `-`).
+        name: String,
+        /// `hook` or `strategy`.
+        #[arg(long, value_parser = ["hook", "strategy"])]
+        kind: String,
+        /// For hooks: pre-build, pre-deploy (default) or post-deploy.
+        #[arg(long, default_value = "pre-deploy")]
+        stage: String,
+        /// Where to create it (default: ./NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The hoist-plugin SDK crate (default: the one this hoist was built from).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
+    /// Build a plugin crate for wasm32-wasip2, check it, and install it into the plugins dir.
+    Build {
+        /// The plugin crate (default: the current dir).
+        dir: Option<PathBuf>,
+        /// Install here (default: the config's plugins.dir, else .hoist/plugins).
+        #[arg(long)]
+        plugins_dir: Option<PathBuf>,
+    },
+    /// Show what a component is: kind, WIT version, imports and the capabilities they reach.
+    Inspect {
+        /// A .wasm component.
+        file: PathBuf,
+    },
 }
 
 fn mode(common: &Common, json: bool) -> Mode {
@@ -199,17 +232,98 @@ fn print_config(common: &Common) -> ExitCode {
     }
 }
 
-fn plugin_list(common: &Common) -> ExitCode {
-    let (plugins_dir, cache) = match config::load(&common.load_options()) {
-        Ok(c) => (
+fn plugin_new(
+    name: &str,
+    kind: &str,
+    stage: &str,
+    dir: Option<PathBuf>,
+    sdk: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let kind = match kind {
+        "strategy" => PluginKind::Strategy,
+        _ => PluginKind::Hook,
+    };
+    let stage = Stage::parse(stage).ok_or_else(|| {
+        anyhow::anyhow!("`{stage}` is not a stage (pre-build, pre-deploy, post-deploy)")
+    })?;
+    let dir = dir.unwrap_or_else(|| PathBuf::from(name));
+    scaffold::create(
+        &dir,
+        name,
+        kind,
+        stage,
+        &sdk.unwrap_or_else(scaffold::default_sdk),
+    )
+    .map_err(anyhow::Error::msg)?;
+    println!(
+        "Created the {} plugin `{name}` in {}.\nNext: `hoist plugin build {}` (builds for wasm32-wasip2 and installs it into the plugins dir), then {}.",
+        kind.name(),
+        dir.display(),
+        dir.display(),
+        match kind {
+            PluginKind::Hook =>
+                format!("add `- {name}` under `hooks: {stage}:` in config/deploy.yml"),
+            PluginKind::Strategy => format!("`hoist deploy --strategy {name}`"),
+        }
+    );
+    Ok(())
+}
+
+fn plugin_build(
+    common: &Common,
+    dir: Option<PathBuf>,
+    plugins_dir: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let (default_dir, cache) = plugins_dir_and_cache(common)?;
+    let plugins_dir = plugins_dir.unwrap_or(default_dir);
+    let host = PluginHost::new(cache).map_err(anyhow::Error::msg)?;
+    let dir = dir.unwrap_or_else(|| PathBuf::from("."));
+    let installed = scaffold::build(&dir, &plugins_dir, &host).map_err(anyhow::Error::msg)?;
+    println!("Installed {}", installed.display());
+    Ok(())
+}
+
+fn plugin_inspect(common: &Common, file: &std::path::Path) -> anyhow::Result<()> {
+    let (_, cache) = plugins_dir_and_cache(common)?;
+    let host = PluginHost::new(cache).map_err(anyhow::Error::msg)?;
+    let bytes =
+        std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let (_, info) = host
+        .inspect(&bytes)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    println!("kind:         {}", info.kind.name());
+    println!("wit:          hoist:plugin@{}", info.version);
+    println!("imports:      {}", info.imports.join(", "));
+    println!(
+        "capabilities: {}",
+        if info.capabilities.is_empty() {
+            "none (it can only log and read its context)".to_string()
+        } else {
+            info.capabilities.join("; ")
+        }
+    );
+    Ok(())
+}
+
+/// The config's plugins dir and compile cache, or the defaults without a config.
+fn plugins_dir_and_cache(common: &Common) -> anyhow::Result<(PathBuf, Option<PathBuf>)> {
+    match config::load(&common.load_options()) {
+        Ok(c) => Ok((
             c.plugins_dir.clone(),
             c.cache_dir.clone().or_else(default_cache_dir),
-        ),
+        )),
         Err(config::ConfigError::NotFound { .. }) => {
-            (PathBuf::from(".hoist/plugins"), default_cache_dir())
+            Ok((PathBuf::from(".hoist/plugins"), default_cache_dir()))
         }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn plugin_list(common: &Common) -> ExitCode {
+    let (plugins_dir, cache) = match plugins_dir_and_cache(common) {
+        Ok(x) => x,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {e:#}");
             return ExitCode::FAILURE;
         }
     };
@@ -359,17 +473,20 @@ fn runtime<F: std::future::Future<Output = ExitCode>>(f: F) -> ExitCode {
     }
 }
 
+/// The exit status of a command, printing its error.
+fn report(r: anyhow::Result<()>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Runs a command that reports its error at the end.
 fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(f: F) -> ExitCode {
-    runtime(async {
-        match f.await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                ExitCode::FAILURE
-            }
-        }
-    })
+    runtime(async { report(f.await) })
 }
 
 /// Entry point of the binary.
@@ -393,6 +510,19 @@ pub fn main() -> ExitCode {
         }
         Command::Config => print_config(&cli.common),
         Command::Plugin(PluginCommand::List) => plugin_list(&cli.common),
+        Command::Plugin(PluginCommand::New {
+            name,
+            kind,
+            stage,
+            dir,
+            sdk,
+        }) => report(plugin_new(&name, &kind, &stage, dir, sdk)),
+        Command::Plugin(PluginCommand::Build { dir, plugins_dir }) => {
+            report(plugin_build(&cli.common, dir, plugins_dir))
+        }
+        Command::Plugin(PluginCommand::Inspect { file }) => {
+            report(plugin_inspect(&cli.common, &file))
+        }
         Command::Lock(cmd) => block_on(lock(cli.common, cmd)),
         Command::Audit => block_on(audit(cli.common)),
         Command::Deploy(args) => runtime(deploy(cli.common, args)),

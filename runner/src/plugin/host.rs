@@ -24,6 +24,21 @@ use super::catalog::{Entry, Wasm};
 use super::manifest::PluginKind;
 use crate::events::{Event, Kind, Level};
 
+/// What a component is, as `inspect` found it.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    /// Hook or strategy (the world it exports).
+    pub kind: PluginKind,
+    /// The hoist:plugin version it was built against.
+    pub version: String,
+    /// Every interface it imports.
+    pub imports: Vec<String>,
+    /// Every interface it exports.
+    pub exports: Vec<String>,
+    /// The capabilities its imports can reach.
+    pub capabilities: Vec<String>,
+}
+
 /// The WIT package this host implements.
 pub const API: &str = "hoist:plugin@0.1.0";
 /// Plugins built against any `hoist:plugin@0.1.x` are accepted.
@@ -194,36 +209,23 @@ impl PluginHost {
         unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(|e| format!("{e:#}"))
     }
 
-    /// Reads, checks, compiles and links a plugin.
-    pub fn load(&self, entry: &Entry) -> Result<Loaded, LoadError> {
-        let m = &entry.manifest;
-        let fail = |message: String| LoadError {
-            plugin: m.name.clone(),
-            place: entry.place(),
-            message,
-        };
-        let owned;
-        let bytes: &[u8] = match &entry.wasm {
-            Wasm::Static(b) => b,
-            Wasm::File(p) => {
-                owned = std::fs::read(p)
-                    .map_err(|e| fail(format!("cannot read {}: {e}", p.display())))?;
-                &owned
-            }
-        };
+    /// Checks that `bytes` are a hoist plugin component of a supported WIT
+    /// version and says what it is: its kind, WIT version, imports and the
+    /// capabilities those imports can reach (`hoist plugin inspect`).
+    pub fn inspect(&self, bytes: &[u8]) -> Result<(Component, Inspection), String> {
         if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
-            return Err(fail(
+            return Err(
                 "the component file is not WebAssembly (no `\\0asm` header); rebuild it with `cargo build --target wasm32-wasip2`".into(),
-            ));
+            );
         }
         if bytes[4..8] == [1, 0, 0, 0] {
-            return Err(fail(
+            return Err(
                 "this is a core WebAssembly module, not a component; build it for the wasm32-wasip2 target".into(),
-            ));
+            );
         }
         let component = self
             .compile(bytes)
-            .map_err(|e| fail(format!("not a valid WebAssembly component: {e}")))?;
+            .map_err(|e| format!("not a valid WebAssembly component: {e}"))?;
         let ty = component.component_type();
         let exports: Vec<String> = ty
             .exports(&self.engine)
@@ -243,16 +245,60 @@ impl PluginHost {
             }
         });
         let (kind, version) = found_kind.ok_or_else(|| {
-            fail(format!(
+            format!(
                 "the component is not a hoist plugin: it exports neither hoist:plugin/hook nor hoist:plugin/strategy (exports: {})",
                 if exports.is_empty() { "nothing".to_string() } else { exports.join(", ") }
-            ))
+            )
         })?;
         if !format!("@{version}").starts_with(API_PREFIX) {
-            return Err(fail(format!(
+            return Err(format!(
                 "built against hoist:plugin@{version}; this hoist supports hoist:plugin{API_PREFIX}x. Rebuild it with a matching hoist-plugin SDK"
-            )));
+            ));
         }
+        let capabilities = imports
+            .iter()
+            .filter_map(|i| match i.split('@').next().unwrap_or(i) {
+                "hoist:plugin/docker" => Some("docker (read or write, per the manifest)"),
+                "hoist:plugin/commands" => Some("commands (argv patterns, per the manifest)"),
+                "hoist:plugin/rollout" => {
+                    Some("rollout (start, wait-healthy, route, retire, roll back)")
+                }
+                _ => None,
+            })
+            .map(String::from)
+            .collect();
+        Ok((
+            component,
+            Inspection {
+                kind,
+                version,
+                imports,
+                exports,
+                capabilities,
+            },
+        ))
+    }
+
+    /// Reads, checks, compiles and links a plugin.
+    pub fn load(&self, entry: &Entry) -> Result<Loaded, LoadError> {
+        let m = &entry.manifest;
+        let fail = |message: String| LoadError {
+            plugin: m.name.clone(),
+            place: entry.place(),
+            message,
+        };
+        let owned;
+        let bytes: &[u8] = match &entry.wasm {
+            Wasm::Static(b) => b,
+            Wasm::File(p) => {
+                owned = std::fs::read(p)
+                    .map_err(|e| fail(format!("cannot read {}: {e}", p.display())))?;
+                &owned
+            }
+        };
+        let (component, info) = self.inspect(bytes).map_err(fail)?;
+        let kind = info.kind;
+        let imports = info.imports;
         if kind != m.kind {
             return Err(fail(format!(
                 "plugin.toml says kind = \"{}\", but the component is a {} (it exports hoist:plugin/{}); fix `kind` or the component",

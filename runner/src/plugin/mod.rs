@@ -16,6 +16,7 @@ pub mod embedded;
 pub mod grants;
 pub mod host;
 pub mod manifest;
+pub mod scaffold;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
