@@ -120,6 +120,27 @@ fn components_of_the_wrong_world_are_refused_at_load() {
 }
 
 #[test]
+fn a_plugin_built_for_an_incompatible_wit_version_is_refused_at_load() {
+    let app = App::new("future", BASE);
+    let wasm = std::fs::read(guest_wasm(
+        "hoist-fixture-future-api",
+        "hoist_fixture_future_api.wasm",
+    ))
+    .unwrap();
+    app.install_plugin("future", &wasm, &manifest("future", "hook"));
+    assert_bad_plugin(
+        &app,
+        "future",
+        "    - future\n",
+        "load-config",
+        &[
+            "built against hoist:plugin@0.2.0",
+            "this hoist supports hoist:plugin@0.1.x",
+        ],
+    );
+}
+
+#[test]
 fn a_plugin_looping_forever_is_stopped_at_its_timeout() {
     let app = App::new("loop", BASE);
     app.install_plugin("spin", &misbehave(), &manifest("spin", "hook"));
@@ -195,4 +216,91 @@ fn plugin_list_shows_embedded_and_dropped_in_plugins() {
         "{}",
         run.stdout
     );
+}
+
+/// The prober fixture's log line for one deploy.
+fn probe_line(run: &support::Run) -> String {
+    run.of("log", Some("prober"))
+        .iter()
+        .filter_map(|e| e["message"].as_str())
+        .find(|l| l.starts_with("probe "))
+        .unwrap_or_else(|| panic!("no probe line:\n{}", run.stdout))
+        .to_string()
+}
+
+#[test]
+fn grant_matrix_each_capability_granted_and_denied() {
+    let app = App::new("grants", BASE);
+    let wasm = std::fs::read(guest_wasm(
+        "hoist-fixture-prober",
+        "hoist_fixture_prober.wasm",
+    ))
+    .unwrap();
+    app.install_plugin(
+        "prober",
+        &wasm,
+        "name = \"prober\"\nkind = \"hook\"\nstages = [\"pre-deploy\"]\n[capabilities]\ndocker = \"write\"\ncommands = [\"touch **\"]\nstate = true\n",
+    );
+    let touched = app.path().join("touched-by-prober");
+    let state_file = app.path().join(".hoist/state/prober/probe.txt");
+    let probe_name = format!("{}-probe", app.service);
+    // (probe, grants yaml or none, granted?)
+    let cases: &[(&str, Option<&str>, bool)] = &[
+        ("docker-read", Some("{ docker: read }"), true),
+        ("docker-read", Some("{ docker: none }"), false),
+        (
+            "docker-read",
+            Some("{ docker: read, hosts: [\"web-*\"] }"),
+            false,
+        ),
+        ("docker-write", Some("{ docker: read }"), false),
+        ("docker-write", Some("{ docker: write }"), true),
+        ("commands", None, false),
+        ("commands", Some("{ commands: [\"touch **\"] }"), true),
+        ("state", Some("{ docker: read }"), false),
+        ("state", None, true),
+    ];
+    for (n, (probe, grants, granted)) in cases.iter().enumerate() {
+        let grants = grants
+            .map(|g| format!("      grants: {g}\n"))
+            .unwrap_or_default();
+        app.config(&format!(
+            "{BASE}hooks:\n  pre-deploy:\n    - plugin: prober\n      settings: {{ probe: {probe}, file: {} }}\n{grants}",
+            touched.display()
+        ));
+        let before = (
+            touched.exists(),
+            state_file.exists(),
+            app.container(&probe_name).is_some(),
+        );
+        let run = app.deploy(&format!("v{n}"), &[]);
+        run.assert_ok();
+        let line = probe_line(&run);
+        let after = (
+            touched.exists(),
+            state_file.exists(),
+            app.container(&probe_name).is_some(),
+        );
+        let effect = match *probe {
+            "commands" => after.0,
+            "state" => after.1,
+            "docker-write" => after.2,
+            _ => true,
+        };
+        if *granted {
+            assert_eq!(line, format!("probe {probe}: ok"), "case {n} {grants}");
+            assert!(effect, "case {n}: granted {probe} left no trace");
+        } else {
+            // The plugin saw the refusal; the engine and the disk did not change.
+            assert!(
+                line.starts_with(&format!("probe {probe}: denied"))
+                    || (*probe == "state" && line.starts_with("probe state: failed")),
+                "case {n} {grants}: {line}"
+            );
+            assert_eq!(
+                before, after,
+                "case {n}: a denied {probe} changed something"
+            );
+        }
+    }
 }

@@ -189,17 +189,15 @@ impl Grants {
             let how = format!(
                 "grant it under the plugin in the deploy config: `grants: {{ commands: [\"{shown}\"] }}`"
             );
-            return Err(if host == "local" {
-                Refusal::Unavailable(format!(
-                    "commands on `local` run on this machine and are not granted to plugin `{}`; {how}",
-                    self.plugin
-                ))
+            let place = if host == "local" {
+                " on `local` (this machine)"
             } else {
-                Refusal::Denied(format!(
-                    "plugin `{}` is not granted the command `{shown}`; {how}",
-                    self.plugin
-                ))
-            });
+                ""
+            };
+            return Err(Refusal::Denied(format!(
+                "plugin `{}` is not granted the command `{shown}`{place}; {how}",
+                self.plugin
+            )));
         }
         if !self.host_allowed(host) {
             return Err(Refusal::Denied(format!(
@@ -279,7 +277,7 @@ mod tests {
         assert!(g.state());
         assert!(matches!(
             g.command("local", &argv("git status --porcelain")),
-            Err(Refusal::Unavailable(_))
+            Err(Refusal::Denied(_))
         ));
         assert!(matches!(
             g.command("web-1", &argv("git status --porcelain")),
