@@ -14,6 +14,7 @@ const PLUGINS: &[(&str, &str, &str)] = &[
     ("git-clean", "hoist-hook-git-clean", "hooks/git-clean"),
     ("preflight", "hoist-hook-preflight", "hooks/preflight"),
     ("deploy-log", "hoist-hook-deploy-log", "hooks/deploy-log"),
+    ("webhook", "hoist-hook-webhook", "hooks/webhook"),
 ];
 
 const TARGET: &str = "wasm32-wasip2";

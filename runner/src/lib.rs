@@ -9,6 +9,7 @@ pub mod config;
 pub mod docker;
 pub mod events;
 pub mod fleet;
+pub mod http;
 pub mod lock;
 pub mod pipeline;
 pub mod plugin;

@@ -304,3 +304,87 @@ fn grant_matrix_each_capability_granted_and_denied() {
         }
     }
 }
+
+/// A one-request HTTP receiver on 127.0.0.1: the request line and body of
+/// each POST arrive on the channel.
+fn receiver() -> (u16, std::sync::mpsc::Receiver<(String, String)>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            reader.read_line(&mut request_line).unwrap();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line.trim().is_empty() {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+                .unwrap();
+            let _ = tx.send((
+                request_line.trim().to_string(),
+                String::from_utf8_lossy(&body).into_owned(),
+            ));
+        }
+    });
+    (port, rx)
+}
+
+#[test]
+fn webhook_posts_when_granted_and_is_denied_otherwise() {
+    let app = App::new("webhook", BASE);
+    let (port, rx) = receiver();
+    let hook = |grants: &str| {
+        format!(
+            "{BASE}hooks:\n  post-deploy:\n    - plugin: webhook\n      settings: {{ url: \"http://127.0.0.1:{port}/hook\" }}\n{grants}"
+        )
+    };
+    // Granted: one POST with the outcome.
+    app.config(&hook("      grants: { http: [\"127.0.0.1\"] }\n"));
+    app.deploy("v1", &[]).assert_ok();
+    let (line, body) = rx
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .expect("the webhook posted");
+    assert_eq!(line, "POST /hook HTTP/1.1");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["service"], app.service.as_str());
+    assert_eq!(v["version"], "v1");
+    assert_eq!(v["success"], true);
+    assert!(
+        v["text"].as_str().unwrap().contains("deployed v1"),
+        "{body}"
+    );
+    // Not granted (no grants block), or granted another host: the plugin
+    // gets `denied`, the deploy says so at post-deploy, nothing is sent.
+    for grants in ["", "      grants: { http: [\"hooks.example.com\"] }\n"] {
+        app.config(&hook(grants));
+        let run = app.deploy("v2", &[]);
+        run.assert_failed();
+        let end = run.end();
+        assert_eq!(end["stage"], "post-deploy");
+        let msg = end["message"].as_str().unwrap();
+        assert!(
+            msg.contains("plugin `webhook`")
+                && msg.contains(&format!("not granted HTTP to `127.0.0.1:{port}`")),
+            "{msg}"
+        );
+        assert!(
+            rx.recv_timeout(std::time::Duration::from_millis(500))
+                .is_err(),
+            "a denied webhook reached the receiver"
+        );
+    }
+}

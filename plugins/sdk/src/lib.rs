@@ -42,7 +42,7 @@ pub mod host_api {
 pub use host_api::hoist::plugin::types::{
     CommandOutput, DeployContext, Outcome, PluginError, Role, Stage, Target,
 };
-pub use host_api::hoist::plugin::{commands, context, docker, rollout};
+pub use host_api::hoist::plugin::{commands, context, docker, http, rollout};
 
 /// Logging to the runner's output, tagged with the plugin name and stage.
 pub mod log {
@@ -83,6 +83,7 @@ pub mod hook_world {
             "hoist:plugin/docker@0.1.0": crate::host_api::hoist::plugin::docker,
             "hoist:plugin/commands@0.1.0": crate::host_api::hoist::plugin::commands,
             "hoist:plugin/rollout@0.1.0": crate::host_api::hoist::plugin::rollout,
+            "hoist:plugin/http@0.1.0": crate::host_api::hoist::plugin::http,
         },
     });
 }
@@ -116,6 +117,7 @@ pub mod strategy_world {
             "hoist:plugin/docker@0.1.0": crate::host_api::hoist::plugin::docker,
             "hoist:plugin/commands@0.1.0": crate::host_api::hoist::plugin::commands,
             "hoist:plugin/rollout@0.1.0": crate::host_api::hoist::plugin::rollout,
+            "hoist:plugin/http@0.1.0": crate::host_api::hoist::plugin::http,
         },
     });
 }

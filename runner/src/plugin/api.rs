@@ -13,7 +13,7 @@ use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::host::hoist::plugin::{commands, context, docker, log, rollout, types};
+use super::bindings::host::hoist::plugin::{commands, context, docker, http, log, rollout, types};
 use super::grants::{Grants, Refusal};
 use crate::docker::naming::ServiceId;
 use crate::docker::{self as d, DockerError, DockerOp};
@@ -467,6 +467,30 @@ impl commands::Host for PluginState {
             exit_code: out.status.code().unwrap_or(-1),
             stdout: crate::shell::text(&out.stdout),
             stderr: crate::shell::text(&out.stderr),
+        })
+    }
+}
+
+impl http::Host for PluginState {
+    async fn post(
+        &mut self,
+        url: String,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    ) -> Result<http::Response, PluginError> {
+        let (host, port) = crate::http::target(&url).map_err(PluginError::Invalid)?;
+        self.call.grants.http(&host, port).map_err(refused)?;
+        self.call.emit(
+            Event::new(Kind::Op, Some(self.call.stage))
+                .level(Level::Debug)
+                .message(format!("POST {url} ({} bytes)", body.len())),
+        );
+        let r = crate::http::post(&url, &headers, body, Duration::from_secs(10))
+            .await
+            .map_err(PluginError::Failed)?;
+        Ok(http::Response {
+            status: r.status,
+            body: r.body,
         })
     }
 }

@@ -27,6 +27,7 @@ pub mod hook {
             "hoist:plugin/docker": super::host::hoist::plugin::docker,
             "hoist:plugin/commands": super::host::hoist::plugin::commands,
             "hoist:plugin/rollout": super::host::hoist::plugin::rollout,
+            "hoist:plugin/http": super::host::hoist::plugin::http,
         },
     });
 }
@@ -45,6 +46,7 @@ pub mod strategy {
             "hoist:plugin/docker": super::host::hoist::plugin::docker,
             "hoist:plugin/commands": super::host::hoist::plugin::commands,
             "hoist:plugin/rollout": super::host::hoist::plugin::rollout,
+            "hoist:plugin/http": super::host::hoist::plugin::http,
         },
     });
 }

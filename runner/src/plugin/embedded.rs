@@ -18,4 +18,8 @@ pub const EMBEDDED: &[(&str, &[u8])] = &[
         include_str!("../../../hooks/deploy-log/plugin.toml"),
         include_bytes!(env!("HOIST_WASM_DEPLOY_LOG")),
     ),
+    (
+        include_str!("../../../hooks/webhook/plugin.toml"),
+        include_bytes!(env!("HOIST_WASM_WEBHOOK")),
+    ),
 ];

@@ -51,7 +51,8 @@ pub struct Capabilities {
     /// A private state directory, `/state` inside the plugin.
     #[serde(default)]
     pub state: bool,
-    /// Outbound HTTP hosts (reserved: no host function uses it yet).
+    /// Outbound HTTP host patterns (`hooks.slack.com`, `127.0.0.1:*`); like
+    /// commands, always granted explicitly.
     #[serde(default)]
     pub http: Vec<String>,
 }
@@ -75,6 +76,25 @@ pub struct Grants {
     hosts: Vec<GlobMatcher>,
     rollout: bool,
     state: bool,
+    declared_http: Vec<GlobMatcher>,
+    granted_http: Vec<GlobMatcher>,
+}
+
+/// `host` patterns match any port; `host:port` patterns that port (`*` allowed).
+fn http_matchers(patterns: &[String]) -> Result<Vec<GlobMatcher>, String> {
+    patterns
+        .iter()
+        .map(|p| {
+            let full = if p.contains(':') {
+                p.clone()
+            } else {
+                format!("{p}:*")
+            };
+            Glob::new(&full)
+                .map(|g| g.compile_matcher())
+                .map_err(|e| format!("http pattern `{p}`: {e}"))
+        })
+        .collect()
 }
 
 fn words(pattern: &str) -> Vec<String> {
@@ -108,6 +128,7 @@ impl Grants {
     ) -> Result<Grants, String> {
         let default_grant = Capabilities {
             commands: Vec::new(),
+            http: Vec::new(),
             ..declared.clone()
         };
         let granted = granted.unwrap_or(&default_grant);
@@ -124,6 +145,8 @@ impl Grants {
             hosts,
             rollout: declared.rollout && granted.rollout,
             state: declared.state && granted.state,
+            declared_http: http_matchers(&declared.http)?,
+            granted_http: http_matchers(&granted.http)?,
         })
     }
 
@@ -137,7 +160,28 @@ impl Grants {
             hosts: Vec::new(),
             rollout: true,
             state: true,
+            declared_http: http_matchers(&["*".into()]).expect("valid"),
+            granted_http: http_matchers(&["*".into()]).expect("valid"),
         }
+    }
+
+    /// May the plugin send HTTP to `host` on `port`?
+    pub fn http(&self, host: &str, port: u16) -> Result<(), Refusal> {
+        let authority = format!("{host}:{port}");
+        let hit = |ms: &[GlobMatcher]| ms.iter().any(|m| m.is_match(&authority));
+        if !hit(&self.declared_http) {
+            return Err(Refusal::Denied(format!(
+                "plugin `{}` does not declare HTTP to `{authority}` in its manifest",
+                self.plugin
+            )));
+        }
+        if !hit(&self.granted_http) {
+            return Err(Refusal::Denied(format!(
+                "plugin `{}` is not granted HTTP to `{authority}`; grant it under the plugin in the deploy config: `grants: {{ http: [\"{host}\"] }}`",
+                self.plugin
+            )));
+        }
+        Ok(())
     }
 
     fn host_allowed(&self, host: &str) -> bool {

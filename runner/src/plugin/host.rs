@@ -263,6 +263,7 @@ impl PluginHost {
                 "hoist:plugin/rollout" => {
                     Some("rollout (start, wait-healthy, route, retire, roll back)")
                 }
+                "hoist:plugin/http" => Some("http (outbound POST to granted hosts)"),
                 _ => None,
             })
             .map(String::from)
@@ -314,6 +315,7 @@ impl PluginHost {
                 "hoist:plugin/docker" => declared.docker == super::grants::DockerAccess::None,
                 "hoist:plugin/commands" => declared.commands.is_empty(),
                 "hoist:plugin/rollout" => !declared.rollout,
+                "hoist:plugin/http" => declared.http.is_empty(),
                 _ => false,
             };
             if undeclared {
