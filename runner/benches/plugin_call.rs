@@ -91,6 +91,7 @@ fn main() {
         },
         app_root: tmp.path().to_path_buf(),
         rollout: None,
+        config: Arc::new(serde_json::Value::Null),
     });
     let env = Arc::new(CallEnv {
         plugin: "deploy-log".into(),

@@ -239,7 +239,7 @@ fn grant_matrix_each_capability_granted_and_denied() {
     app.install_plugin(
         "prober",
         &wasm,
-        "name = \"prober\"\nkind = \"hook\"\nstages = [\"pre-deploy\"]\n[capabilities]\ndocker = \"write\"\ncommands = [\"touch **\"]\nstate = true\n",
+        "name = \"prober\"\nkind = \"hook\"\nstages = [\"pre-deploy\"]\n[capabilities]\ndocker = \"write\"\ncommands = [\"touch **\"]\nstate = true\nconfig = [\"readiness_delay\", \"servers.**\"]\n",
     );
     let touched = app.path().join("touched-by-prober");
     let state_file = app.path().join(".hoist/state/prober/probe.txt");
@@ -259,13 +259,15 @@ fn grant_matrix_each_capability_granted_and_denied() {
         ("commands", Some("{ commands: [\"touch **\"] }"), true),
         ("state", Some("{ docker: read }"), false),
         ("state", None, true),
+        ("config", None, true),
+        ("config", Some("{ config: [\"servers.*\"] }"), false),
     ];
     for (n, (probe, grants, granted)) in cases.iter().enumerate() {
         let grants = grants
             .map(|g| format!("      grants: {g}\n"))
             .unwrap_or_default();
         app.config(&format!(
-            "{BASE}hooks:\n  pre-deploy:\n    - plugin: prober\n      settings: {{ probe: {probe}, file: {} }}\n{grants}",
+            "{BASE}hooks:\n  pre-deploy:\n    - plugin: prober\n      settings: {{ probe: {probe}, file: {}, key: readiness_delay, expect: \"1\" }}\n{grants}",
             touched.display()
         ));
         let before = (

@@ -350,6 +350,7 @@ fn grants(
         rollout: true,
         state: g.state.unwrap_or(false),
         http: g.http.clone().unwrap_or_default(),
+        config: g.config.clone().unwrap_or_default(),
     }))
 }
 
@@ -761,6 +762,26 @@ fn secret_ref(s: &Secretable) -> SecretRef {
 
 /// The merged config as YAML with secret values redacted (`hoist config`).
 pub fn redacted_yaml(config: &Config) -> String {
+    serde_saphyr::to_string(&redacted(config))
+        .unwrap_or_else(|e| format!("# cannot print the config: {e}\n"))
+}
+
+/// The merged config as JSON with secret values redacted: what plugins may
+/// read by key (`context.config`).
+pub fn redacted_json(config: &Config) -> serde_json::Value {
+    serde_json::to_value(redacted(config)).unwrap_or(serde_json::Value::Null)
+}
+
+/// A value of `tree` by dotted key (`env.clear.GREETING`, `servers.web.hosts.0`).
+pub fn lookup<'a>(tree: &'a serde_json::Value, key: &str) -> Option<&'a serde_json::Value> {
+    key.split('.').try_fold(tree, |v, part| match v {
+        serde_json::Value::Object(m) => m.get(part),
+        serde_json::Value::Array(a) => part.parse::<usize>().ok().and_then(|i| a.get(i)),
+        _ => None,
+    })
+}
+
+fn redacted(config: &Config) -> schema::RawConfig {
     let mut raw = config.raw.clone();
     if let Some(r) = raw.registry.as_mut() {
         for s in [&mut r.username, &mut r.password] {
@@ -776,7 +797,7 @@ pub fn redacted_yaml(config: &Config) -> String {
             *v = "[REDACTED]".into();
         }
     }
-    serde_saphyr::to_string(&raw).unwrap_or_else(|e| format!("# cannot print the config: {e}\n"))
+    raw
 }
 
 #[cfg(test)]

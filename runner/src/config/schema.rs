@@ -1596,7 +1596,7 @@ pub enum HookEntry {
     /// `- slack-notify`.
     Name(String),
     /// `- {plugin: slack-notify, settings: {...}, grants: {...}, limits: {...}}`.
-    Use(PluginUse),
+    Use(Box<PluginUse>),
 }
 
 impl<'de> Deserialize<'de> for HookEntry {
@@ -1614,7 +1614,7 @@ impl<'de> Deserialize<'de> for HookEntry {
                 }
             }
             fn map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                map_as(map).map(HookEntry::Use)
+                map_as(map).map(|u| HookEntry::Use(Box::new(u)))
             }
         }
         read_shape(deserializer, S)
@@ -1699,9 +1699,12 @@ pub struct Grants {
     /// `state`: access to hoist's deploy state.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<bool>,
-    /// `http`: URLs or hosts the plugin may call.
+    /// `http`: hosts (`host` or `host:port`, `*` wildcards) the plugin may POST to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http: Option<Vec<String>>,
+    /// `config`: config key patterns the plugin may read (`env.clear.*`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<Vec<String>>,
 }
 
 /// `limits` (hoist): resource limits for a plugin.
@@ -2364,10 +2367,10 @@ deploy:
             hooks.post_deploy,
             Some(vec![
                 HookEntry::Name("slack-notify".into()),
-                HookEntry::Use(PluginUse {
+                HookEntry::Use(Box::new(PluginUse {
                     plugin: "smoke-test".into(),
                     ..PluginUse::default()
-                }),
+                })),
             ])
         );
 

@@ -36,6 +36,8 @@ pub struct Services {
     pub app_root: PathBuf,
     /// The rollout steps, during the rollout stage.
     pub rollout: Option<Arc<Rollout>>,
+    /// The deploy config, secrets redacted (`context.config`).
+    pub config: Arc<serde_json::Value>,
 }
 
 /// One call's view: who is calling, at which stage, with which grants.
@@ -237,6 +239,16 @@ impl context::Host for PluginState {
             .iter()
             .find(|(k, _)| *k == key)
             .map(|(_, v)| v.clone())
+    }
+
+    async fn config(&mut self, key: String) -> Result<Option<String>, PluginError> {
+        self.call.grants.config(&key).map_err(refused)?;
+        Ok(
+            crate::config::lookup(&self.call.services.config, &key).map(|v| match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            }),
+        )
     }
 }
 

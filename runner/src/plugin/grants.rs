@@ -51,6 +51,9 @@ pub struct Capabilities {
     /// A private state directory, `/state` inside the plugin.
     #[serde(default)]
     pub state: bool,
+    /// Config key patterns the plugin may read (`env.clear.*`, `proxy.host`).
+    #[serde(default)]
+    pub config: Vec<String>,
     /// Outbound HTTP host patterns (`hooks.slack.com`, `127.0.0.1:*`); like
     /// commands, always granted explicitly.
     #[serde(default)]
@@ -78,6 +81,22 @@ pub struct Grants {
     state: bool,
     declared_http: Vec<GlobMatcher>,
     granted_http: Vec<GlobMatcher>,
+    declared_config: Vec<GlobMatcher>,
+    granted_config: Vec<GlobMatcher>,
+}
+
+/// Config key patterns: `*` matches within one key segment, `**` across.
+fn key_matchers(patterns: &[String]) -> Result<Vec<GlobMatcher>, String> {
+    patterns
+        .iter()
+        .map(|p| {
+            globset::GlobBuilder::new(&p.replace('.', "/"))
+                .literal_separator(true)
+                .build()
+                .map(|g| g.compile_matcher())
+                .map_err(|e| format!("config pattern `{p}`: {e}"))
+        })
+        .collect()
 }
 
 /// `host` patterns match any port; `host:port` patterns that port (`*` allowed).
@@ -147,6 +166,8 @@ impl Grants {
             state: declared.state && granted.state,
             declared_http: http_matchers(&declared.http)?,
             granted_http: http_matchers(&granted.http)?,
+            declared_config: key_matchers(&declared.config)?,
+            granted_config: key_matchers(&granted.config)?,
         })
     }
 
@@ -162,7 +183,28 @@ impl Grants {
             state: true,
             declared_http: http_matchers(&["*".into()]).expect("valid"),
             granted_http: http_matchers(&["*".into()]).expect("valid"),
+            declared_config: key_matchers(&["**".into()]).expect("valid"),
+            granted_config: key_matchers(&["**".into()]).expect("valid"),
         }
+    }
+
+    /// May the plugin read config key `key`?
+    pub fn config(&self, key: &str) -> Result<(), Refusal> {
+        let path = key.replace('.', "/");
+        let hit = |ms: &[GlobMatcher]| ms.iter().any(|m| m.is_match(&path));
+        if !hit(&self.declared_config) {
+            return Err(Refusal::Denied(format!(
+                "plugin `{}` does not declare config key `{key}` in its manifest (`[capabilities] config = [...]`)",
+                self.plugin
+            )));
+        }
+        if !hit(&self.granted_config) {
+            return Err(Refusal::Denied(format!(
+                "plugin `{}` is not granted config key `{key}`; grant it under the plugin in the deploy config: `grants: {{ config: [\"{key}\"] }}`",
+                self.plugin
+            )));
+        }
+        Ok(())
     }
 
     /// May the plugin send HTTP to `host` on `port`?

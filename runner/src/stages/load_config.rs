@@ -220,6 +220,7 @@ pub async fn run(
         service,
         app_root: config.app_root.clone(),
         rollout: None,
+        config: Arc::new(config::redacted_json(&config)),
     });
     let hook_count: usize = crate::stage::Stage::HOOKS
         .iter()

@@ -43,6 +43,7 @@ pub async fn run(run: &Run) -> Result<((), String), String> {
         service: run.config.service_id(),
         app_root: run.config.app_root.clone(),
         rollout: Some(rollout.clone()),
+        config: run.services.config.clone(),
     });
     let plan = Plan {
         targets: rollout
