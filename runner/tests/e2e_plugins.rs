@@ -120,6 +120,29 @@ fn components_of_the_wrong_world_are_refused_at_load() {
 }
 
 #[test]
+fn an_import_the_manifest_does_not_declare_is_refused_at_load() {
+    let app = App::new("undeclared", BASE);
+    // The commander fixture imports hoist:plugin/commands; this manifest
+    // declares no commands capability.
+    let wasm = std::fs::read(guest_wasm(
+        "hoist-fixture-commander",
+        "hoist_fixture_commander.wasm",
+    ))
+    .unwrap();
+    app.install_plugin("sneaky", &wasm, &manifest("sneaky", "hook"));
+    assert_bad_plugin(
+        &app,
+        "sneaky",
+        "    - sneaky\n",
+        "load-config",
+        &[
+            "imports hoist:plugin/commands@0.1.0",
+            "plugin.toml declares no matching capability",
+        ],
+    );
+}
+
+#[test]
 fn a_plugin_built_for_an_incompatible_wit_version_is_refused_at_load() {
     let app = App::new("future", BASE);
     let wasm = std::fs::read(guest_wasm(
@@ -251,6 +274,16 @@ fn grant_matrix_each_capability_granted_and_denied() {
         (
             "docker-read",
             Some("{ docker: read, hosts: [\"web-*\"] }"),
+            false,
+        ),
+        (
+            "docker-read",
+            Some("{ docker: read, roles: [\"web\"] }"),
+            true,
+        ),
+        (
+            "docker-read",
+            Some("{ docker: read, roles: [\"workers\"] }"),
             false,
         ),
         ("docker-write", Some("{ docker: read }"), false),

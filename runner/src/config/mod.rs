@@ -347,6 +347,7 @@ fn grants(
         docker,
         commands: g.commands.clone().unwrap_or_default(),
         hosts: g.hosts.clone().unwrap_or_default(),
+        roles: g.roles.clone().unwrap_or_default(),
         rollout: true,
         state: g.state.unwrap_or(false),
         http: g.http.clone().unwrap_or_default(),

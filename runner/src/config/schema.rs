@@ -1696,6 +1696,9 @@ pub struct Grants {
     /// `hosts`: hosts the plugin may reach.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hosts: Option<Vec<String>>,
+    /// `roles`: roles whose hosts the plugin may reach with Docker.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
     /// `state`: access to hoist's deploy state.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<bool>,

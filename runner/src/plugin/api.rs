@@ -102,7 +102,16 @@ impl CallEnv {
 
     /// Docker on `host` after the grant check.
     async fn docker(&self, host: &str, write: bool) -> Result<d::Docker, PluginError> {
-        self.grants.docker(host, write).map_err(refused)?;
+        let roles: Vec<&str> = self
+            .context
+            .roles
+            .iter()
+            .filter(|r| r.hosts.iter().any(|h| h == host))
+            .map(|r| r.name.as_str())
+            .collect();
+        self.grants
+            .docker_on(host, &roles, write)
+            .map_err(refused)?;
         if !self.services.fleet.knows(host) {
             return Err(PluginError::Invalid(format!(
                 "host `{host}` is not part of this deploy (hosts: {})",

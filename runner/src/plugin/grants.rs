@@ -45,6 +45,10 @@ pub struct Capabilities {
     /// Host name patterns the plugin may touch (`web-*`); empty means all.
     #[serde(default)]
     pub hosts: Vec<String>,
+    /// Role patterns: Docker only on hosts that run one of these roles in
+    /// the deploy; empty means all.
+    #[serde(default)]
+    pub roles: Vec<String>,
     /// The rollout steps (strategies).
     #[serde(default)]
     pub rollout: bool,
@@ -77,6 +81,7 @@ pub struct Grants {
     declared_commands: Vec<Vec<String>>,
     granted_commands: Vec<Vec<String>>,
     hosts: Vec<GlobMatcher>,
+    roles: Vec<GlobMatcher>,
     rollout: bool,
     state: bool,
     declared_http: Vec<GlobMatcher>,
@@ -156,7 +161,13 @@ impl Grants {
             let g = Glob::new(p).map_err(|e| format!("host pattern `{p}`: {e}"))?;
             hosts.push(g.compile_matcher());
         }
+        let mut roles = Vec::new();
+        for p in declared.roles.iter().chain(&granted.roles) {
+            let g = Glob::new(p).map_err(|e| format!("role pattern `{p}`: {e}"))?;
+            roles.push(g.compile_matcher());
+        }
         Ok(Grants {
+            roles,
             plugin: plugin.to_string(),
             docker: declared.docker.min(granted.docker),
             declared_commands: declared.commands.iter().map(|p| words(p)).collect(),
@@ -179,6 +190,7 @@ impl Grants {
             declared_commands: vec![vec!["**".into()]],
             granted_commands: vec![vec!["**".into()]],
             hosts: Vec::new(),
+            roles: Vec::new(),
             rollout: true,
             state: true,
             declared_http: http_matchers(&["*".into()]).expect("valid"),
@@ -228,6 +240,24 @@ impl Grants {
 
     fn host_allowed(&self, host: &str) -> bool {
         self.hosts.iter().all(|m| m.is_match(host))
+    }
+
+    /// May the plugin use Docker on `host`, which runs `host_roles` in this
+    /// deploy (`write` for changes)?
+    pub fn docker_on(&self, host: &str, host_roles: &[&str], write: bool) -> Result<(), Refusal> {
+        self.docker(host, write)?;
+        if !self
+            .roles
+            .iter()
+            .all(|m| host_roles.iter().any(|r| m.is_match(r)))
+        {
+            return Err(Refusal::Denied(format!(
+                "plugin `{}` is not granted the roles of host `{host}` ({})",
+                self.plugin,
+                host_roles.join(", ")
+            )));
+        }
+        Ok(())
     }
 
     /// May the plugin use Docker on `host` (`write` for changes)?
