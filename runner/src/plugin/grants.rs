@@ -200,42 +200,50 @@ impl Grants {
         }
     }
 
-    /// May the plugin read config key `key`?
-    pub fn config(&self, key: &str) -> Result<(), Refusal> {
-        let path = key.replace('.', "/");
-        let hit = |ms: &[GlobMatcher]| ms.iter().any(|m| m.is_match(&path));
-        if !hit(&self.declared_config) {
+    /// Declared in the manifest and granted by the config: `value` must
+    /// match a pattern of both. `what` names it in the refusal ("HTTP to
+    /// `x`"), `grant` is the `grants:` entry that would allow it.
+    fn declared_and_granted(
+        &self,
+        (declared, granted): (&[GlobMatcher], &[GlobMatcher]),
+        value: &str,
+        what: &str,
+        grant: &str,
+    ) -> Result<(), Refusal> {
+        let hit = |ms: &[GlobMatcher]| ms.iter().any(|m| m.is_match(value));
+        if !hit(declared) {
             return Err(Refusal::Denied(format!(
-                "plugin `{}` does not declare config key `{key}` in its manifest (`[capabilities] config = [...]`)",
+                "plugin `{}` does not declare {what} in its manifest ([capabilities])",
                 self.plugin
             )));
         }
-        if !hit(&self.granted_config) {
+        if !hit(granted) {
             return Err(Refusal::Denied(format!(
-                "plugin `{}` is not granted config key `{key}`; grant it under the plugin in the deploy config: `grants: {{ config: [\"{key}\"] }}`",
+                "plugin `{}` is not granted {what}; grant it under the plugin in the deploy config: `grants: {{ {grant} }}`",
                 self.plugin
             )));
         }
         Ok(())
     }
 
+    /// May the plugin read config key `key`?
+    pub fn config(&self, key: &str) -> Result<(), Refusal> {
+        self.declared_and_granted(
+            (&self.declared_config, &self.granted_config),
+            &key.replace('.', "/"),
+            &format!("config key `{key}`"),
+            &format!("config: [\"{key}\"]"),
+        )
+    }
+
     /// May the plugin send HTTP to `host` on `port`?
     pub fn http(&self, host: &str, port: u16) -> Result<(), Refusal> {
-        let authority = format!("{host}:{port}");
-        let hit = |ms: &[GlobMatcher]| ms.iter().any(|m| m.is_match(&authority));
-        if !hit(&self.declared_http) {
-            return Err(Refusal::Denied(format!(
-                "plugin `{}` does not declare HTTP to `{authority}` in its manifest",
-                self.plugin
-            )));
-        }
-        if !hit(&self.granted_http) {
-            return Err(Refusal::Denied(format!(
-                "plugin `{}` is not granted HTTP to `{authority}`; grant it under the plugin in the deploy config: `grants: {{ http: [\"{host}\"] }}`",
-                self.plugin
-            )));
-        }
-        Ok(())
+        self.declared_and_granted(
+            (&self.declared_http, &self.granted_http),
+            &format!("{host}:{port}"),
+            &format!("HTTP to `{host}:{port}`"),
+            &format!("http: [\"{host}\"]"),
+        )
     }
 
     fn host_allowed(&self, host: &str) -> bool {
@@ -424,5 +432,34 @@ mod tests {
         let g = Grants::effective("p", &declared, Some(&granted)).unwrap();
         assert!(g.docker("web-1", true).is_ok());
         assert!(matches!(g.docker("db-1", false), Err(Refusal::Denied(_))));
+    }
+
+    #[test]
+    fn http_config_and_roles_need_declaration_and_grant() {
+        let declared = Capabilities {
+            docker: DockerAccess::Read,
+            http: vec!["*".into()],
+            config: vec!["env.clear.*".into()],
+            ..Default::default()
+        };
+        // No grants block: http is never granted by default; config is.
+        let g = Grants::effective("p", &declared, None).unwrap();
+        assert!(
+            matches!(g.http("127.0.0.1", 8080), Err(Refusal::Denied(m)) if m.contains("grants: { http: [\"127.0.0.1\"] }"))
+        );
+        assert!(g.config("env.clear.GREETING").is_ok());
+        assert!(g.config("env.secret").is_err() && g.config("env.clear.A.B").is_err());
+        let granted = Capabilities {
+            docker: DockerAccess::Read,
+            http: vec!["hooks.example.com".into(), "127.0.0.1:9000".into()],
+            roles: vec!["web".into()],
+            ..Default::default()
+        };
+        let g = Grants::effective("p", &declared, Some(&granted)).unwrap();
+        assert!(g.http("hooks.example.com", 443).is_ok());
+        assert!(g.http("127.0.0.1", 9000).is_ok() && g.http("127.0.0.1", 9001).is_err());
+        assert!(g.config("env.clear.GREETING").is_err(), "not granted");
+        assert!(g.docker_on("h", &["web", "workers"], false).is_ok());
+        assert!(g.docker_on("h", &["workers"], false).is_err());
     }
 }
