@@ -736,3 +736,49 @@ fn accepted(b: &Bed, i: usize) -> usize {
         .parse()
         .unwrap_or(0)
 }
+
+#[test]
+fn dry_run_reads_the_servers_and_changes_nothing() {
+    let _g = shared();
+    let b = bed();
+    let (app, kh) = app("dryrun", "");
+    app.deploy("v1", &[]).assert_ok();
+    let audit_before: Vec<String> = (0..3)
+        .map(|i| b.sh(i, &format!("cat .hoist/{}-audit.log", app.service)))
+        .collect();
+    let dry = app.hoist(&["deploy", "--dry-run", "--version", "v2"]);
+    dry.assert_ok();
+    // The plan knows what runs there: v1 would be stopped on each server.
+    for (i, s) in b.servers.iter().enumerate() {
+        let role = if i == 2 { "workers" } else { "web" };
+        let stop = format!("[{s}] docker stop -t 30 {}-{role}-v1", app.service);
+        assert!(
+            dry.stdout.contains(&stop),
+            "`{stop}` missing:\n{}",
+            dry.stdout
+        );
+    }
+    // Nothing changed: same containers, no v2 image, same audit logs, no lock.
+    assert_running(b, &app, 0, &web(&app, "v1"));
+    assert_running(b, &app, 1, &web(&app, "v1"));
+    assert_running(b, &app, 2, &workers(&app, "v1"));
+    for (i, before) in audit_before.iter().enumerate() {
+        assert_eq!(b.containers(i, &app.service).len(), 1);
+        assert_eq!(
+            &b.sh(i, &format!("cat .hoist/{}-audit.log", app.service)),
+            before
+        );
+    }
+    assert!(app.hoist(&["lock", "status"]).stdout.contains("No lock"));
+    // With an empty known_hosts a dry run records no host key (the plan for
+    // those hosts is shown as for a first deploy).
+    std::fs::write(&kh, "").unwrap();
+    let dry = app.hoist(&["deploy", "--dry-run", "--version", "v2"]);
+    dry.assert_ok();
+    assert_eq!(std::fs::read_to_string(&kh).unwrap(), "");
+    assert!(
+        dry.text().contains("as for a first deploy"),
+        "{}",
+        dry.text()
+    );
+}

@@ -17,55 +17,65 @@ use crate::plugin::{ContextBase, PluginSet};
 use crate::secrets::Secrets;
 use crate::version;
 
-/// For `--dry-run`: fake engines, seeded read-only from the local engine
-/// when it answers, so the plan shows what would really be replaced.
+/// For `--dry-run`: fake engines, each seeded read-only from the real one
+/// (the local engine, servers over SSH) when it answers, so the plan shows
+/// what would really be replaced. Nothing is changed anywhere.
 async fn dry_run_connector(
     hosts: &[String],
     service: &crate::docker::naming::ServiceId,
     events: &Reporter,
+    real: Connector,
 ) -> Connector {
     let log: OpLog = Arc::default();
-    let mut engines: BTreeMap<String, Arc<dyn Engine>> = BTreeMap::new();
+    let real = Fleet::new(hosts, real, None);
     let mut all: Vec<String> = hosts.to_vec();
     if !all.iter().any(|h| h == LOCAL) {
         all.push(LOCAL.into());
     }
-    for h in all {
+    let seeds = futures_util::future::join_all(all.iter().map(|h| {
+        let real = &real;
+        async move {
+            let docker = if h == LOCAL {
+                real.builder().await
+            } else {
+                real.docker(h).await
+            }?;
+            let filter = ContainerFilter {
+                all: true,
+                labels: service.filter(None),
+                ..Default::default()
+            };
+            let containers = docker.containers(filter).await?;
+            let images = docker
+                .images(vec![("service".into(), service.service.clone())])
+                .await?;
+            Ok::<_, crate::docker::DockerError>((containers, images))
+        }
+    }))
+    .await;
+    let mut engines: BTreeMap<String, Arc<dyn Engine>> = BTreeMap::new();
+    for (h, seed) in all.into_iter().zip(seeds) {
         let fake = FakeEngine::new(&h, log.clone());
-        if h == LOCAL {
-            match crate::docker::api::ApiEngine::connect_local(LOCAL, None).await {
-                Ok(real) => {
-                    let real = crate::docker::Docker::new(Arc::new(real));
-                    let filter = ContainerFilter {
-                        all: true,
-                        labels: service.filter(None),
-                        ..Default::default()
-                    };
-                    for c in real.containers(filter).await.unwrap_or_default() {
-                        fake.seed_container(FakeContainer {
-                            name: c.name,
-                            image: c.image,
-                            state: c.state,
-                            labels: c.labels,
-                            created: c.created,
-                        });
-                    }
-                    let images = real
-                        .images(vec![("service".into(), service.service.clone())])
-                        .await
-                        .unwrap_or_default();
-                    for i in images {
-                        for t in i.tags {
-                            fake.seed_image(&t);
-                        }
-                    }
+        match seed {
+            Ok((containers, images)) => {
+                for c in containers {
+                    fake.seed_container(FakeContainer {
+                        name: c.name,
+                        image: c.image,
+                        state: c.state,
+                        labels: c.labels,
+                        created: c.created,
+                    });
                 }
-                Err(e) => events.log(
-                    Level::Warn,
-                    None,
-                    format!("dry run: {e}; showing the plan as for a first deploy"),
-                ),
+                for t in images.into_iter().flat_map(|i| i.tags) {
+                    fake.seed_image(&t);
+                }
             }
+            Err(e) => events.log(
+                Level::Warn,
+                None,
+                format!("dry run: {e}; showing the plan for `{h}` as for a first deploy"),
+            ),
         }
         engines.insert(h, Arc::new(fake));
     }
@@ -86,7 +96,9 @@ pub async fn run(
         Secrets::load(&config.secrets_files, &config.app_root).map_err(|e| e.to_string())?;
     events.add_secrets(secrets.values());
     let selection = fleet::select(&config, &req.filters).map_err(|e| e.to_string())?;
-    let ssh_options = crate::ssh::SshOptions::from_config(&config)?;
+    let mut ssh_options = crate::ssh::SshOptions::from_config(&config)?;
+    // A dry run reads servers but records nothing, not even a host key.
+    ssh_options.strict_host_keys |= req.dry_run;
     let delivery = crate::stages::push::Delivery::from_config(&config, &secrets)?;
     for host in selection.remote_hosts() {
         ssh_options
@@ -125,24 +137,25 @@ pub async fn run(
     }
     let plugins = PluginSet::prepare(&config, &strategy, req.skip_hooks)?;
     let service = config.service_id();
+    let progress_events = events.clone();
+    let real = Connector::Real {
+        progress: Some(Arc::new(move |host: &str, line: &str| {
+            progress_events.emit(
+                Event::new(Kind::Log, None)
+                    .host(host)
+                    .level(Level::Debug)
+                    .message(line.to_string()),
+            )
+        })),
+        ssh: Arc::new(crate::ssh::Pool::new(ssh_options)),
+        workdir: std::env::var_os("HOME")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| config.app_root.clone()),
+    };
     let connector = if req.dry_run {
-        dry_run_connector(&selection.hosts, &service, &events).await
+        dry_run_connector(&selection.hosts, &service, &events, real).await
     } else {
-        let progress_events = events.clone();
-        Connector::Real {
-            progress: Some(Arc::new(move |host: &str, line: &str| {
-                progress_events.emit(
-                    Event::new(Kind::Log, None)
-                        .host(host)
-                        .level(Level::Debug)
-                        .message(line.to_string()),
-                )
-            })),
-            ssh: Arc::new(crate::ssh::Pool::new(ssh_options)),
-            workdir: std::env::var_os("HOME")
-                .map(std::path::PathBuf::from)
-                .unwrap_or_else(|| config.app_root.clone()),
-        }
+        real
     };
     let op_level = if req.dry_run {
         Level::Info
