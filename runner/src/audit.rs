@@ -3,7 +3,7 @@
 //! (Kamal keeps `.kamal/<service>-audit.log`).
 
 use crate::docker::naming::ServiceId;
-use crate::shell::{HostCommand, Shell, ShellError};
+use crate::shell::{HostCommand, Shell, ShellError, run_ok};
 
 /// The audit log of one service (and destination).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,32 +36,12 @@ impl AuditLog {
 
     /// Appends a line on `shell`'s host.
     pub async fn append(&self, shell: &dyn Shell, line: &str) -> Result<(), ShellError> {
-        let cmd = self.append_command(line);
-        let out = shell.run(&cmd).await?;
-        if out.success() {
-            Ok(())
-        } else {
-            Err(ShellError::Broken {
-                host: shell.host().to_string(),
-                command: cmd.script,
-                detail: out.stderr.trim().to_string(),
-            })
-        }
+        run_ok(shell, &self.append_command(line)).await.map(|_| ())
     }
 
     /// The last `n` lines on `shell`'s host.
     pub async fn tail(&self, shell: &dyn Shell, n: u32) -> Result<String, ShellError> {
-        let cmd = self.tail_command(n);
-        let out = shell.run(&cmd).await?;
-        if out.success() {
-            Ok(out.stdout)
-        } else {
-            Err(ShellError::Broken {
-                host: shell.host().to_string(),
-                command: cmd.script,
-                detail: out.stderr.trim().to_string(),
-            })
-        }
+        run_ok(shell, &self.tail_command(n)).await.map(|o| o.stdout)
     }
 }
 

@@ -9,7 +9,6 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, LoadOptions};
 use crate::events::{Mode, Reporter};
-use std::sync::Arc;
 
 use crate::audit::AuditLog;
 use crate::fleet::{Connector, Filters, Fleet, Selection, select};
@@ -19,7 +18,7 @@ use crate::plugin::catalog::{Catalog, Origin};
 use crate::plugin::host::{PluginHost, default_cache_dir};
 use crate::plugin::manifest::PluginKind;
 use crate::plugin::scaffold;
-use crate::ssh::{Pool, SshOptions};
+use crate::ssh::SshOptions;
 use crate::stage::Stage;
 
 /// Comma lists: `-h a,b -h c`.
@@ -387,16 +386,9 @@ async fn connect(common: &Common) -> anyhow::Result<(config::Config, Selection, 
         },
     )?;
     let ssh = SshOptions::from_config(&c).map_err(anyhow::Error::msg)?;
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| c.app_root.clone());
     let fleet = Fleet::new(
         &selection.hosts,
-        Connector::Real {
-            progress: None,
-            ssh: Arc::new(Pool::new(ssh)),
-            workdir: home,
-        },
+        Connector::real(ssh, None, &c.app_root),
         None,
     );
     Ok((c, selection, fleet))

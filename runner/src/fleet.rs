@@ -198,6 +198,24 @@ pub enum Connector {
     Given(BTreeMap<String, Arc<dyn Engine>>),
 }
 
+impl Connector {
+    /// Real engines and shells: servers over SSH with `ssh`, local shell
+    /// commands in `$HOME` (`app_root` when HOME is unset).
+    pub fn real(
+        ssh: ssh::SshOptions,
+        progress: Option<Progress>,
+        app_root: &std::path::Path,
+    ) -> Connector {
+        Connector::Real {
+            progress,
+            ssh: Arc::new(ssh::Pool::new(ssh)),
+            workdir: std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| app_root.to_path_buf()),
+        }
+    }
+}
+
 /// Docker per selected host, connected once, on first use.
 pub struct Fleet {
     connector: Connector,

@@ -101,6 +101,21 @@ pub trait Shell: Send + Sync {
     async fn run(&self, cmd: &HostCommand) -> Result<ShellOutput, ShellError>;
 }
 
+/// Runs `cmd` on `shell`; a non-zero exit is a [`ShellError::Broken`]
+/// carrying its stderr.
+pub async fn run_ok(shell: &dyn Shell, cmd: &HostCommand) -> Result<ShellOutput, ShellError> {
+    let out = shell.run(cmd).await?;
+    if out.success() {
+        Ok(out)
+    } else {
+        Err(ShellError::Broken {
+            host: shell.host().to_string(),
+            command: cmd.script.clone(),
+            detail: out.stderr.trim().to_string(),
+        })
+    }
+}
+
 /// Caps and decodes captured output.
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(&b[..b.len().min(OUTPUT_CAP)]).into_owned()

@@ -18,12 +18,18 @@ fn roles(b: &Bed) -> String {
     )
 }
 
+/// An app with its own copy of the bed's known_hosts (config up to the caller).
+fn bed_app(prefix: &str) -> (App, PathBuf) {
+    let app = App::new(prefix, "");
+    let kh = app.path().join("known_hosts");
+    std::fs::copy(&bed().known_hosts, &kh).unwrap();
+    (app, kh)
+}
+
 /// An app deploying to the bed; `extra` is appended to the config.
 fn app(prefix: &str, extra: &str) -> (App, PathBuf) {
     let b = bed();
-    let app = App::new(prefix, "");
-    let kh = app.path().join("known_hosts");
-    std::fs::copy(&b.known_hosts, &kh).unwrap();
+    let (app, kh) = bed_app(prefix);
     app.config(&format!(
         "{}{}readiness_delay: 1\ndeploy_timeout: 30\n{extra}",
         roles(b),
@@ -142,7 +148,7 @@ fn host_and_role_filters_touch_exactly_the_matching_servers() {
     let (app, _) = app("filters", "");
     app.deploy("v1", &[]).assert_ok();
     // -h with a wildcard: only server 2.
-    let pattern = format!("*:{}", b.servers[1].rsplit(':').next().unwrap());
+    let pattern = format!("*:{}", port(&b.servers[1]));
     app.deploy("v2", &["-h", &pattern]).assert_ok();
     assert_running(b, &app, 0, &web(&app, "v1"));
     assert_running(b, &app, 1, &web(&app, "v2"));
@@ -224,9 +230,7 @@ fn a_server_lost_mid_rollout_is_rolled_back_around_and_the_lock_released() {
     let _g = exclusive();
     let b = bed();
     // All three as web, one at a time with a pause between batches.
-    let app = App::new("lost", "");
-    let kh = app.path().join("known_hosts");
-    std::fs::copy(&b.known_hosts, &kh).unwrap();
+    let (app, kh) = bed_app("lost");
     app.config(&format!(
         "servers:\n  web: [{}]\n{}readiness_delay: 1\nboot:\n  limit: 1\n  wait: 4\n",
         b.servers.join(", "),
@@ -363,9 +367,7 @@ fn jump_host_reaches_servers_by_their_private_names() {
 fn a_non_root_user_and_the_global_ssh_port() {
     let _g = shared();
     let b = bed();
-    let app = App::new("user", "");
-    let kh = app.path().join("known_hosts");
-    std::fs::copy(&b.known_hosts, &kh).unwrap();
+    let (app, kh) = bed_app("user");
     // `deploy` is in the docker group on the servers; the host has no port,
     // so ssh.port applies.
     let ssh = b
@@ -643,9 +645,7 @@ fn ssh_agent_keys_one_connection_per_host_volumes_and_options() {
     // Exclusive: sshd's login count must be this deploy's alone.
     let _g = exclusive();
     let b = bed();
-    let app = App::new("agent", "");
-    let kh = app.path().join("known_hosts");
-    std::fs::copy(&b.known_hosts, &kh).unwrap();
+    let (app, kh) = bed_app("agent");
     // No key files: the only identity is in an ssh-agent started here.
     let agent_dir = tempfile::tempdir().unwrap();
     let sock = agent_dir.path().join("agent.sock");

@@ -35,8 +35,9 @@ pub struct ApiEngine {
     host: String,
     docker: bollard::Docker,
     progress: Option<Progress>,
-    /// Whatever must live as long as the engine (an SSH socket forward).
-    _keep: Option<Box<dyn std::any::Any + Send + Sync>>,
+    /// The SSH socket forward a server's engine is reached through (kept
+    /// alive with the engine); none for the local engine.
+    tunnel: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl ApiEngine {
@@ -107,7 +108,7 @@ impl ApiEngine {
             host: host.to_string(),
             docker,
             progress,
-            _keep: keep,
+            tunnel: keep,
         })
     }
 
@@ -125,7 +126,7 @@ impl ApiEngine {
                 host,
                 detail: format!("no socket at {p}"),
             },
-            BollardError::HyperLegacyError { .. } if self._keep.is_some() => {
+            BollardError::HyperLegacyError { .. } if self.tunnel.is_some() => {
                 DockerError::Unreachable {
                     host,
                     detail: "the SSH connection to the server broke or it stopped answering".into(),

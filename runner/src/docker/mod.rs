@@ -125,6 +125,12 @@ impl Docker {
 
     /// Executes a raw operation.
     pub async fn execute(&self, op: &DockerOp) -> Result<OpOutput, DockerError> {
+        self.report(op);
+        self.engine.execute(op).await
+    }
+
+    /// Reports `op` as an `op` event when it changes something (or waits).
+    fn report(&self, op: &DockerOp) {
         if let Some((events, level)) = &self.events
             && (op.mutates() || matches!(op, DockerOp::WaitReady { .. }))
         {
@@ -135,7 +141,6 @@ impl Docker {
                     .message(op.to_string()),
             );
         }
-        self.engine.execute(op).await
     }
 
     fn unexpected(&self, op: &DockerOp, out: OpOutput) -> DockerError {
@@ -238,18 +243,10 @@ impl Docker {
         mut progress: impl FnMut(u64) + Send + 'static,
     ) -> Result<u64, DockerError> {
         use futures_util::StreamExt;
-        let op = DockerOp::Load {
+        self.report(&DockerOp::Load {
             image: image.into(),
             from: source.host().into(),
-        };
-        if let Some((events, level)) = &self.events {
-            events.emit(
-                Event::new(Kind::Op, None)
-                    .host(self.host())
-                    .level(*level)
-                    .message(op.to_string()),
-            );
-        }
+        });
         let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let counter = sent.clone();
         let data = source

@@ -78,7 +78,6 @@ impl WasiView for PluginState {
 fn refused(r: Refusal) -> PluginError {
     match r {
         Refusal::Denied(m) => PluginError::Denied(m),
-        Refusal::Unavailable(m) => PluginError::Unavailable(m),
     }
 }
 

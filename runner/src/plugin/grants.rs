@@ -69,8 +69,6 @@ pub struct Capabilities {
 pub enum Refusal {
     /// Not granted.
     Denied(String),
-    /// Not available on this target.
-    Unavailable(String),
 }
 
 /// The effective grants of one plugin in one run.
@@ -156,16 +154,20 @@ impl Grants {
             ..declared.clone()
         };
         let granted = granted.unwrap_or(&default_grant);
-        let mut hosts = Vec::new();
-        for p in declared.hosts.iter().chain(&granted.hosts) {
-            let g = Glob::new(p).map_err(|e| format!("host pattern `{p}`: {e}"))?;
-            hosts.push(g.compile_matcher());
-        }
-        let mut roles = Vec::new();
-        for p in declared.roles.iter().chain(&granted.roles) {
-            let g = Glob::new(p).map_err(|e| format!("role pattern `{p}`: {e}"))?;
-            roles.push(g.compile_matcher());
-        }
+        // Every declared and every granted pattern must match.
+        let all_of = |declared: &[String], granted: &[String], what: &str| {
+            declared
+                .iter()
+                .chain(granted)
+                .map(|p| {
+                    Glob::new(p)
+                        .map(|g| g.compile_matcher())
+                        .map_err(|e| format!("{what} pattern `{p}`: {e}"))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let hosts = all_of(&declared.hosts, &granted.hosts, "host")?;
+        let roles = all_of(&declared.roles, &granted.roles, "role")?;
         Ok(Grants {
             roles,
             plugin: plugin.to_string(),

@@ -71,20 +71,6 @@ pub enum SshError {
     Channel { host: String, detail: String },
 }
 
-impl SshError {
-    /// The host it concerns.
-    pub fn host(&self) -> &str {
-        match self {
-            SshError::Connect { host, .. }
-            | SshError::HostKeyChanged { host, .. }
-            | SshError::HostKeyUnknown { host, .. }
-            | SshError::Auth { host, .. }
-            | SshError::Timeout { host, .. }
-            | SshError::Channel { host, .. } => host,
-        }
-    }
-}
-
 /// How host keys are checked.
 #[derive(Debug, Clone)]
 pub struct HostKeyPolicy {
@@ -232,11 +218,6 @@ impl Drop for ForwardedSocket {
 }
 
 impl Session {
-    /// The config host string.
-    pub fn host(&self) -> &str {
-        &self.host
-    }
-
     /// Serves a local unix socket whose connections reach `remote_path` on
     /// the server (one `direct-streamlocal` channel per connection).
     pub async fn forward_socket(
@@ -262,8 +243,7 @@ impl Session {
             .await
             .map_err(|e| {
                 channel_error(format!(
-                    "cannot reach {remote_path} over SSH ({e}): is Docker installed and running there, may `{}` use it (root or the docker group), and does sshd allow AllowStreamLocalForwarding?",
-                    "the SSH user"
+                    "cannot reach {remote_path} over SSH ({e}): is Docker installed and running there, may the SSH user use it (root or the docker group), and does sshd allow AllowStreamLocalForwarding?"
                 ))
             })?;
         drop(probe.into_stream());

@@ -138,8 +138,9 @@ pub async fn run(
     let plugins = PluginSet::prepare(&config, &strategy, req.skip_hooks)?;
     let service = config.service_id();
     let progress_events = events.clone();
-    let real = Connector::Real {
-        progress: Some(Arc::new(move |host: &str, line: &str| {
+    let real = Connector::real(
+        ssh_options,
+        Some(Arc::new(move |host: &str, line: &str| {
             progress_events.emit(
                 Event::new(Kind::Log, None)
                     .host(host)
@@ -147,11 +148,8 @@ pub async fn run(
                     .message(line.to_string()),
             )
         })),
-        ssh: Arc::new(crate::ssh::Pool::new(ssh_options)),
-        workdir: std::env::var_os("HOME")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| config.app_root.clone()),
-    };
+        &config.app_root,
+    );
     let connector = if req.dry_run {
         dry_run_connector(&selection.hosts, &service, &events, real).await
     } else {

@@ -21,7 +21,7 @@ use futures_util::future::join_all;
 
 use crate::config::{Config, SecretRef};
 use crate::docker::{Docker, DockerOp, RegistryAuth};
-use crate::events::{Event, Kind, Level};
+use crate::events::{Event, Kind, Level, Reporter};
 use crate::pipeline::Run;
 use crate::secrets::Secrets;
 
@@ -147,8 +147,8 @@ pub async fn run(run: &Run) -> Result<((), String), String> {
     ))
 }
 
-fn progress(run: &Run, host: &str, level: Level, message: String) {
-    run.events.emit(
+fn progress(events: &Reporter, host: &str, level: Level, message: String) {
+    events.emit(
         Event::new(Kind::Log, None)
             .host(host)
             .level(level)
@@ -160,18 +160,17 @@ async fn deliver(run: &Run, builder: &Docker, host: &str) -> Result<(), String> 
     let started = Instant::now();
     let docker = run.fleet.docker(host).await.map_err(|e| e.to_string())?;
     let image = run.image.clone();
+    let events = &run.events;
+    let pull = |how: &str| {
+        progress(events, host, Level::Info, format!("pulling {image}{how}"));
+        docker.done(DockerOp::Pull {
+            image: image.clone(),
+            auth: run.delivery.auth(),
+        })
+    };
     match &run.delivery {
-        Delivery::Registry { auth } => {
-            progress(run, host, Level::Info, format!("pulling {image}"));
-            docker
-                .done(DockerOp::Pull {
-                    image: image.clone(),
-                    auth: auth.clone(),
-                })
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-        Delivery::LocalRegistry { port, auth } => {
+        Delivery::Registry { .. } => pull("").await.map_err(|e| e.to_string())?,
+        Delivery::LocalRegistry { port, .. } => {
             let pool = run
                 .fleet
                 .ssh()
@@ -182,42 +181,30 @@ async fn deliver(run: &Run, builder: &Docker, host: &str) -> Result<(), String> 
                 .reverse_forward(*port, local)
                 .await
                 .map_err(|e| e.to_string())?;
-            progress(
-                run,
-                host,
-                Level::Info,
-                format!("pulling {image} through a tunnel to this machine's registry"),
-            );
-            let pulled = docker
-                .done(DockerOp::Pull {
-                    image: image.clone(),
-                    auth: auth.clone(),
-                })
-                .await;
+            let pulled = pull(" through a tunnel to this machine's registry").await;
             session.cancel_reverse_forward(*port).await;
             pulled.map_err(|e| e.to_string())?;
         }
         Delivery::Stream => {
-            progress(run, host, Level::Info, format!("sending {image} over SSH"));
-            let events = run.events.clone();
-            let h = host.to_string();
+            progress(
+                events,
+                host,
+                Level::Info,
+                format!("sending {image} over SSH"),
+            );
+            let (sink, h) = (events.clone(), host.to_string());
             let mut next = 0u64;
             let bytes = docker
                 .load_from(builder, &image, move |sent| {
                     if sent >= next {
                         next = sent + (8 << 20);
-                        events.emit(
-                            Event::new(Kind::Log, None)
-                                .host(h.as_str())
-                                .level(Level::Debug)
-                                .message(format!("{} sent", mib(sent))),
-                        );
+                        progress(&sink, &h, Level::Debug, format!("{} sent", mib(sent)));
                     }
                 })
                 .await
                 .map_err(|e| e.to_string())?;
             progress(
-                run,
+                events,
                 host,
                 Level::Info,
                 format!(
@@ -230,7 +217,7 @@ async fn deliver(run: &Run, builder: &Docker, host: &str) -> Result<(), String> 
         }
     }
     progress(
-        run,
+        events,
         host,
         Level::Info,
         format!("has {image} ({:.1}s)", started.elapsed().as_secs_f64()),

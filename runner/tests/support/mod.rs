@@ -380,23 +380,20 @@ impl App {
 
     /// Names of running containers, sorted.
     pub fn running(&self) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .containers()
-            .into_iter()
-            .filter(|c| c.state == "running")
-            .map(|c| c.name)
-            .collect();
-        v.sort();
-        v
+        self.running_by(|c| c.name)
     }
 
     /// Ids of running containers, sorted.
     pub fn running_ids(&self) -> Vec<String> {
+        self.running_by(|c| c.id)
+    }
+
+    fn running_by(&self, key: impl Fn(Seen) -> String) -> Vec<String> {
         let mut v: Vec<String> = self
             .containers()
             .into_iter()
             .filter(|c| c.state == "running")
-            .map(|c| c.id)
+            .map(key)
             .collect();
         v.sort();
         v
