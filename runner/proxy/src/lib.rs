@@ -1,0 +1,1 @@
+//! hoist-proxy: the reverse proxy hoist runs in front of proxied roles.
