@@ -2,6 +2,10 @@
 //! `hooks/`) as WebAssembly components with a nested cargo, so `cargo build`
 //! of a fresh clone embeds them in `hoist` with no manual wasm step.
 //!
+//! It also builds `hoist-proxy` (`runner/proxy`) as a static
+//! x86_64-unknown-linux-musl binary: hoist puts it in a `FROM scratch` image
+//! and ships that to proxied hosts, so no proxy image is ever pulled.
+//!
 //! The nested build uses its own target dir (a shared one would deadlock on
 //! the outer build's lock) next to the outer one, so every profile reuses it.
 
@@ -33,7 +37,7 @@ fn main() {
                 .join("hoist-guests")
         });
 
-    for dir in ["wit", "plugins", "hooks"] {
+    for dir in ["wit", "plugins", "hooks", "runner/proxy/src", "runner/proxy/Cargo.toml"] {
         println!("cargo:rerun-if-changed={}", workspace.join(dir).display());
     }
     println!(
@@ -42,7 +46,7 @@ fn main() {
     );
     println!("cargo:rerun-if-env-changed=HOIST_GUEST_TARGET_DIR");
 
-    check_target();
+    check_installed(TARGET, "its default plugins");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&workspace)
@@ -60,17 +64,7 @@ fn main() {
     for (_, package, _) in PLUGINS {
         cmd.args(["-p", package]);
     }
-    for var in [
-        "CARGO_ENCODED_RUSTFLAGS",
-        "RUSTFLAGS",
-        "RUSTC_WRAPPER",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "CARGO_BUILD_TARGET",
-        "CARGO_TARGET_DIR",
-        "CARGO_PRIMARY_PACKAGE",
-    ] {
-        cmd.env_remove(var);
-    }
+    clean_env(&mut cmd);
     let status = cmd.status().expect("run cargo for the plugins");
     if !status.success() {
         panic!(
@@ -87,10 +81,69 @@ fn main() {
         let var = format!("HOIST_WASM_{}", name.to_uppercase().replace('-', "_"));
         println!("cargo:rustc-env={var}={}", wasm.display());
     }
+    build_proxy(&workspace, &guest_dir);
 }
 
-/// Fails early, with the fix, when the wasm target is missing.
-fn check_target() {
+const PROXY_TARGET: &str = "x86_64-unknown-linux-musl";
+
+/// Builds hoist-proxy, static, for the `FROM scratch` proxy image.
+/// `HOIST_PROXY_BINARY` names a prebuilt static binary to embed instead.
+fn build_proxy(workspace: &Path, target_dir: &Path) {
+    println!("cargo:rerun-if-env-changed=HOIST_PROXY_BINARY");
+    if let Some(bin) = std::env::var_os("HOIST_PROXY_BINARY") {
+        println!("cargo:rustc-env=HOIST_PROXY_BIN={}", PathBuf::from(bin).display());
+        return;
+    }
+    check_installed(PROXY_TARGET, "hoist-proxy");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(workspace)
+        .args(["build", "--release", "--target", PROXY_TARGET, "-p", "hoist-proxy"])
+        .arg("--target-dir")
+        .arg(target_dir)
+        .arg("--manifest-path")
+        .arg(workspace.join("Cargo.toml"));
+    clean_env(&mut cmd);
+    // ring compiles a little C; without a musl cross compiler the host gcc
+    // does (ring's C needs no libc headers).
+    let cc_var = "CC_x86_64_unknown_linux_musl";
+    println!("cargo:rerun-if-env-changed={cc_var}");
+    if std::env::var_os(cc_var).is_none() && !on_path("x86_64-linux-musl-gcc") {
+        cmd.env(cc_var, if on_path("musl-gcc") { "musl-gcc" } else { "gcc" });
+    }
+    let status = cmd.status().expect("run cargo for hoist-proxy");
+    if !status.success() {
+        panic!(
+            "building hoist-proxy for {PROXY_TARGET} failed (see above). \
+             Is the target installed? `rustup target add {PROXY_TARGET}`"
+        );
+    }
+    let bin = target_dir.join(PROXY_TARGET).join("release").join("hoist-proxy");
+    assert!(bin.is_file(), "missing {}", bin.display());
+    println!("cargo:rustc-env=HOIST_PROXY_BIN={}", bin.display());
+}
+
+fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+}
+
+fn clean_env(cmd: &mut Command) {
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_BUILD_TARGET",
+        "CARGO_TARGET_DIR",
+        "CARGO_PRIMARY_PACKAGE",
+    ] {
+        cmd.env_remove(var);
+    }
+}
+
+/// Fails early, with the fix, when a Rust target is missing.
+fn check_installed(target: &str, what: &str) {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let sysroot = Command::new(rustc)
         .args(["--print", "sysroot"])
@@ -98,11 +151,11 @@ fn check_target() {
         .ok()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
     if let Some(root) = sysroot {
-        let lib = Path::new(&root).join("lib/rustlib").join(TARGET);
+        let lib = Path::new(&root).join("lib/rustlib").join(target);
         if !lib.is_dir() {
             panic!(
-                "the Rust target {TARGET} is not installed; hoist builds its default plugins for it. \
-                 Run: rustup target add {TARGET}"
+                "the Rust target {target} is not installed; hoist builds {what} for it. \
+                 Run: rustup target add {target}"
             );
         }
     }

@@ -200,6 +200,7 @@ fn mode(common: &Common, json: bool) -> Mode {
 async fn deploy(common: Common, args: DeployArgs) -> ExitCode {
     let events = Reporter::stdout(mode(&common, args.json));
     let req = DeployRequest {
+        kind: pipeline::DeployKind::Deploy,
         config: common.load_options(),
         version: common.app_version.clone(),
         skip_push: args.skip_push,

@@ -13,6 +13,7 @@ pub mod http;
 pub mod lock;
 pub mod pipeline;
 pub mod plugin;
+pub mod proxy;
 pub mod rollout;
 pub mod secrets;
 pub mod shell;

@@ -20,9 +20,31 @@ use crate::secrets::Secrets;
 use crate::stage::Stage;
 use crate::stages;
 
+/// Which command runs the pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeployKind {
+    /// `hoist deploy` (and `hoist setup`): everything.
+    #[default]
+    Deploy,
+    /// `hoist redeploy`: no proxy boot, no prune (as Kamal).
+    Redeploy,
+    /// `hoist rollback VERSION`: no build or pull; every host must already
+    /// have the version's image; no proxy boot.
+    Rollback,
+}
+
+impl DeployKind {
+    /// True when the rollout boots hoist-proxy where it is missing.
+    pub fn boots_proxy(self) -> bool {
+        self == DeployKind::Deploy
+    }
+}
+
 /// What `hoist deploy` was asked to do.
 #[derive(Debug, Clone)]
 pub struct DeployRequest {
+    /// Deploy, redeploy or rollback.
+    pub kind: DeployKind,
     /// `-c` and `-d`.
     pub config: LoadOptions,
     /// `--version`.
@@ -286,7 +308,11 @@ async fn locked_stages(run: &Run) -> Result<DeployOutcome, StageError> {
     )
     .await;
     rollout?;
-    timed(&events, Stage::Prune, stages::prune::run(run)).await?;
+    if run.req.kind == DeployKind::Redeploy {
+        events.log(Level::Info, Some(Stage::Prune), "skipped (redeploy)");
+    } else {
+        timed(&events, Stage::Prune, stages::prune::run(run)).await?;
+    }
     post?;
     Ok(DeployOutcome {
         version: run.version.clone(),

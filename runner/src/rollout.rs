@@ -13,7 +13,11 @@ use tokio::sync::Semaphore;
 
 use crate::config::{Config, RoleConfig};
 use crate::docker::naming::ServiceId;
-use crate::docker::{ContainerFilter, DockerError, DockerOp, Readiness, RunSpec, Secret};
+use crate::config::ProxySpec;
+use crate::docker::{
+    ContainerFilter, Docker, DockerError, DockerOp, Readiness, RunSpec, Secret,
+};
+use crate::proxy::{self, ProxyCommand};
 use crate::events::{Event, Kind, Level, Reporter};
 use crate::fleet::{Fleet, Selection};
 use crate::secrets::Secrets;
@@ -169,13 +173,27 @@ pub fn app_run_spec(
             rand::random::<u64>() & 0xffff_ffff_ffff
         )),
         restart: Some(role.restart.clone()),
-        network: None,
+        // Kamal puts every app container on its network; the proxy reaches
+        // proxied ones there by name.
+        network: Some(crate::proxy::NETWORK.into()),
         health_cmd: config.health_cmd.clone(),
         health_interval: config.health_interval,
         log_driver: role.log_driver.clone(),
         log_opts: role.log_opts.clone(),
         options: role.options.clone(),
     })
+}
+
+/// `error` with the container's last output.
+fn with_logs(error: String, logs: &str) -> String {
+    if logs.trim().is_empty() {
+        error
+    } else {
+        format!(
+            "{error}\n  last output:\n    {}",
+            logs.trim_end().replace('\n', "\n    ")
+        )
+    }
 }
 
 impl Rollout {
@@ -312,8 +330,7 @@ impl Rollout {
             }
             Step::Route => {
                 order(&[TargetState::Ready], "wait-healthy")?;
-                self.update(t, |r| r.state = TargetState::Routed);
-                Ok("routed (no proxy in front: nothing to switch)".into())
+                self.route(t, &record).await
             }
             Step::Retire => {
                 order(&[TargetState::Routed], "route")?;
@@ -385,41 +402,118 @@ impl Rollout {
         Ok(msg)
     }
 
+    fn proxy_spec(&self, role: &str) -> Option<&ProxySpec> {
+        self.config.role(role).and_then(|r| r.proxy.as_ref())
+    }
+
+    /// Waits until `container` is ready: for a proxied role the proxy
+    /// health-checks it (the same check its switch makes), otherwise the
+    /// Docker readiness rule.
+    async fn ready(
+        &self,
+        docker: &Docker,
+        role: &str,
+        container: &str,
+        readiness_delay: Duration,
+    ) -> Result<(), String> {
+        match self.proxy_spec(role) {
+            Some(spec) => {
+                let check = ProxyCommand::Check {
+                    target: proxy::target(container, spec),
+                    spec: spec.clone(),
+                    deploy_timeout: self.config.deploy_timeout,
+                };
+                match proxy::exec(docker, &check).await {
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(with_logs(e.to_string(), &docker.logs(container, 20).await)),
+                }
+            }
+            None => docker
+                .done(DockerOp::WaitReady {
+                    container: container.into(),
+                    readiness: Readiness {
+                        readiness_delay,
+                        timeout: self.config.deploy_timeout,
+                    },
+                })
+                .await
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    /// The new container failed: remove it so the old version keeps serving.
+    async fn discard(&self, t: &Target, docker: &Docker, name: &str, error: String) -> StepError {
+        let _ = docker
+            .done(DockerOp::Stop {
+                container: name.to_string(),
+                timeout: Some(1),
+            })
+            .await;
+        let removed = docker
+            .done(DockerOp::Remove {
+                container: name.to_string(),
+            })
+            .await;
+        self.update(t, |r| r.state = TargetState::Failed);
+        let cleanup = match removed {
+            Ok(()) => format!("{name} stopped and removed; the old version keeps running"),
+            Err(re) => format!("removing {name} failed too: {re}"),
+        };
+        StepError::Failed(format!("{error}\n  {cleanup}"))
+    }
+
     async fn wait_healthy(&self, t: &Target, record: &TargetRecord) -> Result<String, StepError> {
         let name = record.new_container.clone().unwrap_or_default();
         let docker = self.fleet.docker(&t.host).await.map_err(Self::failed)?;
-        let op = DockerOp::WaitReady {
-            container: name.clone(),
-            readiness: Readiness {
-                readiness_delay: self.config.readiness_delay,
-                timeout: self.config.deploy_timeout,
-            },
-        };
-        match docker.done(op).await {
+        match self
+            .ready(&docker, &t.role, &name, self.config.readiness_delay)
+            .await
+        {
             Ok(()) => {
                 self.update(t, |r| r.state = TargetState::Ready);
                 Ok(format!("{name} is ready"))
             }
-            Err(e) => {
-                // The old version keeps serving: remove the new container.
-                let _ = docker
-                    .done(DockerOp::Stop {
-                        container: name.clone(),
-                        timeout: Some(1),
-                    })
-                    .await;
-                let removed = docker
-                    .done(DockerOp::Remove {
-                        container: name.clone(),
-                    })
-                    .await;
-                self.update(t, |r| r.state = TargetState::Failed);
-                let cleanup = match removed {
-                    Ok(()) => format!("{name} stopped and removed; the old version keeps running"),
-                    Err(re) => format!("removing {name} failed too: {re}"),
-                };
-                Err(StepError::Failed(format!("{e}\n  {cleanup}")))
+            Err(e) => Err(self.discard(t, &docker, &name, e).await),
+        }
+    }
+
+    /// Points the proxy at `container` for the role (health gate, atomic
+    /// switch, drain of the old target); writes the role's certificate first.
+    async fn switch(&self, docker: &Docker, role: &str, container: &str) -> Result<String, String> {
+        let Some(spec) = self.proxy_spec(role) else {
+            return Ok("routed (no proxy in front: nothing to switch)".into());
+        };
+        let service = proxy::service_name(&self.config.service_id(), role);
+        if let Some(tls) = &spec.tls {
+            let what = format!("proxy.ssl of role `{role}`");
+            let cert = self.secrets.require(&tls.certificate, &what).map_err(|e| e.to_string())?;
+            let key = self.secrets.require(&tls.private_key, &what).map_err(|e| e.to_string())?;
+            docker
+                .done(proxy::upload_tls(&service, cert.clone(), key.clone()))
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let deploy = ProxyCommand::Deploy {
+            service: service.clone(),
+            target: proxy::target(container, spec),
+            spec: spec.clone(),
+            deploy_timeout: self.config.deploy_timeout,
+            drain_timeout: self.config.drain_timeout,
+        };
+        let out = proxy::exec(docker, &deploy).await.map_err(|e| e.to_string())?;
+        let last = out.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+        Ok(format!("proxy routes {service} to {container}{}", if last.is_empty() { String::new() } else { format!(" ({})", last.trim()) }))
+    }
+
+    async fn route(&self, t: &Target, record: &TargetRecord) -> Result<String, StepError> {
+        let name = record.new_container.clone().unwrap_or_default();
+        let docker = self.fleet.docker(&t.host).await.map_err(Self::failed)?;
+        match self.switch(&docker, &t.role, &name).await {
+            Ok(msg) => {
+                self.update(t, |r| r.state = TargetState::Routed);
+                Ok(msg)
             }
+            Err(e) => Err(self.discard(t, &docker, &name, e).await),
         }
     }
 
@@ -477,16 +571,27 @@ impl Rollout {
                     })
                     .await
                     .map_err(Self::failed)?;
-                docker
-                    .done(DockerOp::WaitReady {
-                        container: old.clone(),
-                        readiness: Readiness {
-                            readiness_delay: Duration::ZERO,
-                            timeout: self.config.deploy_timeout,
-                        },
-                    })
+                self.ready(&docker, &t.role, old, Duration::ZERO)
                     .await
-                    .map_err(Self::failed)?;
+                    .map_err(StepError::Failed)?;
+            }
+        }
+        // Traffic back to the old container before the new one goes.
+        if matches!(record.state, TargetState::Routed | TargetState::Updated)
+            && self.proxy_spec(&t.role).is_some()
+        {
+            match record.old_containers.first() {
+                Some(old) => {
+                    self.switch(&docker, &t.role, old)
+                        .await
+                        .map_err(StepError::Failed)?;
+                }
+                None => {
+                    let service = proxy::service_name(&self.config.service_id(), &t.role);
+                    proxy::exec(&docker, &ProxyCommand::Remove { service })
+                        .await
+                        .map_err(|e| StepError::Failed(e.to_string()))?;
+                }
             }
         }
         docker

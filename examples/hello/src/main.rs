@@ -33,7 +33,7 @@ fn port() -> u16 {
     std::env::var("PORT")
         .ok()
         .and_then(|p| p.parse().ok())
-        .unwrap_or(3000)
+        .unwrap_or(80)
 }
 
 fn version() -> String {

@@ -19,7 +19,10 @@ use crate::docker::naming::Repository;
 use crate::plugin::grants::{Capabilities, DockerAccess};
 use crate::stage::Stage;
 
-pub use model::{Config, EnvSpec, PluginUseConfig, RegistryConfig, RoleConfig, SecretRef};
+pub use model::{
+    Config, EnvSpec, PluginUseConfig, ProxyRunSpec, ProxySpec, RegistryConfig, RoleConfig, SecretRef,
+    TlsSecrets,
+};
 use schema::{Env, HookEntry, OptionValue, RawConfig, RoleEntry, RoleProxy, Secretable, Servers};
 
 /// Why the config could not be loaded.
@@ -327,6 +330,130 @@ fn options(
     out
 }
 
+/// A role's `proxy` map merged over the root one (the role wins per key).
+fn merge_proxy(root: Option<&schema::Proxy>, role: &schema::Proxy) -> schema::Proxy {
+    let Some(root) = root else {
+        return role.clone();
+    };
+    let r = role.clone();
+    schema::Proxy {
+        host: r.host.or(root.host.clone()),
+        hosts: r.hosts.or(root.hosts.clone()),
+        app_port: r.app_port.or(root.app_port),
+        ssl: r.ssl.or(root.ssl.clone()),
+        ssl_redirect: r.ssl_redirect.or(root.ssl_redirect),
+        forward_headers: r.forward_headers.or(root.forward_headers),
+        response_timeout: r.response_timeout.or(root.response_timeout),
+        path_prefix: r.path_prefix.or(root.path_prefix.clone()),
+        path_prefixes: r.path_prefixes.or(root.path_prefixes.clone()),
+        strip_path_prefix: r.strip_path_prefix.or(root.strip_path_prefix),
+        healthcheck: r.healthcheck.or(root.healthcheck.clone()),
+        buffering: r.buffering.or(root.buffering.clone()),
+        logging: r.logging.or(root.logging.clone()),
+        run: r.run.or(root.run.clone()),
+    }
+}
+
+/// Comma lists in a string (`host: a.com,b.com`) or a list.
+fn comma_list(one: &Option<String>, many: &Option<Vec<String>>) -> Vec<String> {
+    let mut out: Vec<String> = many.clone().unwrap_or_default();
+    if let Some(s) = one {
+        out.extend(s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from));
+    }
+    out
+}
+
+/// Resolves a role's proxy map (`key` names it in errors).
+fn proxy_spec(files: &str, key: &str, p: &schema::Proxy) -> Result<ProxySpec, ConfigError> {
+    use schema::ProxySsl;
+    let tls = match &p.ssl {
+        None | Some(ProxySsl::Enabled(false)) => None,
+        Some(ProxySsl::Enabled(true)) => {
+            return Err(key_error(
+                files,
+                format!("{key}.ssl"),
+                "`ssl: true` asks for Let's Encrypt certificates, which hoist-proxy does not fetch; \
+                 give your own: `ssl: {certificate_pem: CERT_SECRET, private_key_pem: KEY_SECRET}` \
+                 (names of secrets holding PEM text)",
+            ));
+        }
+        Some(ProxySsl::Custom(c)) => match (&c.certificate_pem, &c.private_key_pem) {
+            (Some(cert), Some(key_pem)) => Some(TlsSecrets {
+                certificate: cert.clone(),
+                private_key: key_pem.clone(),
+            }),
+            _ => {
+                return Err(key_error(
+                    files,
+                    format!("{key}.ssl"),
+                    "needs both certificate_pem and private_key_pem (secret names)",
+                ));
+            }
+        },
+    };
+    let hosts = comma_list(&p.host, &p.hosts);
+    if tls.is_some() && hosts.is_empty() {
+        return Err(key_error(
+            files,
+            format!("{key}.host"),
+            "TLS needs the host name(s) the certificate is for: set `host:` or `hosts:`",
+        ));
+    }
+    let mut path_prefixes = comma_list(&p.path_prefix, &p.path_prefixes);
+    for prefix in &path_prefixes {
+        if !prefix.starts_with('/') {
+            return Err(key_error(
+                files,
+                format!("{key}.path_prefix"),
+                format!("`{prefix}` must start with `/`"),
+            ));
+        }
+    }
+    if path_prefixes.is_empty() {
+        path_prefixes.push("/".into());
+    }
+    let hc = p.healthcheck.clone().unwrap_or_default();
+    let health_path = hc.path.unwrap_or_else(|| "/up".into());
+    if !health_path.starts_with('/') {
+        return Err(key_error(
+            files,
+            format!("{key}.healthcheck.path"),
+            format!("`{health_path}` must start with `/`"),
+        ));
+    }
+    Ok(ProxySpec {
+        hosts,
+        app_port: p.app_port.unwrap_or(80),
+        path_prefixes,
+        strip_path_prefix: p.strip_path_prefix.unwrap_or(true),
+        health_path,
+        health_interval: Duration::from_secs(hc.interval.unwrap_or(1).max(1)),
+        health_timeout: Duration::from_secs(hc.timeout.unwrap_or(5).max(1)),
+        response_timeout: Duration::from_secs(p.response_timeout.unwrap_or(30)),
+        ssl_redirect: p.ssl_redirect.unwrap_or(true),
+        forward_headers: p.forward_headers,
+        tls,
+    })
+}
+
+/// `proxy.run` with defaults.
+fn proxy_run(run: Option<&schema::ProxyRun>) -> ProxyRunSpec {
+    let r = run.cloned().unwrap_or_default();
+    let mut ignored = String::new();
+    ProxyRunSpec {
+        http_port: r.http_port.unwrap_or(80),
+        https_port: r.https_port.unwrap_or(443),
+        bind_ips: r.bind_ips.unwrap_or_default(),
+        publish: r.publish.unwrap_or(true),
+        log_max_size: r.log_max_size.unwrap_or_else(|| "10m".into()),
+        options: r
+            .options
+            .as_ref()
+            .map(|o| options(o, &mut ignored))
+            .unwrap_or_default(),
+    }
+}
+
 fn grants(
     files: &str,
     key: &str,
@@ -552,7 +679,8 @@ pub fn resolve(
         let mut cmd = Vec::new();
         let mut stop_timeout = raw.stop_timeout;
         let mut logging = root_logging.clone();
-        let mut proxied = name == primary_role;
+        let mut proxy_map: Option<schema::Proxy> =
+            (name == primary_role).then(|| raw.proxy.clone().unwrap_or_default());
         if let Some(r) = role {
             if let Some(e) = &r.env {
                 env = env.merged(&env_spec(e));
@@ -578,8 +706,13 @@ pub fn resolve(
                 logging.options = Some(o);
             }
             match &r.proxy {
-                Some(RoleProxy::Enabled(b)) => proxied = *b,
-                Some(RoleProxy::Config(_)) => proxied = true,
+                Some(RoleProxy::Enabled(true)) => {
+                    proxy_map = Some(raw.proxy.clone().unwrap_or_default())
+                }
+                Some(RoleProxy::Enabled(false)) => proxy_map = None,
+                Some(RoleProxy::Config(p)) => {
+                    proxy_map = Some(merge_proxy(raw.proxy.as_ref(), p));
+                }
                 None => {}
             }
         }
@@ -593,6 +726,9 @@ pub fn resolve(
                 format!("`{restart}` is not one of no, always, unless-stopped, on-failure[:N]"),
             ));
         }
+        let proxy = proxy_map
+            .map(|p| proxy_spec(names, &format!("servers.{name}.proxy"), &p))
+            .transpose()?;
         roles.push(RoleConfig {
             name,
             hosts,
@@ -604,7 +740,7 @@ pub fn resolve(
             stop_timeout,
             log_driver: logging.driver.clone(),
             log_opts: logging.options.clone().unwrap_or_default(),
-            proxied,
+            proxy,
         });
     }
     // Primary role first: it boots first and its first host is the primary host.
@@ -676,6 +812,23 @@ pub fn resolve(
     if deploy.release_command.is_some() {
         notes.push("deploy.release_command is not run yet by this version of hoist".into());
     }
+    if let Some(p) = &raw.proxy {
+        let mut unused = Vec::new();
+        if p.buffering.is_some() {
+            unused.push("proxy.buffering (hoist-proxy streams bodies)");
+        }
+        if p.logging.is_some() {
+            unused.push("proxy.logging (hoist-proxy logs method, path, status and time)");
+        }
+        if p.run.as_ref().is_some_and(|r| {
+            r.metrics_port.is_some() || r.registry.is_some() || r.repository.is_some() || r.version.is_some()
+        }) {
+            unused.push("proxy.run metrics_port/registry/repository/version (hoist builds and ships its own proxy image)");
+        }
+        for u in unused {
+            notes.push(format!("{u} is accepted but not acted on"));
+        }
+    }
     if raw.accessories.as_ref().is_some_and(|a| !a.is_empty()) {
         notes.push("accessories are accepted but not booted by `hoist deploy` (as in Kamal, they boot with setup)".into());
     }
@@ -725,6 +878,7 @@ pub fn resolve(
         readiness_delay: Duration::from_secs(raw.readiness_delay.unwrap_or(7)),
         deploy_timeout: Duration::from_secs(raw.deploy_timeout.unwrap_or(30)),
         drain_timeout: Duration::from_secs(raw.drain_timeout.unwrap_or(30)),
+        proxy_run: proxy_run(raw.proxy.as_ref().and_then(|p| p.run.as_ref())),
         retain_containers,
         boot_limit: raw.boot.as_ref().and_then(|b| b.limit),
         boot_wait: Duration::from_secs(raw.boot.as_ref().and_then(|b| b.wait).unwrap_or(0)),

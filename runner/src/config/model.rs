@@ -57,9 +57,70 @@ pub struct RoleConfig {
     pub log_driver: Option<String>,
     /// `--log-opt` values.
     pub log_opts: BTreeMap<String, String>,
-    /// True when a proxy fronts this role (Kamal: the primary role by
-    /// default).
-    pub proxied: bool,
+    /// How hoist-proxy fronts this role; `None` when it is not proxied
+    /// (Kamal: the primary role is proxied by default).
+    pub proxy: Option<ProxySpec>,
+}
+
+impl RoleConfig {
+    /// True when a proxy fronts this role.
+    pub fn proxied(&self) -> bool {
+        self.proxy.is_some()
+    }
+}
+
+/// How hoist-proxy routes to a role: Kamal's `proxy:` keys, the role's map
+/// merged over the root one, defaults applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxySpec {
+    /// `host`/`hosts`: Host headers routed to the role (empty: any host).
+    pub hosts: Vec<String>,
+    /// `app_port`: the port the app listens on in its container (default 80).
+    pub app_port: u16,
+    /// `path_prefix`/`path_prefixes` (default `/`).
+    pub path_prefixes: Vec<String>,
+    /// `strip_path_prefix` (default true).
+    pub strip_path_prefix: bool,
+    /// `healthcheck.path` (default `/up`).
+    pub health_path: String,
+    /// `healthcheck.interval` (default 1s).
+    pub health_interval: Duration,
+    /// `healthcheck.timeout` (default 5s).
+    pub health_timeout: Duration,
+    /// `response_timeout` (default 30s).
+    pub response_timeout: Duration,
+    /// `ssl: {certificate_pem, private_key_pem}`: the secrets holding them.
+    pub tls: Option<TlsSecrets>,
+    /// `ssl_redirect` (default true with TLS).
+    pub ssl_redirect: bool,
+    /// `forward_headers` (default: true without TLS, as kamal-proxy).
+    pub forward_headers: Option<bool>,
+}
+
+/// The secrets holding a role's certificate and key (PEM).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSecrets {
+    /// Secret with the certificate chain.
+    pub certificate: String,
+    /// Secret with the private key.
+    pub private_key: String,
+}
+
+/// How the hoist-proxy container runs on each proxied host (`proxy.run`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyRunSpec {
+    /// Host port for HTTP (default 80).
+    pub http_port: u16,
+    /// Host port for HTTPS (default 443).
+    pub https_port: u16,
+    /// Addresses to publish on (default all; `local` defaults to 127.0.0.1).
+    pub bind_ips: Vec<String>,
+    /// Publish the ports at all (default true).
+    pub publish: bool,
+    /// Docker `max-size` for the proxy's log (default `10m`).
+    pub log_max_size: String,
+    /// Extra `docker run` flags.
+    pub options: Vec<(String, Option<String>)>,
 }
 
 /// A hook or strategy as the deploy config uses it.
@@ -144,6 +205,8 @@ pub struct Config {
     pub deploy_timeout: Duration,
     /// `drain_timeout` (default 30s).
     pub drain_timeout: Duration,
+    /// `proxy.run`: how the proxy container runs.
+    pub proxy_run: ProxyRunSpec,
     /// `retain_containers` (default 5).
     pub retain_containers: u32,
     /// `boot.limit` resolved against the host count later.

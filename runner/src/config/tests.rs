@@ -71,7 +71,7 @@ fn resolves_a_kamal_style_config() {
         vec![("init".into(), None), ("memory".into(), Some("64m".into()))]
     );
     assert_eq!(c.roles[0].restart, "unless-stopped");
-    assert!(c.roles[0].proxied && !c.roles[1].proxied);
+    assert!(c.roles[0].proxied() && !c.roles[1].proxied());
     assert_eq!(c.roles[1].cmd, vec!["/hello", "work", "--fast"]);
     assert_eq!(
         c.roles[1].env.secret,

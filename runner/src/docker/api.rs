@@ -669,6 +669,59 @@ impl Engine for ApiEngine {
                 Ok(OpOutput::Done)
             }
             DockerOp::Exec { container, cmd } => self.exec(op, container, cmd).await,
+            DockerOp::CreateNetwork { name } => {
+                let created = d
+                    .create_network(bollard::models::NetworkCreateRequest {
+                        name: name.clone(),
+                        ..Default::default()
+                    })
+                    .await;
+                match created {
+                    Ok(_) => Ok(OpOutput::Done),
+                    // Already there: that is what we wanted.
+                    Err(BollardError::DockerResponseServerError {
+                        status_code: 409, ..
+                    }) => Ok(OpOutput::Done),
+                    Err(err) => Err(e(err)),
+                }
+            }
+            DockerOp::Upload {
+                container,
+                dir,
+                files,
+            } => {
+                let mut tar = tar::Builder::new(Vec::new());
+                for (name, mode, contents) in files {
+                    let mut header = tar::Header::new_gnu();
+                    header.set_size(contents.expose().len() as u64);
+                    header.set_mode(*mode);
+                    header.set_mtime(0);
+                    header.set_cksum();
+                    tar.append_data(&mut header, name, contents.expose().as_bytes())
+                        .map_err(|io| DockerError::Failed {
+                            host: self.host.clone(),
+                            op: op.to_string(),
+                            message: io.to_string(),
+                        })?;
+                }
+                let bytes = tar.into_inner().map_err(|io| DockerError::Failed {
+                    host: self.host.clone(),
+                    op: op.to_string(),
+                    message: io.to_string(),
+                })?;
+                d.upload_to_container(
+                    container,
+                    Some(
+                        bollard::query_parameters::UploadToContainerOptionsBuilder::default()
+                            .path(dir)
+                            .build(),
+                    ),
+                    bollard::body_full(bytes.into()),
+                )
+                .await
+                .map_err(e)?;
+                Ok(OpOutput::Done)
+            }
         }
     }
 }

@@ -251,7 +251,30 @@ impl Engine for FakeEngine {
                 m.images.remove(image);
                 OpOutput::Done
             }
-            DockerOp::Exec { .. } => OpOutput::Command(CommandOutput::default()),
+            DockerOp::Exec { cmd, .. } => {
+                // hoist-proxy's `check`/`deploy` fail for never-ready targets.
+                let target = cmd
+                    .iter()
+                    .position(|a| a == "--target")
+                    .and_then(|i| cmd.get(i + 1));
+                let bad = target.is_some_and(|t| {
+                    self.never_ready
+                        .lock()
+                        .unwrap()
+                        .iter()
+                        .any(|n| t.contains(n.as_str()))
+                });
+                OpOutput::Command(if bad {
+                    CommandOutput {
+                        exit_code: 1,
+                        stdout: String::new(),
+                        stderr: format!("{} did not answer 2xx (unhealthy)", target.unwrap()),
+                    }
+                } else {
+                    CommandOutput::default()
+                })
+            }
+            DockerOp::CreateNetwork { .. } | DockerOp::Upload { .. } => OpOutput::Done,
         })
     }
 }

@@ -171,6 +171,15 @@ pub enum DockerOp {
     RemoveImage { image: String },
     /// Run a command in a running container; yields its output.
     Exec { container: String, cmd: Vec<String> },
+    /// Create a network unless it exists (`docker network create`).
+    CreateNetwork { name: String },
+    /// Write files into a container's filesystem (`docker cp`); contents are
+    /// never printed.
+    Upload {
+        container: String,
+        dir: String,
+        files: Vec<(String, u32, Secret)>,
+    },
 }
 
 impl DockerOp {
@@ -184,6 +193,7 @@ impl DockerOp {
                 | DockerOp::ImageExists { .. }
                 | DockerOp::ListImages { .. }
                 | DockerOp::WaitReady { .. }
+                | DockerOp::CreateNetwork { .. }
         )
     }
 
@@ -386,6 +396,21 @@ impl DockerOp {
                 for c in cmd {
                     push(c);
                 }
+            }
+            DockerOp::CreateNetwork { name } => {
+                for s in ["network", "create", name] {
+                    push(s);
+                }
+            }
+            DockerOp::Upload {
+                container,
+                dir,
+                files,
+            } => {
+                let names: Vec<&str> = files.iter().map(|(n, _, _)| n.as_str()).collect();
+                push("cp");
+                push(&format!("<{}>", names.join(",")));
+                push(&format!("{container}:{dir}"));
             }
         }
         a

@@ -113,11 +113,16 @@ async fn full_boot_makes_exact_operations() {
         ops(&b.log),
         vec![
             "[local] docker run --detach --name app-web-v2 --hostname <h> --restart unless-stopped \
-             --env KAMAL_CONTAINER_NAME=app-web-v2 --env KAMAL_HOST=local --env KAMAL_VERSION=v2 \
+             --network hoist --env KAMAL_CONTAINER_NAME=app-web-v2 --env KAMAL_HOST=local --env KAMAL_VERSION=v2 \
              --env-file '<secrets: API_KEY>' --label destination= --label hoist.managed=true \
              --label hoist.version=v2 --label role=web --label service=app app:v2"
                 .replace("'<secrets: API_KEY>'", "<secrets: API_KEY>"),
-            "[local] docker inspect --format '{{.State.Status}} {{.State.Health.Status}}' app-web-v2 # until healthy, or running for 7s; timeout 30s".to_string(),
+            "[local] docker exec hoist-proxy /hoist-proxy check --target app-web-v2:80 \
+             --health-check-path /up --health-check-interval 1s --health-check-timeout 5s \
+             --deploy-timeout 30s".to_string(),
+            "[local] docker exec hoist-proxy /hoist-proxy deploy app-web --target app-web-v2:80 \
+             --health-check-path /up --health-check-interval 1s --health-check-timeout 5s \
+             --deploy-timeout 30s --drain-timeout 9s --response-timeout 30s".to_string(),
             "[local] docker stop -t 9 app-web-v1".to_string(),
         ]
     );

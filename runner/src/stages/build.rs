@@ -7,6 +7,9 @@ use crate::pipeline::Run;
 
 /// Builds (or, with `-P`, checks) the image.
 pub async fn run(run: &Run) -> Result<((), String), String> {
+    if run.req.kind == crate::pipeline::DeployKind::Rollback {
+        return Ok(((), format!("rollback: nothing to build ({})", run.image)));
+    }
     let docker = run.fleet.builder().await.map_err(|e| e.to_string())?;
     if run.req.skip_push && !matches!(run.delivery, crate::stages::push::Delivery::Stream) {
         return Ok((

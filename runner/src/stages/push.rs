@@ -104,8 +104,52 @@ fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
+/// A rollback ships nothing: every host must still have the image.
+async fn check_retained(run: &Run) -> Result<((), String), String> {
+    let checks = join_all(run.selection.hosts.iter().map(|host| async move {
+        let docker = run.fleet.docker(host).await.map_err(|e| e.to_string())?;
+        match docker.image_exists(&run.image).await {
+            Ok(true) => Ok(None),
+            Ok(false) => Ok(Some(host.clone())),
+            Err(e) => Err(e.to_string()),
+        }
+    }))
+    .await;
+    let mut missing = Vec::new();
+    for c in checks {
+        if let Some(host) = c? {
+            missing.push(host);
+        }
+    }
+    if !missing.is_empty() && !run.req.dry_run {
+        return Err(format!(
+            "cannot roll back to {}: the image is not on {}; nothing was changed. \
+             Roll back to a version every host still has (`hoist app images` lists them), \
+             or deploy it with `hoist deploy --version {}`",
+            run.version,
+            missing
+                .iter()
+                .map(|h| format!("`{h}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            run.version
+        ));
+    }
+    Ok((
+        (),
+        format!(
+            "rollback: {} is on all {} host(s)",
+            run.image,
+            run.selection.hosts.len()
+        ),
+    ))
+}
+
 /// Delivers the image to the servers.
 pub async fn run(run: &Run) -> Result<((), String), String> {
+    if run.req.kind == crate::pipeline::DeployKind::Rollback {
+        return check_retained(run).await;
+    }
     let remote = run.selection.remote_hosts();
     if remote.is_empty() {
         return Ok((

@@ -6,8 +6,11 @@
 use std::sync::Arc;
 
 use crate::config::schema::BootLimit;
+use futures_util::future::join_all;
+
 use crate::docker::DockerOp;
-use crate::events::Level;
+use crate::events::{Event, Kind, Level};
+use crate::proxy;
 use crate::pipeline::Run;
 use crate::plugin::api::Services;
 use crate::plugin::bindings::strategy::exports::hoist::plugin::strategy::Plan;
@@ -26,8 +29,69 @@ pub fn batch_size(limit: Option<&BootLimit>, hosts: usize) -> u32 {
     }
 }
 
+/// Before the strategy: the shared network on every host, and (unless this
+/// is a redeploy or rollback) hoist-proxy on every host of a proxied role.
+async fn prepare_hosts(run: &Run) -> Result<(), String> {
+    let proxied: Vec<&str> = run
+        .selection
+        .hosts
+        .iter()
+        .filter(|h| {
+            run.selection
+                .roles
+                .iter()
+                .any(|r| r.hosts.contains(*h) && run.config.role(&r.name).is_some_and(|c| c.proxied()))
+        })
+        .map(String::as_str)
+        .collect();
+    let boot = run.req.kind.boots_proxy();
+    let builder = if boot && !proxied.is_empty() {
+        Some(run.fleet.builder().await.map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
+    let results = join_all(run.selection.hosts.iter().map(|host| {
+        let builder = builder.clone();
+        let proxied = proxied.contains(&host.as_str());
+        async move {
+            let docker = run.fleet.docker(host).await.map_err(|e| e.to_string())?;
+            match builder {
+                Some(b) if proxied => {
+                    let summary = proxy::boot(&docker, &b, &run.config.proxy_run)
+                        .await
+                        .map_err(|e| format!("proxy boot on `{host}`: {e}"))?;
+                    run.events.emit(
+                        Event::new(Kind::Log, Some(Stage::Rollout))
+                            .host(host)
+                            .level(Level::Info)
+                            .message(format!("hoist-proxy {summary}")),
+                    );
+                }
+                _ => docker
+                    .done(DockerOp::CreateNetwork {
+                        name: proxy::NETWORK.into(),
+                    })
+                    .await
+                    .map_err(|e| e.to_string())?,
+            }
+            Ok::<(), String>(())
+        }
+    }))
+    .await;
+    let failed: Vec<String> = results.into_iter().filter_map(Result::err).collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "no container was changed:\n  {}",
+            failed.join("\n  ")
+        ))
+    }
+}
+
 /// Rolls out.
 pub async fn run(run: &Run) -> Result<((), String), String> {
+    prepare_hosts(run).await?;
     let rollout = Arc::new(Rollout::new(
         run.config.clone(),
         run.selection.clone(),

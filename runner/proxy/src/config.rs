@@ -1,0 +1,249 @@
+//! Service configuration, durations and validation of names, hosts, paths
+//! and targets.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Parses a duration: humantime (`500ms`, `1s`, `1m30s`) or bare integer seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(s)
+        .map_err(|e| format!("invalid duration {s:?}: {e} (use e.g. 500ms, 1s, 30s)"))
+}
+
+/// Formats a duration for messages: `30s`, `1.2s`, `500ms`.
+pub fn fmt_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+/// Serde helper: a [`Duration`] stored as integer milliseconds.
+pub mod duration_ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Serializes as milliseconds.
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+
+    /// Deserializes from milliseconds.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_millis(u64::deserialize(d)?))
+    }
+}
+
+/// How a target's health is checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthCheckConfig {
+    /// Path requested with GET; any 2xx answer means healthy.
+    pub path: String,
+    /// Pause between two checks.
+    #[serde(rename = "interval_ms", with = "duration_ms")]
+    pub interval: Duration,
+    /// Timeout of one check.
+    #[serde(rename = "timeout_ms", with = "duration_ms")]
+    pub timeout: Duration,
+}
+
+impl Default for HealthCheckConfig {
+    fn default() -> Self {
+        HealthCheckConfig {
+            path: "/up".into(),
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A service's TLS certificate: the paths it was read from and its PEM text
+/// (kept in the state so a restart does not need the files).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsConfig {
+    /// Where the certificate chain was read from.
+    pub certificate_path: String,
+    /// Where the private key was read from.
+    pub private_key_path: String,
+    /// PEM certificate chain.
+    pub certificate_pem: String,
+    /// PEM private key.
+    pub private_key_pem: String,
+}
+
+/// Everything the proxy knows about one service (persisted in the state file).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceConfig {
+    /// Service name.
+    pub name: String,
+    /// Active target, `host:port`.
+    pub target: String,
+    /// Normalized hosts; empty means the default (any host).
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Normalized path prefixes (at least `/`).
+    pub path_prefixes: Vec<String>,
+    /// Strip the matched prefix before forwarding.
+    pub strip_path_prefix: bool,
+    /// Health check settings.
+    pub health_check: HealthCheckConfig,
+    /// How long a deploy waits for the new target to become healthy.
+    #[serde(rename = "deploy_timeout_ms", with = "duration_ms")]
+    pub deploy_timeout: Duration,
+    /// How long in-flight requests on an old target may take to finish.
+    #[serde(rename = "drain_timeout_ms", with = "duration_ms")]
+    pub drain_timeout: Duration,
+    /// Time allowed for the upstream's response headers.
+    #[serde(rename = "response_timeout_ms", with = "duration_ms")]
+    pub response_timeout: Duration,
+    /// TLS certificate, if the service is served over HTTPS.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+    /// Redirect plain HTTP to HTTPS (TLS services only).
+    pub tls_redirect: bool,
+    /// Trust and extend incoming X-Forwarded-* headers.
+    pub forward_headers: bool,
+    /// Maintenance message when paused.
+    #[serde(default)]
+    pub paused: Option<String>,
+}
+
+/// Checks a service name: letters, digits, `.`, `_`, `-`.
+pub fn validate_service_name(name: &str) -> Result<(), String> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return Err(format!(
+            "invalid service name {name:?}: use letters, digits, '.', '_' and '-'"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a target: `host:port` without scheme or path.
+pub fn validate_target(target: &str) -> Result<(), String> {
+    let bad = || format!("invalid target {target:?}: expected host:port, e.g. app-web-v2:3000");
+    let (host, port) = target.rsplit_once(':').ok_or_else(bad)?;
+    if host.is_empty() || host.contains('/') || host.contains(' ') {
+        return Err(bad());
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => {}
+        _ => return Err(bad()),
+    }
+    target
+        .parse::<http::uri::Authority>()
+        .map_err(|_| bad())?;
+    Ok(())
+}
+
+/// Normalizes a Host header or host name: lower case, no port, no trailing dot.
+pub fn normalize_host(host: &str) -> String {
+    let host = host.trim();
+    let host = if let Some(rest) = host.strip_prefix('[') {
+        // [v6]:port
+        match rest.split_once(']') {
+            Some((inner, _)) => inner,
+            None => rest,
+        }
+    } else {
+        match host.rsplit_once(':') {
+            Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) && !h.contains(':') => h,
+            _ => host,
+        }
+    };
+    host.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// Validates and normalizes a `--host` value (`example.com` or `*.example.com`).
+pub fn parse_host(host: &str) -> Result<String, String> {
+    let h = normalize_host(host);
+    let name = h.strip_prefix("*.").unwrap_or(&h);
+    if name.is_empty()
+        || name.contains('*')
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'))
+    {
+        return Err(format!(
+            "invalid host {host:?}: expected a name like app.example.com or *.example.com"
+        ));
+    }
+    Ok(h)
+}
+
+/// Validates and normalizes a path prefix: leading `/`, no trailing `/`.
+pub fn normalize_prefix(prefix: &str) -> Result<String, String> {
+    let p = prefix.trim();
+    if !p.starts_with('/') || p.contains(['?', '#', ' ']) {
+        return Err(format!(
+            "invalid path prefix {prefix:?}: it must start with '/', e.g. /api"
+        ));
+    }
+    let trimmed = p.trim_end_matches('/');
+    Ok(if trimmed.is_empty() {
+        "/".into()
+    } else {
+        trimmed.into()
+    })
+}
+
+/// True if `prefix` matches `path` on a segment boundary.
+pub fn prefix_matches(prefix: &str, path: &str) -> bool {
+    prefix == "/"
+        || (path.starts_with(prefix)
+            && (path.len() == prefix.len() || path.as_bytes()[prefix.len()] == b'/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
+        assert!(parse_duration("soon").is_err());
+        assert_eq!(fmt_duration(Duration::from_millis(1200)), "1.2s");
+        assert_eq!(fmt_duration(Duration::from_secs(30)), "30s");
+    }
+
+    #[test]
+    fn hosts_and_prefixes() {
+        assert_eq!(normalize_host("App.Example.COM:8080"), "app.example.com");
+        assert_eq!(normalize_host("[::1]:80"), "::1");
+        assert_eq!(parse_host("*.Example.com").unwrap(), "*.example.com");
+        assert!(parse_host("a*b.com").is_err());
+        assert_eq!(normalize_prefix("/api/").unwrap(), "/api");
+        assert_eq!(normalize_prefix("/").unwrap(), "/");
+        assert!(normalize_prefix("api").is_err());
+        assert!(prefix_matches("/api", "/api"));
+        assert!(prefix_matches("/api", "/api/x"));
+        assert!(!prefix_matches("/api", "/apix"));
+        assert!(prefix_matches("/", "/anything"));
+    }
+
+    #[test]
+    fn targets() {
+        assert!(validate_target("app-web-v2:3000").is_ok());
+        assert!(validate_target("127.0.0.1:80").is_ok());
+        assert!(validate_target("app").is_err());
+        assert!(validate_target("http://app:80").is_err());
+        assert!(validate_target("app:0").is_err());
+        assert!(validate_service_name("app-web").is_ok());
+        assert!(validate_service_name("app web").is_err());
+    }
+}

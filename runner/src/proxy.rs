@@ -1,0 +1,564 @@
+//! hoist-proxy on a host: its image, its container, and the control commands
+//! hoist sends it, all as values. hoist drives the proxy the way Kamal drives
+//! kamal-proxy: `docker exec hoist-proxy /hoist-proxy <command>` through the
+//! host's Docker engine (local socket, or the socket forwarded over SSH), and
+//! the exit status says whether it worked.
+//!
+//! The proxy binary (`runner/proxy`, built static by `build.rs`) is embedded
+//! in hoist; [`ensure_image`] builds a `FROM scratch` image from it on this
+//! machine and streams it to hosts that lack it. Nothing is pulled.
+
+use std::time::Duration;
+
+use sha2::Digest;
+
+use crate::config::{ProxyRunSpec, ProxySpec};
+use crate::docker::naming::ServiceId;
+use crate::docker::{BuildSpec, Docker, DockerError, DockerOp, RunSpec, Secret};
+
+/// The proxy container's name on every host.
+pub const CONTAINER: &str = "hoist-proxy";
+/// The Docker network the proxy and app containers share.
+pub const NETWORK: &str = "hoist";
+/// The volume holding the proxy's state (routes, certificates).
+pub const VOLUME: &str = "hoist-proxy-state";
+/// Label on the proxy container and image.
+pub const LABEL: &str = "hoist.proxy";
+const STATE_DIR: &str = "/var/lib/hoist-proxy";
+const BIN: &str = "/hoist-proxy";
+
+static BINARY: &[u8] = include_bytes!(env!("HOIST_PROXY_BIN"));
+
+/// Why a proxy action failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// Docker failed.
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    /// The proxy refused or failed the command.
+    #[error("hoist-proxy on `{host}`: {message}")]
+    Command { host: String, message: String },
+    /// The proxy is not running where it must be.
+    #[error(
+        "hoist-proxy is not running on `{host}`; start it with `hoist proxy boot` (or `hoist deploy`, which boots it)"
+    )]
+    NotRunning { host: String },
+    /// Writing the image's build context failed.
+    #[error("cannot prepare the hoist-proxy image: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The proxy image this hoist ships: `hoist-proxy:<hash of the binary>`.
+pub fn image() -> String {
+    let digest = hex::encode(sha2::Sha256::digest(BINARY));
+    format!("hoist-proxy:{}", &digest[..12])
+}
+
+/// The name a role has in the proxy: `<service>-<role>[-<destination>]`.
+pub fn service_name(sid: &ServiceId, role: &str) -> String {
+    sid.role_prefix(role)
+}
+
+/// Where the proxy reaches a container: `<container>:<app_port>` on the
+/// shared network.
+pub fn target(container: &str, spec: &ProxySpec) -> String {
+    format!("{container}:{}", spec.app_port)
+}
+
+/// Where a role's certificate and key live inside the proxy container.
+pub fn tls_dir(service: &str) -> String {
+    format!("{STATE_DIR}/tls/{service}")
+}
+
+fn secs(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+/// A command for hoist-proxy.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProxyCommand {
+    /// Health-check `target`, then switch `service` to it and drain the old one.
+    Deploy {
+        service: String,
+        target: String,
+        spec: ProxySpec,
+        deploy_timeout: Duration,
+        drain_timeout: Duration,
+    },
+    /// Health-check `target` without routing to it.
+    Check {
+        target: String,
+        spec: ProxySpec,
+        deploy_timeout: Duration,
+    },
+    /// Forget `service`.
+    Remove { service: String },
+    /// Maintenance: answer 503 with `message`.
+    Pause {
+        service: String,
+        message: Option<String>,
+        drain_timeout: Duration,
+    },
+    /// End maintenance.
+    Resume { service: String },
+    /// Every route, as JSON.
+    List,
+}
+
+impl ProxyCommand {
+    /// The command line run inside the proxy container.
+    pub fn argv(&self) -> Vec<String> {
+        let mut a = vec![BIN.to_string()];
+        let mut push = |s: &str| a.push(s.to_string());
+        let health = |push: &mut dyn FnMut(&str), spec: &ProxySpec, deploy: Duration| {
+            push("--health-check-path");
+            push(&spec.health_path);
+            push("--health-check-interval");
+            push(&secs(spec.health_interval));
+            push("--health-check-timeout");
+            push(&secs(spec.health_timeout));
+            push("--deploy-timeout");
+            push(&secs(deploy));
+        };
+        match self {
+            ProxyCommand::Deploy {
+                service,
+                target,
+                spec,
+                deploy_timeout,
+                drain_timeout,
+            } => {
+                for s in ["deploy", service, "--target", target] {
+                    push(s);
+                }
+                for h in &spec.hosts {
+                    push("--host");
+                    push(h);
+                }
+                for p in &spec.path_prefixes {
+                    if p != "/" {
+                        push("--path-prefix");
+                        push(p);
+                    }
+                }
+                if spec.path_prefixes.iter().any(|p| p != "/") {
+                    push("--strip-path-prefix");
+                    push(if spec.strip_path_prefix {
+                        "true"
+                    } else {
+                        "false"
+                    });
+                }
+                health(&mut push, spec, *deploy_timeout);
+                push("--drain-timeout");
+                push(&secs(*drain_timeout));
+                push("--response-timeout");
+                push(&secs(spec.response_timeout));
+                if spec.tls.is_some() {
+                    let dir = tls_dir(service);
+                    push("--tls-certificate-path");
+                    push(&format!("{dir}/cert.pem"));
+                    push("--tls-private-key-path");
+                    push(&format!("{dir}/key.pem"));
+                    push("--tls-redirect");
+                    push(if spec.ssl_redirect { "true" } else { "false" });
+                }
+                if let Some(f) = spec.forward_headers {
+                    push("--forward-headers");
+                    push(if f { "true" } else { "false" });
+                }
+            }
+            ProxyCommand::Check {
+                target,
+                spec,
+                deploy_timeout,
+            } => {
+                for s in ["check", "--target", target] {
+                    push(s);
+                }
+                health(&mut push, spec, *deploy_timeout);
+            }
+            ProxyCommand::Remove { service } => {
+                push("remove");
+                push(service);
+            }
+            ProxyCommand::Pause {
+                service,
+                message,
+                drain_timeout,
+            } => {
+                push("pause");
+                push(service);
+                if let Some(m) = message {
+                    push("--message");
+                    push(m);
+                }
+                push("--drain-timeout");
+                push(&secs(*drain_timeout));
+            }
+            ProxyCommand::Resume { service } => {
+                push("resume");
+                push(service);
+            }
+            ProxyCommand::List => {
+                push("list");
+                push("--json");
+            }
+        }
+        a
+    }
+
+    /// The Docker operation that runs it.
+    pub fn op(&self) -> DockerOp {
+        DockerOp::Exec {
+            container: CONTAINER.into(),
+            cmd: self.argv(),
+        }
+    }
+}
+
+/// Runs a proxy command on `docker`'s host; its output on success.
+pub async fn exec(docker: &Docker, cmd: &ProxyCommand) -> Result<String, ProxyError> {
+    let host = docker.host().to_string();
+    let out = match docker.exec(CONTAINER, cmd.argv()).await {
+        Ok(out) => out,
+        Err(DockerError::NotFound { .. }) => return Err(ProxyError::NotRunning { host }),
+        Err(DockerError::Failed { message, .. }) if message.contains("is not running") => {
+            return Err(ProxyError::NotRunning { host });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if out.exit_code == 0 {
+        Ok(out.stdout)
+    } else {
+        let mut message = out.stderr.trim().to_string();
+        if message.is_empty() {
+            message = out.stdout.trim().to_string();
+        }
+        if message.is_empty() {
+            message = format!("exited with status {}", out.exit_code);
+        }
+        Err(ProxyError::Command { host, message })
+    }
+}
+
+/// The proxy container for a host.
+pub fn run_spec(run: &ProxyRunSpec, host: &str) -> RunSpec {
+    let mut options: Vec<(String, Option<String>)> = Vec::new();
+    if run.publish {
+        let ips: Vec<String> = if !run.bind_ips.is_empty() {
+            run.bind_ips.clone()
+        } else if host == crate::fleet::LOCAL {
+            // hoist on a developer's machine: keep the proxy off the network.
+            vec!["127.0.0.1".into()]
+        } else {
+            vec![]
+        };
+        for (port, inside) in [(run.http_port, 80), (run.https_port, 443)] {
+            if ips.is_empty() {
+                options.push(("publish".into(), Some(format!("{port}:{inside}"))));
+            }
+            for ip in &ips {
+                let ip = if ip.contains(':') {
+                    format!("[{ip}]")
+                } else {
+                    ip.clone()
+                };
+                options.push(("publish".into(), Some(format!("{ip}:{port}:{inside}"))));
+            }
+        }
+    }
+    options.extend(run.options.iter().cloned());
+    RunSpec {
+        name: CONTAINER.into(),
+        image: image(),
+        cmd: vec!["run".into()],
+        labels: [(LABEL.to_string(), "true".to_string())].into(),
+        volumes: vec![format!("{VOLUME}:{STATE_DIR}")],
+        restart: Some("unless-stopped".into()),
+        network: Some(NETWORK.into()),
+        log_opts: [("max-size".to_string(), run.log_max_size.clone())].into(),
+        options,
+        ..Default::default()
+    }
+}
+
+/// The image's build: the embedded binary on an empty base.
+pub fn build_spec(context: &std::path::Path) -> BuildSpec {
+    BuildSpec {
+        context: context.to_path_buf(),
+        dockerfile: context.join("Dockerfile"),
+        tag: image(),
+        args: Default::default(),
+        labels: [(LABEL.to_string(), "true".to_string())].into(),
+        target: None,
+    }
+}
+
+const DOCKERFILE: &str = "FROM scratch\nCOPY hoist-proxy /hoist-proxy\nEXPOSE 80 443\nVOLUME /var/lib/hoist-proxy\nENTRYPOINT [\"/hoist-proxy\"]\nCMD [\"run\"]\n";
+
+/// Makes sure `docker`'s host has the proxy image: built on this machine's
+/// engine (`builder`) when missing there, streamed to the host when missing
+/// on it. Returns what it did, if anything.
+pub async fn ensure_image(docker: &Docker, builder: &Docker) -> Result<Option<String>, ProxyError> {
+    let image = image();
+    if docker.image_exists(&image).await? {
+        return Ok(None);
+    }
+    if !builder.image_exists(&image).await? {
+        let dir = tempfile::tempdir()?;
+        std::fs::write(dir.path().join("Dockerfile"), DOCKERFILE)?;
+        let bin = dir.path().join("hoist-proxy");
+        std::fs::write(&bin, BINARY)?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755))?;
+        builder.build(build_spec(dir.path())).await?;
+    }
+    if docker.host() == builder.host() {
+        return Ok(Some(format!("built {image}")));
+    }
+    let bytes = docker.load_from(builder, &image, |_| {}).await?;
+    Ok(Some(format!(
+        "sent {image} ({:.1} MiB)",
+        bytes as f64 / (1024.0 * 1024.0)
+    )))
+}
+
+/// Boots the proxy on `docker`'s host unless it runs: the network, the
+/// image, then the container (started if stopped, created if missing).
+/// Returns a one-line summary.
+pub async fn boot(
+    docker: &Docker,
+    builder: &Docker,
+    run: &ProxyRunSpec,
+) -> Result<String, ProxyError> {
+    docker
+        .done(DockerOp::CreateNetwork {
+            name: NETWORK.into(),
+        })
+        .await?;
+    let shipped = ensure_image(docker, builder).await?;
+    let mut what = Vec::new();
+    if let Some(s) = shipped {
+        what.push(s);
+    }
+    match docker.inspect(CONTAINER).await? {
+        Some(s) if s.state == "running" => {
+            if s.image != image() && !s.image.ends_with(&image()) {
+                what.push(format!(
+                    "running an older image ({}); `hoist proxy reboot` upgrades it",
+                    s.image
+                ));
+            } else {
+                what.push("running".into());
+            }
+        }
+        Some(_) => {
+            docker
+                .done(DockerOp::Start {
+                    container: CONTAINER.into(),
+                })
+                .await?;
+            what.push("started".into());
+        }
+        None => match docker.run(run_spec(run, docker.host())).await {
+            Ok(_) => what.push(format!("booted {}", image())),
+            // Another deploy booted it at the same moment: fine if it runs.
+            Err(e) => match docker.inspect(CONTAINER).await? {
+                Some(s) if s.state == "running" => what.push("running".into()),
+                _ => return Err(e.into()),
+            },
+        },
+    }
+    Ok(what.join(", "))
+}
+
+/// Stops and removes the proxy container (its state volume stays).
+pub async fn remove(docker: &Docker) -> Result<bool, ProxyError> {
+    if docker.inspect(CONTAINER).await?.is_none() {
+        return Ok(false);
+    }
+    docker
+        .done(DockerOp::Stop {
+            container: CONTAINER.into(),
+            timeout: Some(10),
+        })
+        .await?;
+    docker
+        .done(DockerOp::Remove {
+            container: CONTAINER.into(),
+        })
+        .await?;
+    Ok(true)
+}
+
+/// Writes a role's certificate and key into the proxy's state volume.
+pub fn upload_tls(service: &str, certificate: Secret, key: Secret) -> DockerOp {
+    DockerOp::Upload {
+        container: CONTAINER.into(),
+        dir: tls_dir(service),
+        files: vec![
+            ("cert.pem".into(), 0o600, certificate),
+            ("key.pem".into(), 0o600, key),
+        ],
+    }
+}
+
+/// One route as `hoist-proxy list --json` shows it.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize, PartialEq)]
+pub struct Route {
+    /// Proxy service name.
+    pub service: String,
+    /// Hosts routed (empty: any).
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Path prefixes.
+    #[serde(default)]
+    pub path_prefixes: Vec<String>,
+    /// `container:port`.
+    #[serde(default)]
+    pub target: String,
+    /// `running` or `paused`.
+    #[serde(default)]
+    pub state: String,
+    /// TLS on.
+    #[serde(default)]
+    pub tls: bool,
+    /// Health of the target.
+    #[serde(default)]
+    pub health: String,
+}
+
+/// The proxy's routes on a host.
+pub async fn routes(docker: &Docker) -> Result<Vec<Route>, ProxyError> {
+    let out = exec(docker, &ProxyCommand::List).await?;
+    serde_json::from_str(out.trim()).map_err(|e| ProxyError::Command {
+        host: docker.host().into(),
+        message: format!("unexpected `list --json` output ({e}): {}", out.trim()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> ProxySpec {
+        ProxySpec {
+            hosts: vec!["app.example.com".into()],
+            app_port: 3000,
+            path_prefixes: vec!["/".into()],
+            strip_path_prefix: true,
+            health_path: "/up".into(),
+            health_interval: Duration::from_secs(1),
+            health_timeout: Duration::from_secs(5),
+            response_timeout: Duration::from_secs(30),
+            tls: None,
+            ssl_redirect: true,
+            forward_headers: None,
+        }
+    }
+
+    #[test]
+    fn deploy_argv() {
+        let cmd = ProxyCommand::Deploy {
+            service: "app-web".into(),
+            target: target("app-web-v2", &spec()),
+            spec: spec(),
+            deploy_timeout: Duration::from_secs(30),
+            drain_timeout: Duration::from_millis(2500),
+        };
+        assert_eq!(
+            cmd.op().to_string(),
+            "docker exec hoist-proxy /hoist-proxy deploy app-web --target app-web-v2:3000 \
+             --host app.example.com --health-check-path /up --health-check-interval 1s \
+             --health-check-timeout 5s --deploy-timeout 30s --drain-timeout 2500ms \
+             --response-timeout 30s"
+        );
+    }
+
+    #[test]
+    fn tls_and_paths_argv() {
+        let mut s = spec();
+        s.tls = Some(crate::config::TlsSecrets {
+            certificate: "CERT".into(),
+            private_key: "KEY".into(),
+        });
+        s.path_prefixes = vec!["/api".into()];
+        s.strip_path_prefix = false;
+        s.forward_headers = Some(true);
+        let argv = ProxyCommand::Deploy {
+            service: "app-api".into(),
+            target: "app-api-v1:3000".into(),
+            spec: s,
+            deploy_timeout: Duration::from_secs(10),
+            drain_timeout: Duration::from_secs(10),
+        }
+        .argv()
+        .join(" ");
+        assert!(argv.contains("--path-prefix /api --strip-path-prefix false"));
+        assert!(argv.contains(
+            "--tls-certificate-path /var/lib/hoist-proxy/tls/app-api/cert.pem \
+             --tls-private-key-path /var/lib/hoist-proxy/tls/app-api/key.pem --tls-redirect true"
+        ));
+        assert!(argv.ends_with("--forward-headers true"));
+    }
+
+    #[test]
+    fn other_commands() {
+        let check = ProxyCommand::Check {
+            target: "app-web-v3:80".into(),
+            spec: spec(),
+            deploy_timeout: Duration::from_secs(7),
+        };
+        assert_eq!(
+            check.argv().join(" "),
+            "/hoist-proxy check --target app-web-v3:80 --health-check-path /up \
+             --health-check-interval 1s --health-check-timeout 5s --deploy-timeout 7s"
+        );
+        let pause = ProxyCommand::Pause {
+            service: "app-web".into(),
+            message: Some("back soon".into()),
+            drain_timeout: Duration::from_secs(5),
+        };
+        assert_eq!(
+            pause.op().to_string(),
+            "docker exec hoist-proxy /hoist-proxy pause app-web --message 'back soon' --drain-timeout 5s"
+        );
+        assert_eq!(
+            ProxyCommand::List.argv(),
+            vec!["/hoist-proxy", "list", "--json"]
+        );
+    }
+
+    #[test]
+    fn container_spec() {
+        let run = ProxyRunSpec {
+            http_port: 8080,
+            https_port: 8443,
+            bind_ips: vec![],
+            publish: true,
+            log_max_size: "10m".into(),
+            options: vec![],
+        };
+        let local = DockerOp::Run(Box::new(run_spec(&run, "local"))).to_string();
+        assert!(local.starts_with("docker run --detach --name hoist-proxy --restart unless-stopped --network hoist"));
+        assert!(local.contains("--volume hoist-proxy-state:/var/lib/hoist-proxy"));
+        assert!(local.contains("--publish 127.0.0.1:8080:80 --publish 127.0.0.1:8443:443"));
+        assert!(local.ends_with(&format!("{} run", image())));
+        let server = DockerOp::Run(Box::new(run_spec(&run, "10.0.0.1"))).to_string();
+        assert!(server.contains("--publish 8080:80 --publish 8443:443"));
+        let quiet = DockerOp::Run(Box::new(run_spec(
+            &ProxyRunSpec {
+                publish: false,
+                ..run
+            },
+            "10.0.0.1",
+        )))
+        .to_string();
+        assert!(!quiet.contains("--publish"));
+    }
+}
