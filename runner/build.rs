@@ -37,7 +37,13 @@ fn main() {
                 .join("hoist-guests")
         });
 
-    for dir in ["wit", "plugins", "hooks", "runner/proxy/src", "runner/proxy/Cargo.toml"] {
+    for dir in [
+        "wit",
+        "plugins",
+        "hooks",
+        "runner/proxy/src",
+        "runner/proxy/Cargo.toml",
+    ] {
         println!("cargo:rerun-if-changed={}", workspace.join(dir).display());
     }
     println!(
@@ -91,14 +97,24 @@ const PROXY_TARGET: &str = "x86_64-unknown-linux-musl";
 fn build_proxy(workspace: &Path, target_dir: &Path) {
     println!("cargo:rerun-if-env-changed=HOIST_PROXY_BINARY");
     if let Some(bin) = std::env::var_os("HOIST_PROXY_BINARY") {
-        println!("cargo:rustc-env=HOIST_PROXY_BIN={}", PathBuf::from(bin).display());
+        println!(
+            "cargo:rustc-env=HOIST_PROXY_BIN={}",
+            PathBuf::from(bin).display()
+        );
         return;
     }
     check_installed(PROXY_TARGET, "hoist-proxy");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace)
-        .args(["build", "--release", "--target", PROXY_TARGET, "-p", "hoist-proxy"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            PROXY_TARGET,
+            "-p",
+            "hoist-proxy",
+        ])
         .arg("--target-dir")
         .arg(target_dir)
         .arg("--manifest-path")
@@ -109,7 +125,14 @@ fn build_proxy(workspace: &Path, target_dir: &Path) {
     let cc_var = "CC_x86_64_unknown_linux_musl";
     println!("cargo:rerun-if-env-changed={cc_var}");
     if std::env::var_os(cc_var).is_none() && !on_path("x86_64-linux-musl-gcc") {
-        cmd.env(cc_var, if on_path("musl-gcc") { "musl-gcc" } else { "gcc" });
+        cmd.env(
+            cc_var,
+            if on_path("musl-gcc") {
+                "musl-gcc"
+            } else {
+                "gcc"
+            },
+        );
     }
     let status = cmd.status().expect("run cargo for hoist-proxy");
     if !status.success() {
@@ -118,7 +141,10 @@ fn build_proxy(workspace: &Path, target_dir: &Path) {
              Is the target installed? `rustup target add {PROXY_TARGET}`"
         );
     }
-    let bin = target_dir.join(PROXY_TARGET).join("release").join("hoist-proxy");
+    let bin = target_dir
+        .join(PROXY_TARGET)
+        .join("release")
+        .join("hoist-proxy");
     assert!(bin.is_file(), "missing {}", bin.display());
     println!("cargo:rustc-env=HOIST_PROXY_BIN={}", bin.display());
 }

@@ -115,6 +115,129 @@ pub enum Command {
     Lock(LockCommand),
     /// Show the audit log of each host (last 50 lines).
     Audit,
+    /// Deploy without booting the proxy or pruning (as `kamal redeploy`).
+    Redeploy(DeployArgs),
+    /// First deploy on fresh servers: connect, boot the proxy, deploy.
+    Setup(DeployArgs),
+    /// Go back to VERSION: re-boots the retained image on every host (no build, no pull).
+    Rollback {
+        /// The version to go back to (see `hoist app images`).
+        version: String,
+        /// One JSON object per event on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The app's containers on each host.
+    #[command(subcommand)]
+    App(AppCommand),
+    /// hoist-proxy on each proxied host.
+    #[command(subcommand)]
+    Proxy(ProxyCommandArgs),
+    /// Remove old containers and images (all, containers or images).
+    Prune {
+        /// What to prune.
+        #[arg(value_parser = ["all", "containers", "images"], default_value = "all")]
+        what: String,
+    },
+    /// Remove the app's containers, images and proxy routes from every host (and the
+    /// proxy where nothing else uses it).
+    Remove {
+        /// Don't ask: required.
+        #[arg(short = 'y', long)]
+        confirmed: bool,
+    },
+}
+
+/// Log flags shared by `app logs` and `proxy logs`.
+#[derive(Debug, Args, Clone)]
+pub struct LogArgs {
+    /// Lines to show (default 100; 10 with -f).
+    #[arg(short = 'n', long)]
+    pub lines: Option<u32>,
+    /// Only lines since (`10m`, `2h`, a Unix time).
+    #[arg(short = 's', long)]
+    pub since: Option<String>,
+    /// Only lines matching this regular expression.
+    #[arg(short = 'g', long)]
+    pub grep: Option<String>,
+    /// Follow the log on the primary host.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Without timestamps.
+    #[arg(short = 'T', long)]
+    pub skip_timestamps: bool,
+}
+
+impl LogArgs {
+    fn options(&self) -> crate::manage::LogOptions {
+        crate::manage::LogOptions {
+            lines: self.lines,
+            since: self.since.clone(),
+            grep: self.grep.clone(),
+            follow: self.follow,
+            skip_timestamps: self.skip_timestamps,
+        }
+    }
+}
+
+/// `hoist app ...`.
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Running containers and proxy routes.
+    Details,
+    /// Every container of the app (any state).
+    Containers,
+    /// The app's images.
+    Images,
+    /// The running version per host and role.
+    Version,
+    /// The current containers' logs.
+    Logs(LogArgs),
+    /// Run a command in a new container of the running version (or, with --reuse, in it).
+    Exec {
+        /// Run inside the running container.
+        #[arg(long)]
+        reuse: bool,
+        /// Interactive: attach this terminal (primary host; uses docker/ssh).
+        #[arg(short = 'i', long)]
+        interactive: bool,
+        /// Extra env for a new container: KEY=VALUE.
+        #[arg(short = 'e', long = "env")]
+        env: Vec<String>,
+        /// The command and its arguments.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        cmd: Vec<String>,
+    },
+    /// Take the app out of its proxy and stop its containers.
+    Stop,
+    /// Start the newest containers and route the proxy to them.
+    Start,
+    /// Answer 503 with a maintenance page (proxied roles).
+    Maintenance {
+        /// Shown on the page.
+        #[arg(short = 'm', long)]
+        message: Option<String>,
+        /// Seconds to let requests in flight finish.
+        #[arg(long)]
+        drain_timeout: Option<u64>,
+    },
+    /// End maintenance.
+    Live,
+}
+
+/// `hoist proxy ...`.
+#[derive(Debug, Subcommand)]
+pub enum ProxyCommandArgs {
+    /// Start hoist-proxy where it is not running.
+    Boot,
+    /// Replace the proxy container, one host at a time (routes are kept).
+    Reboot,
+    /// The proxy container and its routes.
+    Details,
+    /// The proxy's log.
+    Logs(LogArgs),
+    /// Stop and remove the proxy container.
+    Remove,
 }
 
 /// `hoist lock ...`.
@@ -197,13 +320,13 @@ fn mode(common: &Common, json: bool) -> Mode {
     }
 }
 
-async fn deploy(common: Common, args: DeployArgs) -> ExitCode {
+async fn deploy(common: Common, args: DeployArgs, kind: pipeline::DeployKind) -> ExitCode {
     let events = Reporter::stdout(mode(&common, args.json));
     let req = DeployRequest {
-        kind: pipeline::DeployKind::Deploy,
+        kind,
         config: common.load_options(),
         version: common.app_version.clone(),
-        skip_push: args.skip_push,
+        skip_push: args.skip_push || kind == pipeline::DeployKind::Rollback,
         skip_hooks: common.skip_hooks,
         filters: Filters {
             hosts: split_list(&common.hosts),
@@ -452,6 +575,260 @@ async fn audit(common: Common) -> anyhow::Result<()> {
     Ok(())
 }
 
+type ScopeFn<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + 'a>>;
+
+/// Runs `f` on the selected hosts (no lock: it only reads).
+async fn scoped(
+    common: &Common,
+    f: impl for<'a> FnOnce(&'a crate::manage::Scope<'a>) -> ScopeFn<'a>,
+) -> anyhow::Result<()> {
+    let (c, selection, fleet) = connect(common).await?;
+    let scope = crate::manage::Scope {
+        config: &c,
+        selection: &selection,
+        fleet: &fleet,
+    };
+    f(&scope).await
+}
+
+/// Runs `f` on the selected hosts holding the deploy lock (as Kamal does
+/// for commands that change things); the lock is released whatever happens.
+async fn locked(
+    common: &Common,
+    what: &str,
+    f: impl for<'a> FnOnce(&'a crate::manage::Scope<'a>) -> ScopeFn<'a>,
+) -> anyhow::Result<()> {
+    let (c, selection, fleet) = connect(common).await?;
+    let host = selection.primary_host.clone();
+    let shell = fleet.shell(&host).await?;
+    let lock = Lock::new(&c.service_id());
+    let performer = crate::version::performer(&c.app_root);
+    lock.acquire(
+        shell.as_ref(),
+        &crate::lock::details(&performer, "-", &format!("hoist {what}")),
+    )
+    .await?;
+    let scope = crate::manage::Scope {
+        config: &c,
+        selection: &selection,
+        fleet: &fleet,
+    };
+    let result = f(&scope).await;
+    let released = lock.release(shell.as_ref()).await;
+    result?;
+    released?;
+    Ok(())
+}
+
+async fn app(common: Common, cmd: AppCommand) -> anyhow::Result<()> {
+    use crate::manage;
+    match cmd {
+        AppCommand::Details => {
+            scoped(&common, |s| {
+                Box::pin(async move { Ok(manage::details(s, false).await?) })
+            })
+            .await
+        }
+        AppCommand::Containers => {
+            scoped(&common, |s| {
+                Box::pin(async move { Ok(manage::details(s, true).await?) })
+            })
+            .await
+        }
+        AppCommand::Images => {
+            scoped(&common, |s| {
+                Box::pin(async move { Ok(manage::images(s).await?) })
+            })
+            .await
+        }
+        AppCommand::Version => {
+            scoped(&common, |s| {
+                Box::pin(async move { Ok(manage::version(s).await?) })
+            })
+            .await
+        }
+        AppCommand::Logs(l) => {
+            let o = l.options();
+            scoped(&common, |s| {
+                Box::pin(async move { Ok(manage::app_logs(s, &o).await?) })
+            })
+            .await
+        }
+        AppCommand::Exec {
+            reuse,
+            interactive,
+            env,
+            cmd,
+        } => {
+            if interactive {
+                return exec_interactive(&common, reuse, &cmd).await;
+            }
+            let env = env
+                .iter()
+                .map(|kv| {
+                    kv.split_once('=')
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .ok_or_else(|| anyhow::anyhow!("-e `{kv}`: write KEY=VALUE"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let o = manage::ExecOptions { reuse, env };
+            scoped(&common, |s| {
+                Box::pin(async move {
+                    let secrets =
+                        crate::secrets::Secrets::load(&s.config.secrets_files, &s.config.app_root)?;
+                    Ok(manage::exec(s, &secrets, &cmd, &o).await?)
+                })
+            })
+            .await
+        }
+        AppCommand::Stop => {
+            locked(&common, "app stop", |s| {
+                Box::pin(async move { Ok(manage::stop(s).await?) })
+            })
+            .await
+        }
+        AppCommand::Start => {
+            locked(&common, "app start", |s| {
+                Box::pin(async move { Ok(manage::start(s).await?) })
+            })
+            .await
+        }
+        AppCommand::Maintenance {
+            message,
+            drain_timeout,
+        } => {
+            locked(&common, "app maintenance", |s| {
+                Box::pin(async move {
+                    Ok(manage::maintenance(
+                        s,
+                        true,
+                        message,
+                        drain_timeout.map(std::time::Duration::from_secs),
+                    )
+                    .await?)
+                })
+            })
+            .await
+        }
+        AppCommand::Live => {
+            locked(&common, "app live", |s| {
+                Box::pin(async move { Ok(manage::maintenance(s, false, None, None).await?) })
+            })
+            .await
+        }
+    }
+}
+
+async fn proxy_cmd(common: Common, cmd: ProxyCommandArgs) -> anyhow::Result<()> {
+    use crate::manage;
+    match cmd {
+        ProxyCommandArgs::Boot => {
+            locked(&common, "proxy boot", |s| {
+                Box::pin(async move { Ok(manage::proxy_boot(s, false).await?) })
+            })
+            .await
+        }
+        ProxyCommandArgs::Reboot => {
+            locked(&common, "proxy reboot", |s| {
+                Box::pin(async move { Ok(manage::proxy_boot(s, true).await?) })
+            })
+            .await
+        }
+        ProxyCommandArgs::Details => {
+            scoped(&common, |s| {
+                Box::pin(async move { Ok(manage::proxy_details(s).await?) })
+            })
+            .await
+        }
+        ProxyCommandArgs::Logs(l) => {
+            let o = l.options();
+            scoped(&common, |s| {
+                Box::pin(async move { Ok(manage::proxy_logs(s, &o).await?) })
+            })
+            .await
+        }
+        ProxyCommandArgs::Remove => {
+            locked(&common, "proxy remove", |s| {
+                Box::pin(async move { Ok(manage::proxy_remove(s).await?) })
+            })
+            .await
+        }
+    }
+}
+
+/// `hoist app exec -i`: this terminal attached to the command on the
+/// primary host, through the docker CLI (locally) or ssh -t (as Kamal).
+async fn exec_interactive(common: &Common, reuse: bool, cmd: &[String]) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let (c, selection, fleet) = connect(common).await?;
+    let host = selection.primary_host.clone();
+    let role = selection
+        .roles
+        .iter()
+        .find(|r| r.hosts.contains(&host))
+        .map(|r| r.name.clone())
+        .ok_or_else(|| anyhow::anyhow!("no role on `{host}`"))?;
+    let docker = fleet.docker(&host).await?;
+    let running = docker
+        .containers(crate::docker::ContainerFilter {
+            labels: c.service_id().filter(Some(&role)),
+            ..Default::default()
+        })
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| {
+            anyhow::anyhow!("role `{role}` has no running container on `{host}`; deploy first")
+        })?;
+    let tty = std::io::stdin().is_terminal();
+    let mut docker_argv: Vec<String> = vec!["docker".into()];
+    if reuse {
+        docker_argv.push("exec".into());
+    } else {
+        docker_argv.extend([
+            "run".into(),
+            "--rm".into(),
+            "--network".into(),
+            crate::proxy::NETWORK.into(),
+        ]);
+    }
+    docker_argv.push(if tty { "-it".into() } else { "-i".into() });
+    docker_argv.push(if reuse {
+        running.name.clone()
+    } else {
+        running.image.clone()
+    });
+    docker_argv.extend(cmd.iter().cloned());
+    let mut process = if host == crate::fleet::LOCAL {
+        let mut p = std::process::Command::new(&docker_argv[0]);
+        p.args(&docker_argv[1..]);
+        p
+    } else {
+        let ssh = SshOptions::from_config(&c).map_err(anyhow::Error::msg)?;
+        let endpoint = ssh.endpoint(&host).map_err(anyhow::Error::msg)?;
+        let mut p = std::process::Command::new("ssh");
+        if tty {
+            p.arg("-t");
+        }
+        p.args(["-p", &endpoint.port.to_string(), "-l", &endpoint.user]);
+        p.arg("-o")
+            .arg(format!("UserKnownHostsFile={}", ssh.known_hosts.display()));
+        for k in &ssh.keys {
+            p.arg("-i").arg(k);
+        }
+        p.arg(&endpoint.host);
+        p.arg(shell_words::join(&docker_argv));
+        p
+    };
+    let status = process
+        .status()
+        .map_err(|e| anyhow::anyhow!("cannot run `{}`: {e}", docker_argv.join(" ")))?;
+    if !status.success() {
+        anyhow::bail!("the command exited with {status}");
+    }
+    Ok(())
+}
+
 /// Runs `f` on a multi-threaded runtime.
 fn runtime<F: std::future::Future<Output = ExitCode>>(f: F) -> ExitCode {
     match tokio::runtime::Builder::new_multi_thread()
@@ -518,6 +895,46 @@ pub fn main() -> ExitCode {
         }
         Command::Lock(cmd) => block_on(lock(cli.common, cmd)),
         Command::Audit => block_on(audit(cli.common)),
-        Command::Deploy(args) => runtime(deploy(cli.common, args)),
+        Command::Deploy(args) | Command::Setup(args) => {
+            runtime(deploy(cli.common, args, pipeline::DeployKind::Deploy))
+        }
+        Command::Redeploy(args) => {
+            runtime(deploy(cli.common, args, pipeline::DeployKind::Redeploy))
+        }
+        Command::Rollback { version, json } => {
+            let mut common = cli.common;
+            common.app_version = Some(version);
+            let args = DeployArgs {
+                skip_push: true,
+                dry_run: false,
+                json,
+                strategy: None,
+            };
+            runtime(deploy(common, args, pipeline::DeployKind::Rollback))
+        }
+        Command::App(cmd) => block_on(app(cli.common, cmd)),
+        Command::Proxy(cmd) => block_on(proxy_cmd(cli.common, cmd)),
+        Command::Prune { what } => block_on(async move {
+            let what = match what.as_str() {
+                "containers" => crate::manage::PruneWhat::Containers,
+                "images" => crate::manage::PruneWhat::Images,
+                _ => crate::manage::PruneWhat::All,
+            };
+            locked(&cli.common, "prune", |s| {
+                Box::pin(async move { Ok(crate::manage::prune(s, what).await?) })
+            })
+            .await
+        }),
+        Command::Remove { confirmed } => block_on(async move {
+            if !confirmed {
+                anyhow::bail!(
+                    "`hoist remove` deletes the app's containers, images and proxy routes on every host; run it with -y to go ahead"
+                );
+            }
+            locked(&cli.common, "remove", |s| {
+                Box::pin(async move { Ok(crate::manage::remove(s).await?) })
+            })
+            .await
+        }),
     }
 }

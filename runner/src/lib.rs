@@ -11,6 +11,7 @@ pub mod events;
 pub mod fleet;
 pub mod http;
 pub mod lock;
+pub mod manage;
 pub mod pipeline;
 pub mod plugin;
 pub mod proxy;

@@ -545,7 +545,9 @@ mod tests {
             options: vec![],
         };
         let local = DockerOp::Run(Box::new(run_spec(&run, "local"))).to_string();
-        assert!(local.starts_with("docker run --detach --name hoist-proxy --restart unless-stopped --network hoist"));
+        assert!(local.starts_with(
+            "docker run --detach --name hoist-proxy --restart unless-stopped --network hoist"
+        ));
         assert!(local.contains("--volume hoist-proxy-state:/var/lib/hoist-proxy"));
         assert!(local.contains("--publish 127.0.0.1:8080:80 --publish 127.0.0.1:8443:443"));
         assert!(local.ends_with(&format!("{} run", image())));

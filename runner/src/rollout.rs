@@ -11,15 +11,13 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use tokio::sync::Semaphore;
 
+use crate::config::ProxySpec;
 use crate::config::{Config, RoleConfig};
 use crate::docker::naming::ServiceId;
-use crate::config::ProxySpec;
-use crate::docker::{
-    ContainerFilter, Docker, DockerError, DockerOp, Readiness, RunSpec, Secret,
-};
-use crate::proxy::{self, ProxyCommand};
+use crate::docker::{ContainerFilter, Docker, DockerError, DockerOp, Readiness, RunSpec, Secret};
 use crate::events::{Event, Kind, Level, Reporter};
 use crate::fleet::{Fleet, Selection};
+use crate::proxy::{self, ProxyCommand};
 use crate::secrets::Secrets;
 use crate::stage::Stage;
 
@@ -486,8 +484,14 @@ impl Rollout {
         let service = proxy::service_name(&self.config.service_id(), role);
         if let Some(tls) = &spec.tls {
             let what = format!("proxy.ssl of role `{role}`");
-            let cert = self.secrets.require(&tls.certificate, &what).map_err(|e| e.to_string())?;
-            let key = self.secrets.require(&tls.private_key, &what).map_err(|e| e.to_string())?;
+            let cert = self
+                .secrets
+                .require(&tls.certificate, &what)
+                .map_err(|e| e.to_string())?;
+            let key = self
+                .secrets
+                .require(&tls.private_key, &what)
+                .map_err(|e| e.to_string())?;
             docker
                 .done(proxy::upload_tls(&service, cert.clone(), key.clone()))
                 .await
@@ -500,9 +504,22 @@ impl Rollout {
             deploy_timeout: self.config.deploy_timeout,
             drain_timeout: self.config.drain_timeout,
         };
-        let out = proxy::exec(docker, &deploy).await.map_err(|e| e.to_string())?;
-        let last = out.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
-        Ok(format!("proxy routes {service} to {container}{}", if last.is_empty() { String::new() } else { format!(" ({})", last.trim()) }))
+        let out = proxy::exec(docker, &deploy)
+            .await
+            .map_err(|e| e.to_string())?;
+        let last = out
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        Ok(format!(
+            "proxy routes {service} to {container}{}",
+            if last.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", last.trim())
+            }
+        ))
     }
 
     async fn route(&self, t: &Target, record: &TargetRecord) -> Result<String, StepError> {

@@ -3,7 +3,8 @@
 //! `hello serve` answers `GET /` with its version, `GET /up` with 200, and
 //! `GET /slow?ms=N` after N ms. `hello work` does the same (a worker that can
 //! be health-checked). `hello health` checks `/up` on localhost (the image's
-//! Docker HEALTHCHECK); `hello get PATH` prints a local response.
+//! Docker HEALTHCHECK); `hello get PATH` prints a local response; `hello
+//! version` prints the version.
 //!
 //! `HELLO_MODE` picks a behaviour: `ok` (default), `unhealthy` (`/up`
 //! answers 503 forever), `crash` (exits with code 3 after half a second).
@@ -184,6 +185,7 @@ fn main() {
     match args.first().map(String::as_str).unwrap_or("serve") {
         "serve" => serve("web"),
         "work" => serve("worker"),
+        "version" => println!("{}", version()),
         "health" => match get("/up") {
             Ok((200, _)) => {}
             Ok((code, _)) => {

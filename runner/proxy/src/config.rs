@@ -20,7 +20,7 @@ pub fn fmt_duration(d: Duration) -> String {
     let ms = d.as_millis();
     if ms < 1000 {
         format!("{ms}ms")
-    } else if ms % 1000 == 0 {
+    } else if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{:.1}s", d.as_secs_f64())
@@ -118,6 +118,92 @@ pub struct ServiceConfig {
     pub paused: Option<String>,
 }
 
+/// A deploy as sent by `hoist-proxy deploy`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeployRequest {
+    /// Service name.
+    pub service: String,
+    /// New target, `host:port`.
+    pub target: String,
+    /// Hosts (empty = default host).
+    pub hosts: Vec<String>,
+    /// Path prefixes (empty = `/`).
+    pub path_prefixes: Vec<String>,
+    /// Strip the matched prefix before forwarding.
+    pub strip_path_prefix: bool,
+    /// Health check settings.
+    pub health_check: HealthCheckConfig,
+    /// How long the new target has to become healthy.
+    #[serde(rename = "deploy_timeout_ms", with = "duration_ms")]
+    pub deploy_timeout: Duration,
+    /// How long the old target's in-flight requests may take.
+    #[serde(rename = "drain_timeout_ms", with = "duration_ms")]
+    pub drain_timeout: Duration,
+    /// Time allowed for response headers.
+    #[serde(rename = "response_timeout_ms", with = "duration_ms")]
+    pub response_timeout: Duration,
+    /// PEM certificate chain path.
+    pub tls_certificate_path: Option<String>,
+    /// PEM private key path.
+    pub tls_private_key_path: Option<String>,
+    /// Redirect HTTP to HTTPS (default: true with TLS).
+    pub tls_redirect: Option<bool>,
+    /// Trust incoming X-Forwarded-* (default: true without TLS).
+    pub forward_headers: Option<bool>,
+    /// Skip the health gate.
+    pub force: bool,
+}
+
+impl Default for DeployRequest {
+    fn default() -> Self {
+        DeployRequest::new("", "")
+    }
+}
+
+impl DeployRequest {
+    /// A deploy with kamal-proxy's defaults.
+    pub fn new(service: &str, target: &str) -> Self {
+        DeployRequest {
+            service: service.into(),
+            target: target.into(),
+            hosts: vec![],
+            path_prefixes: vec![],
+            strip_path_prefix: true,
+            health_check: HealthCheckConfig::default(),
+            deploy_timeout: Duration::from_secs(30),
+            drain_timeout: Duration::from_secs(30),
+            response_timeout: Duration::from_secs(30),
+            tls_certificate_path: None,
+            tls_private_key_path: None,
+            tls_redirect: None,
+            forward_headers: None,
+            force: false,
+        }
+    }
+}
+
+/// One row of `list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceStatus {
+    /// Service name.
+    pub service: String,
+    /// Hosts (empty = default).
+    pub hosts: Vec<String>,
+    /// Path prefixes.
+    pub path_prefixes: Vec<String>,
+    /// Active target.
+    pub target: String,
+    /// `running` or `paused`.
+    pub state: String,
+    /// Served over HTTPS.
+    pub tls: bool,
+    /// `healthy`, `unhealthy` or `checking`.
+    pub health: String,
+    /// Maintenance message when paused.
+    pub message: Option<String>,
+}
+
 /// Checks a service name: letters, digits, `.`, `_`, `-`.
 pub fn validate_service_name(name: &str) -> Result<(), String> {
     if name.is_empty()
@@ -143,9 +229,7 @@ pub fn validate_target(target: &str) -> Result<(), String> {
         Ok(p) if p > 0 => {}
         _ => return Err(bad()),
     }
-    target
-        .parse::<http::uri::Authority>()
-        .map_err(|_| bad())?;
+    target.parse::<http::uri::Authority>().map_err(|_| bad())?;
     Ok(())
 }
 

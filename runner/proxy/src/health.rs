@@ -64,7 +64,12 @@ impl Checker {
     }
 
     /// One check; `Ok(status)` when an answer came, whatever its status.
-    pub async fn check_once(&self, target: &str, path: &str, timeout: Duration) -> Result<StatusCode, String> {
+    pub async fn check_once(
+        &self,
+        target: &str,
+        path: &str,
+        timeout: Duration,
+    ) -> Result<StatusCode, String> {
         let uri = format!("http://{target}{path}");
         let req = Request::get(&uri)
             .header(header::HOST, target)
@@ -95,10 +100,7 @@ impl Checker {
             let last = match self.check_once(target, &cfg.path, per_check).await {
                 Ok(s) if s.is_success() => {
                     let took = start.elapsed();
-                    progress(format!(
-                        "{target} healthy after {:.1}s",
-                        took.as_secs_f64()
-                    ));
+                    progress(format!("{target} healthy after {:.1}s", took.as_secs_f64()));
                     return Ok(took);
                 }
                 Ok(s) => s.to_string(),

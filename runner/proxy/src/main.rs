@@ -1,1 +1,5 @@
-fn main() {}
+//! `hoist-proxy`: see the crate README.
+
+fn main() -> std::process::ExitCode {
+    hoist_proxy::cli::main()
+}

@@ -42,7 +42,7 @@ fn push(list: &mut Vec<Entry>, prefix: &str, route: &Arc<Route>) {
         prefix: prefix.to_string(),
         route: route.clone(),
     });
-    list.sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()));
+    list.sort_by_key(|e| std::cmp::Reverse(e.prefix.len()));
 }
 
 fn find<'a>(list: &'a [Entry], path: &str) -> Option<&'a Entry> {
@@ -85,8 +85,9 @@ impl Table {
                 }
             }
         }
-        t.wildcard.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
-        t.wildcard_certs.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        t.wildcard.sort_by_key(|w| std::cmp::Reverse(w.0.len()));
+        t.wildcard_certs
+            .sort_by_key(|w| std::cmp::Reverse(w.0.len()));
         t
     }
 
@@ -99,7 +100,9 @@ impl Table {
             .or_else(|| {
                 self.wildcard
                     .iter()
-                    .filter(|(suffix, _)| host.len() > suffix.len() && host.ends_with(suffix.as_str()))
+                    .filter(|(suffix, _)| {
+                        host.len() > suffix.len() && host.ends_with(suffix.as_str())
+                    })
                     .find_map(|(_, l)| find(l, path))
             })
             .or_else(|| find(&self.default, path))?;

@@ -41,7 +41,10 @@ pub fn load(dir: &Path) -> StateFile {
         Ok(t) => t,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return StateFile::default(),
         Err(e) => {
-            eprintln!("hoist-proxy: cannot read state file {}: {e}; starting with no services", path.display());
+            eprintln!(
+                "hoist-proxy: cannot read state file {}: {e}; starting with no services",
+                path.display()
+            );
             return StateFile::default();
         }
     };
@@ -53,7 +56,11 @@ pub fn load(dir: &Path) -> StateFile {
             eprintln!(
                 "hoist-proxy: state file {} is corrupt ({e}); starting with no services{}",
                 path.display(),
-                if kept { format!(" (copy kept as {})", keep.display()) } else { String::new() }
+                if kept {
+                    format!(" (copy kept as {})", keep.display())
+                } else {
+                    String::new()
+                }
             );
             StateFile::default()
         }
@@ -96,7 +103,14 @@ mod tests {
         let s = load(dir.path());
         assert!(s.services.is_empty());
         assert!(dir.path().join("state.json.corrupt").exists());
-        save(dir.path(), &StateFile { version: 1, services: vec![] }).unwrap();
+        save(
+            dir.path(),
+            &StateFile {
+                version: 1,
+                services: vec![],
+            },
+        )
+        .unwrap();
         assert!(!dir.path().join("state.json.tmp").exists());
         assert_eq!(load(dir.path()).version, 1);
     }

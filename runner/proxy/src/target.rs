@@ -182,6 +182,13 @@ impl Target {
     }
 }
 
+/// Resolves once a shutdown flag turns true.
+pub async fn until_true(rx: &mut watch::Receiver<bool>) {
+    if rx.wait_for(|v| *v).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,6 +212,8 @@ mod tests {
         let t = Target::new("127.0.0.1:1", Health::Healthy).unwrap();
         let c = t.cancelled();
         t.cancel_inflight();
-        tokio::time::timeout(Duration::from_secs(1), c).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(1), c)
+            .await
+            .unwrap();
     }
 }

@@ -47,13 +47,16 @@ pub fn certified_key(tls: &TlsConfig) -> Result<Arc<CertifiedKey>, String> {
         .load_private_key(key)
         .map_err(|e| format!("unsupported private key in {}: {e}", tls.private_key_path))?;
     let ck = CertifiedKey::new(certs, signing);
-    if let Err(e) = ck.keys_match() {
-        if !matches!(e, rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) {
-            return Err(format!(
-                "private key {} does not match certificate {}: {e}",
-                tls.private_key_path, tls.certificate_path
-            ));
-        }
+    if let Err(e) = ck.keys_match()
+        && !matches!(
+            e,
+            rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)
+        )
+    {
+        return Err(format!(
+            "private key {} does not match certificate {}: {e}",
+            tls.private_key_path, tls.certificate_path
+        ));
     }
     Ok(Arc::new(ck))
 }

@@ -20,8 +20,8 @@ use crate::plugin::grants::{Capabilities, DockerAccess};
 use crate::stage::Stage;
 
 pub use model::{
-    Config, EnvSpec, PluginUseConfig, ProxyRunSpec, ProxySpec, RegistryConfig, RoleConfig, SecretRef,
-    TlsSecrets,
+    Config, EnvSpec, PluginUseConfig, ProxyRunSpec, ProxySpec, RegistryConfig, RoleConfig,
+    SecretRef, TlsSecrets,
 };
 use schema::{Env, HookEntry, OptionValue, RawConfig, RoleEntry, RoleProxy, Secretable, Servers};
 
@@ -358,7 +358,12 @@ fn merge_proxy(root: Option<&schema::Proxy>, role: &schema::Proxy) -> schema::Pr
 fn comma_list(one: &Option<String>, many: &Option<Vec<String>>) -> Vec<String> {
     let mut out: Vec<String> = many.clone().unwrap_or_default();
     if let Some(s) = one {
-        out.extend(s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from));
+        out.extend(
+            s.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from),
+        );
     }
     out
 }
@@ -821,7 +826,10 @@ pub fn resolve(
             unused.push("proxy.logging (hoist-proxy logs method, path, status and time)");
         }
         if p.run.as_ref().is_some_and(|r| {
-            r.metrics_port.is_some() || r.registry.is_some() || r.repository.is_some() || r.version.is_some()
+            r.metrics_port.is_some()
+                || r.registry.is_some()
+                || r.repository.is_some()
+                || r.version.is_some()
         }) {
             unused.push("proxy.run metrics_port/registry/repository/version (hoist builds and ships its own proxy image)");
         }

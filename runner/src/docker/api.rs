@@ -208,6 +208,77 @@ impl ApiEngine {
     }
 
     async fn run(&self, op: &DockerOp, r: &RunSpec) -> Result<OpOutput, DockerError> {
+        let id = self.create(op, r).await?;
+        if let Err(e) = self.docker.start_container(&id, None).await {
+            // Leave nothing half-made behind.
+            self.force_remove(&id).await;
+            return Err(self.error(op, e));
+        }
+        Ok(OpOutput::Id(id))
+    }
+
+    async fn force_remove(&self, id: &str) {
+        let _ = self
+            .docker
+            .remove_container(
+                id,
+                Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+            )
+            .await;
+    }
+
+    /// `docker run --rm` attached: create, start, wait, read the output, remove.
+    async fn run_once(&self, op: &DockerOp, r: &RunSpec) -> Result<OpOutput, DockerError> {
+        let id = self.create(op, r).await?;
+        let result = async {
+            self.docker
+                .start_container(&id, None)
+                .await
+                .map_err(|e| self.error(op, e))?;
+            let mut waits = self
+                .docker
+                .wait_container(&id, None::<bollard::query_parameters::WaitContainerOptions>);
+            let mut exit_code = 0i64;
+            while let Some(w) = waits.next().await {
+                match w {
+                    Ok(w) => exit_code = w.status_code,
+                    // A non-zero exit comes back as an error carrying the code.
+                    Err(BollardError::DockerContainerWaitError { code, .. }) => exit_code = code,
+                    Err(e) => return Err(self.error(op, e)),
+                }
+            }
+            let mut out = CommandOutput {
+                exit_code: exit_code as i32,
+                ..Default::default()
+            };
+            let opts = LogsOptionsBuilder::default()
+                .stdout(true)
+                .stderr(true)
+                .build();
+            let mut s = self.docker.logs(&id, Some(opts));
+            while let Some(Ok(chunk)) = s.next().await {
+                match chunk {
+                    bollard::container::LogOutput::StdErr { message } => {
+                        if out.stderr.len() < OUTPUT_CAP {
+                            out.stderr.push_str(&String::from_utf8_lossy(&message));
+                        }
+                    }
+                    other => {
+                        if out.stdout.len() < OUTPUT_CAP {
+                            out.stdout
+                                .push_str(&String::from_utf8_lossy(other.as_ref()));
+                        }
+                    }
+                }
+            }
+            Ok(OpOutput::Command(out))
+        }
+        .await;
+        self.force_remove(&id).await;
+        result
+    }
+
+    async fn create(&self, op: &DockerOp, r: &RunSpec) -> Result<String, DockerError> {
         let mut env: Vec<String> = r.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         env.extend(
             r.secret_env
@@ -257,18 +328,7 @@ impl ApiEngine {
             )
             .await
             .map_err(|e| self.error(op, e))?;
-        if let Err(e) = self.docker.start_container(&created.id, None).await {
-            // Leave nothing half-made behind.
-            let _ = self
-                .docker
-                .remove_container(
-                    &created.id,
-                    Some(RemoveContainerOptionsBuilder::default().force(true).build()),
-                )
-                .await;
-            return Err(self.error(op, e));
-        }
-        Ok(OpOutput::Id(created.id))
+        Ok(created.id)
     }
 
     async fn inspect(
@@ -417,6 +477,19 @@ impl ApiEngine {
     }
 }
 
+/// `--since`: a duration ago (`90s`, `10m`, `2h`) or a Unix time, as the
+/// Unix time the Engine API wants.
+fn since_seconds(text: &str) -> Option<i32> {
+    if let Ok(t) = text.parse::<i64>() {
+        return i32::try_from(t).ok();
+    }
+    let ago = humantime::parse_duration(text).ok()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    i32::try_from(now.checked_sub(ago)?.as_secs()).ok()
+}
+
 /// Splits `repo[:tag]` (a registry port's colon is not a tag separator).
 pub fn split_reference(image: &str) -> (&str, &str) {
     let slash = image.rfind('/').map_or(0, |i| i + 1);
@@ -458,6 +531,53 @@ fn credentials(a: &RegistryAuth) -> DockerCredentials {
 impl Engine for ApiEngine {
     fn host(&self) -> &str {
         &self.host
+    }
+
+    async fn log_stream(
+        &self,
+        container: &str,
+        query: &super::LogQuery,
+    ) -> Result<super::LogStream, DockerError> {
+        let mut o = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .follow(query.follow)
+            .timestamps(query.timestamps);
+        if let Some(t) = query.tail {
+            o = o.tail(&t.to_string());
+        }
+        if let Some(since) = &query.since {
+            o = o.since(since_seconds(since).ok_or_else(|| {
+                DockerError::Unsupported(format!(
+                    "--since `{since}`: give a duration (`10m`, `2h`) or a Unix time"
+                ))
+            })?);
+        }
+        let host = self.host.clone();
+        let name = container.to_string();
+        // Chunks are split into lines; a partial line waits for its end.
+        let mut pending = String::new();
+        let lines = self
+            .docker
+            .logs(container, Some(o.build()))
+            .map(move |chunk| match chunk {
+                Ok(c) => {
+                    pending.push_str(&String::from_utf8_lossy(c.as_ref()));
+                    let mut out = Vec::new();
+                    while let Some(i) = pending.find('\n') {
+                        out.push(Ok(pending[..i].to_string()));
+                        pending.drain(..=i);
+                    }
+                    futures_util::stream::iter(out)
+                }
+                Err(e) => futures_util::stream::iter(vec![Err(DockerError::Failed {
+                    host: host.clone(),
+                    op: format!("docker logs {name}"),
+                    message: e.to_string(),
+                })]),
+            })
+            .flatten();
+        Ok(Box::pin(lines))
     }
 
     async fn save_image(&self, image: &str) -> Result<super::ImageStream, DockerError> {
@@ -510,6 +630,7 @@ impl Engine for ApiEngine {
         match op {
             DockerOp::Build(b) => self.build(op, b).await,
             DockerOp::Run(r) => self.run(op, r).await,
+            DockerOp::RunOnce(r) => self.run_once(op, r).await,
             DockerOp::Start { container } => {
                 d.start_container(container, None).await.map_err(e)?;
                 Ok(OpOutput::Done)

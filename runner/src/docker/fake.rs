@@ -275,6 +275,7 @@ impl Engine for FakeEngine {
                 })
             }
             DockerOp::CreateNetwork { .. } | DockerOp::Upload { .. } => OpOutput::Done,
+            DockerOp::RunOnce(_) => OpOutput::Command(CommandOutput::default()),
         })
     }
 }

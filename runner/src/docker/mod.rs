@@ -21,7 +21,7 @@ use crate::events::{Event, Kind, Level, Reporter};
 
 pub use op::{
     BuildSpec, CommandOutput, Container, ContainerFilter, ContainerState, DockerOp, Image,
-    OpOutput, Readiness, RegistryAuth, RunSpec, Secret,
+    LogQuery, OpOutput, Readiness, RegistryAuth, RunSpec, Secret,
 };
 
 /// An image as a tar stream (`docker save` output).
@@ -73,6 +73,9 @@ fn logs_suffix(logs: &str) -> String {
     }
 }
 
+/// Log lines as they come (`docker logs`).
+pub type LogStream = futures_util::stream::BoxStream<'static, Result<String, DockerError>>;
+
 /// Runs [`DockerOp`]s on one host.
 #[async_trait]
 pub trait Engine: Send + Sync {
@@ -89,6 +92,15 @@ pub trait Engine: Send + Sync {
         from: &str,
         data: ImageStream,
     ) -> Result<(), DockerError>;
+    /// A container's log (`docker logs`), line by line; with `follow` it
+    /// ends when the container stops.
+    async fn log_stream(
+        &self,
+        _container: &str,
+        _query: &LogQuery,
+    ) -> Result<LogStream, DockerError> {
+        Ok(Box::pin(futures_util::stream::empty()))
+    }
 }
 
 /// Sink for progress lines (build output, pulls): `(host, line)`.
@@ -263,6 +275,24 @@ impl Docker {
             .boxed();
         self.engine.load_image(image, source.host(), data).await?;
         Ok(sent.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// A container's log lines.
+    pub async fn log_stream(
+        &self,
+        container: &str,
+        query: &LogQuery,
+    ) -> Result<LogStream, DockerError> {
+        self.engine.log_stream(container, query).await
+    }
+
+    /// Runs a container to completion and removes it; its output.
+    pub async fn run_once(&self, spec: RunSpec) -> Result<CommandOutput, DockerError> {
+        let op = DockerOp::RunOnce(Box::new(spec));
+        match self.execute(&op).await? {
+            OpOutput::Command(c) => Ok(c),
+            other => Err(self.unexpected(&op, other)),
+        }
     }
 
     /// Builds an image; returns its id.

@@ -107,6 +107,19 @@ pub struct Readiness {
     pub timeout: Duration,
 }
 
+/// Which log lines to read (`docker logs`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LogQuery {
+    /// Last lines (`--tail`); `None` for all.
+    pub tail: Option<u32>,
+    /// `--since` (a duration like `10m` or a timestamp).
+    pub since: Option<String>,
+    /// `--timestamps`.
+    pub timestamps: bool,
+    /// `--follow`.
+    pub follow: bool,
+}
+
 /// Which containers to list.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ContainerFilter {
@@ -171,6 +184,9 @@ pub enum DockerOp {
     RemoveImage { image: String },
     /// Run a command in a running container; yields its output.
     Exec { container: String, cmd: Vec<String> },
+    /// Run a container to completion and remove it (`docker run --rm`,
+    /// attached); yields its exit status and output.
+    RunOnce(Box<RunSpec>),
     /// Create a network unless it exists (`docker network create`).
     CreateNetwork { name: String },
     /// Write files into a container's filesystem (`docker cp`); contents are
@@ -282,6 +298,11 @@ impl DockerOp {
                 for c in &r.cmd {
                     push(c);
                 }
+            }
+            DockerOp::RunOnce(r) => {
+                let mut run = DockerOp::Run(r.clone()).argv();
+                run[2] = "--rm".into();
+                a = run;
             }
             DockerOp::Start { container } => {
                 push("start");

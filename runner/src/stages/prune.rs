@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use futures_util::future::join_all;
 
+use crate::config::Config;
 use crate::docker::{Container, ContainerFilter, Docker, DockerOp, Image};
 use crate::pipeline::Run;
 
@@ -57,8 +58,14 @@ pub fn plan(
     (remove_containers, remove_images)
 }
 
-async fn prune_host(run: &Run, docker: Docker) -> Result<(usize, usize), String> {
-    let sid = run.config.service_id();
+pub async fn prune_host(
+    config: &Config,
+    docker: &Docker,
+    keep: &[String],
+    containers: bool,
+    images: bool,
+) -> Result<(usize, usize), String> {
+    let sid = config.service_id();
     let every = docker
         .containers(ContainerFilter {
             all: true,
@@ -68,23 +75,21 @@ async fn prune_host(run: &Run, docker: Docker) -> Result<(usize, usize), String>
         .map_err(|e| e.to_string())?;
     let (managed, others): (Vec<Container>, Vec<Container>) =
         every.into_iter().partition(|c| sid.owns(&c.labels));
-    let images = docker
-        .images(vec![("service".into(), run.config.service.clone())])
+    let found = docker
+        .images(vec![("service".into(), config.service.clone())])
         .await
         .map_err(|e| e.to_string())?;
-    let keep = vec![
-        run.image.clone(),
-        run.config
-            .repository
-            .latest(run.config.destination.as_deref()),
-    ];
-    let (cs, is) = plan(
-        &managed,
-        &others,
-        &images,
-        run.config.retain_containers,
-        &keep,
-    );
+    let (mut cs, mut is) = plan(&managed, &others, &found, config.retain_containers, keep);
+    if !containers {
+        // Images of containers that stay stay too.
+        let kept: std::collections::BTreeSet<&str> =
+            managed.iter().map(|c| c.image.as_str()).collect();
+        is.retain(|i| !kept.contains(i.as_str()));
+        cs.clear();
+    }
+    if !images {
+        is.clear();
+    }
     for c in &cs {
         docker
             .done(DockerOp::Remove {
@@ -110,10 +115,17 @@ async fn prune_host(run: &Run, docker: Docker) -> Result<(usize, usize), String>
 
 /// Prunes every selected host.
 pub async fn run(run: &Run) -> Result<((), String), String> {
+    let keep = vec![
+        run.image.clone(),
+        run.config
+            .repository
+            .latest(run.config.destination.as_deref()),
+    ];
     let mut work = Vec::new();
     for host in &run.selection.hosts {
         let docker = run.fleet.docker(host).await.map_err(|e| e.to_string())?;
-        work.push(prune_host(run, docker));
+        let keep = &keep;
+        work.push(async move { prune_host(&run.config, &docker, keep, true, true).await });
     }
     let mut containers = 0;
     let mut images = 0;

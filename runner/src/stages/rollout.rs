@@ -10,11 +10,11 @@ use futures_util::future::join_all;
 
 use crate::docker::DockerOp;
 use crate::events::{Event, Kind, Level};
-use crate::proxy;
 use crate::pipeline::Run;
 use crate::plugin::api::Services;
 use crate::plugin::bindings::strategy::exports::hoist::plugin::strategy::Plan;
 use crate::plugin::bindings::types;
+use crate::proxy;
 use crate::rollout::{Rollout, TargetState};
 use crate::stage::Stage;
 
@@ -37,10 +37,9 @@ async fn prepare_hosts(run: &Run) -> Result<(), String> {
         .hosts
         .iter()
         .filter(|h| {
-            run.selection
-                .roles
-                .iter()
-                .any(|r| r.hosts.contains(*h) && run.config.role(&r.name).is_some_and(|c| c.proxied()))
+            run.selection.roles.iter().any(|r| {
+                r.hosts.contains(*h) && run.config.role(&r.name).is_some_and(|c| c.proxied())
+            })
         })
         .map(String::as_str)
         .collect();

@@ -234,15 +234,27 @@ impl App {
         app
     }
 
-    /// Rewrites config/deploy.yml.
+    /// Rewrites config/deploy.yml. Unless the tail configures `proxy:`, the
+    /// app's proxied role answers only for Host `<service>.test`, so tests
+    /// sharing a host's proxy never claim the same route.
     pub fn config(&self, tail: &str) {
+        let proxy = if tail.starts_with("proxy:") || tail.contains("\nproxy:") {
+            String::new()
+        } else {
+            format!("proxy:\n  host: {}\n", self.host_name())
+        };
         self.write(
             "config/deploy.yml",
             &format!(
-                "service: {}\nimage: hoist-e2e/{}\n{tail}",
+                "service: {}\nimage: hoist-e2e/{}\n{tail}{proxy}",
                 self.service, self.service
             ),
         );
+    }
+
+    /// The Host this app's proxied role answers for by default.
+    pub fn host_name(&self) -> String {
+        format!("{}.test", self.service)
     }
 
     /// Writes a file under the app.
@@ -433,11 +445,22 @@ fn docker_words(args: &[&str]) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Shell that removes `service`'s routes from the hoist-proxy of the engine
+/// it runs against.
+pub fn remove_routes_script(service: &str) -> String {
+    format!(
+        "for s in $(docker exec hoist-proxy /hoist-proxy list --json 2>/dev/null | grep -o '\"service\":\"{service}-[^\"]*\"' | cut -d'\"' -f4); do docker exec hoist-proxy /hoist-proxy remove $s >/dev/null 2>&1; done"
+    )
+}
+
 impl Drop for App {
     fn drop(&mut self) {
         if testbed::started() {
             testbed::bed().clean(&self.service);
         }
+        let _ = Command::new("sh")
+            .args(["-c", &remove_routes_script(&self.service)])
+            .output();
         let label = format!("label=service={}", self.service);
         for (list, remove) in [
             (vec!["ps", "-aq", "--filter", label.as_str()], ["rm", "-f"]),

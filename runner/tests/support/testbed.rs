@@ -23,6 +23,10 @@ pub struct Bed {
     pub servers: Vec<String>,
     /// Container names (also their names on the bed's network).
     pub names: Vec<String>,
+    /// Each server's port 80 (its proxy): `127.0.0.1:808N`.
+    pub http: Vec<String>,
+    /// Each server's port 443: `127.0.0.1:844N`.
+    pub https: Vec<String>,
     /// `registry.hoist.test:5443`.
     pub registry: String,
     pub registry_user: String,
@@ -62,6 +66,8 @@ pub fn bed() -> &'static Bed {
             known_hosts: get("HOIST_TESTBED_KNOWN_HOSTS").into(),
             servers: words("HOIST_TESTBED_SERVERS"),
             names: words("HOIST_TESTBED_NAMES"),
+            http: words("HOIST_TESTBED_HTTP"),
+            https: words("HOIST_TESTBED_HTTPS"),
             registry: get("HOIST_TESTBED_REGISTRY"),
             registry_user: get("HOIST_TESTBED_REGISTRY_USER"),
             registry_password: get("HOIST_TESTBED_REGISTRY_PASSWORD"),
@@ -178,9 +184,11 @@ impl Bed {
             let _ = self.sh(
                 i,
                 &format!(
-                    "ids=$(docker ps -aq --filter label=service={service}); [ -z \"$ids\" ] || docker rm -f $ids >/dev/null; \
+                    "{}; \
+                     ids=$(docker ps -aq --filter label=service={service}); [ -z \"$ids\" ] || docker rm -f $ids >/dev/null; \
                      imgs=$(docker images --format '{{{{.Repository}}}}:{{{{.Tag}}}}' | grep '/{service}:'); [ -z \"$imgs\" ] || docker rmi -f $imgs >/dev/null; \
-                     rm -rf .hoist/lock-{service} .hoist/{service}-audit.log"
+                     rm -rf .hoist/lock-{service} .hoist/{service}-audit.log",
+                    super::remove_routes_script(service)
                 ),
             );
         }

@@ -1,0 +1,388 @@
+//! Request forwarding: route, claim, rewrite, send (with one retry for
+//! idempotent requests on dead pooled connections), stream back.
+
+use std::error::Error as StdError;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Response, StatusCode, Uri, Version};
+use http_body_util::{Either, Empty, Full};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tokio::time::Instant;
+
+use crate::config::{fmt_duration, normalize_host};
+use crate::health::error_chain;
+use crate::log::RequestLog;
+use crate::router::Router;
+use crate::target::CounterGuard;
+
+/// Boxed error type of proxied bodies.
+pub type BoxError = Box<dyn StdError + Send + Sync>;
+/// Body of every response the proxy sends.
+pub type ProxyBody = Either<TrackedBody, Full<Bytes>>;
+type UpstreamBody = Either<Incoming, Empty<Bytes>>;
+type CancelFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+static XFF: HeaderName = HeaderName::from_static("x-forwarded-for");
+static XFP: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static XFH: HeaderName = HeaderName::from_static("x-forwarded-host");
+static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
+/// An upstream response body that keeps its request counted on the target
+/// until it has been fully sent or dropped, and aborts when the target's
+/// drain times out.
+pub struct TrackedBody {
+    inner: Incoming,
+    guard: Option<CounterGuard>,
+    cancel: CancelFuture,
+}
+
+impl Body for TrackedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        if this.guard.is_some() && this.cancel.as_mut().poll(cx).is_ready() {
+            this.guard = None;
+            return Poll::Ready(Some(Err("drain timeout: response cancelled".into())));
+        }
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(None) => {
+                this.guard = None;
+                Poll::Ready(None)
+            }
+            Poll::Ready(Some(Err(e))) => {
+                this.guard = None;
+                Poll::Ready(Some(Err(e.into())))
+            }
+            Poll::Ready(Some(Ok(f))) => Poll::Ready(Some(Ok(f))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A plain response with a small body.
+pub fn simple(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<ProxyBody> {
+    let mut r = Response::new(Either::Right(Full::new(body.into())));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+fn text(status: StatusCode, body: String) -> Response<ProxyBody> {
+    simple(status, "text/plain; charset=utf-8", body)
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn maintenance_page(message: &str) -> Response<ProxyBody> {
+    let m = html_escape(message);
+    let body = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{m}</title></head>\
+         <body style=\"font-family:sans-serif;text-align:center;margin-top:15%\"><h1>{m}</h1></body></html>\n"
+    );
+    simple(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "text/html; charset=utf-8",
+        body,
+    )
+}
+
+/// Removes hop-by-hop headers, including those named by `Connection`.
+pub fn strip_hop_by_hop(h: &mut HeaderMap) {
+    if let Some(conn) = h.get(header::CONNECTION) {
+        let listed: Vec<HeaderName> = conn
+            .to_str()
+            .unwrap_or("")
+            .split(',')
+            .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+            .collect();
+        for n in listed {
+            h.remove(n);
+        }
+        h.remove(header::CONNECTION);
+    }
+    for n in [
+        &KEEP_ALIVE,
+        &PROXY_CONNECTION,
+        &header::TE,
+        &header::TRAILER,
+        &header::TRANSFER_ENCODING,
+        &header::UPGRADE,
+    ] {
+        h.remove(n);
+    }
+}
+
+/// True if an upstream error happened before any response byte on a
+/// connection that was (probably) dead, so an idempotent request may be
+/// resent.
+fn retryable(e: &hyper_util::client::legacy::Error) -> bool {
+    if e.is_connect() {
+        return true;
+    }
+    let mut cur: Option<&(dyn StdError + 'static)> = e.source();
+    while let Some(err) = cur {
+        if let Some(h) = err.downcast_ref::<hyper::Error>()
+            && (h.is_canceled() || h.is_incomplete_message())
+        {
+            return true;
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::*;
+            if matches!(io.kind(), ConnectionReset | BrokenPipe | ConnectionAborted) {
+                return true;
+            }
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// Forwards requests to the routed targets.
+pub struct Proxy {
+    router: Arc<Router>,
+    client: Client<HttpConnector, UpstreamBody>,
+    log: Option<RequestLog>,
+    https_port: Option<u16>,
+}
+
+impl Proxy {
+    /// A proxy over `router`; `https_port` is used in HTTPS redirects.
+    pub fn new(router: Arc<Router>, log: Option<RequestLog>, https_port: Option<u16>) -> Self {
+        let mut conn = HttpConnector::new();
+        conn.set_nodelay(true);
+        conn.set_connect_timeout(Some(Duration::from_secs(5)));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(100)
+            .pool_timer(TokioTimer::new())
+            .retry_canceled_requests(true)
+            .build(conn);
+        Proxy {
+            router,
+            client,
+            log,
+            https_port,
+        }
+    }
+
+    /// Handles one request from `client` (over TLS when `is_tls`).
+    pub async fn handle(
+        &self,
+        req: Request<Incoming>,
+        client: SocketAddr,
+        is_tls: bool,
+    ) -> Response<ProxyBody> {
+        let start = Instant::now();
+        let raw_host = match req.uri().authority() {
+            Some(a) => a.as_str().to_string(),
+            None => req
+                .headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("")
+                .to_string(),
+        };
+        let host = normalize_host(&raw_host);
+        let Some(claimed) = self.router.claim(&host, req.uri().path(), is_tls) else {
+            return text(
+                StatusCode::NOT_FOUND,
+                format!("no service for host {host}\n"),
+            );
+        };
+        let route = claimed.route;
+        let cfg = &route.config;
+        let Some(guard) = claimed.guard else {
+            if let Some(message) = &cfg.paused {
+                let m = req.method();
+                if (m == Method::GET || m == Method::HEAD)
+                    && req.uri().path() == cfg.health_check.path
+                {
+                    return text(StatusCode::OK, "OK\n".into());
+                }
+                return maintenance_page(message);
+            }
+            let pq = req
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/");
+            let port = match self.https_port {
+                Some(p) if p != 443 => format!(":{p}"),
+                _ => String::new(),
+            };
+            let location = format!("https://{host}{port}{pq}");
+            let mut r = text(
+                StatusCode::MOVED_PERMANENTLY,
+                format!("moved to {location}\n"),
+            );
+            if let Ok(v) = HeaderValue::from_str(&location) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            return r;
+        };
+        let target = route.target.clone();
+        target.wait_checked(cfg.health_check.timeout).await;
+
+        let (parts, body) = req.into_parts();
+        let method = parts.method;
+        let mut headers = parts.headers;
+        let pq = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        let log_path = self.log.as_ref().map(|_| pq.to_string());
+        let upstream_pq = if cfg.strip_path_prefix && claimed.prefix_len > 0 {
+            let rest = pq.get(claimed.prefix_len..).unwrap_or("");
+            if rest.starts_with('/') {
+                rest.to_string()
+            } else {
+                format!("/{rest}")
+            }
+        } else {
+            pq.to_string()
+        };
+        let uri = match Uri::builder()
+            .scheme("http")
+            .authority(target.authority().clone())
+            .path_and_query(upstream_pq)
+            .build()
+        {
+            Ok(u) => u,
+            Err(e) => return text(StatusCode::BAD_REQUEST, format!("bad request path: {e}\n")),
+        };
+
+        strip_hop_by_hop(&mut headers);
+        if !headers.contains_key(header::HOST)
+            && let Ok(v) = HeaderValue::from_str(&raw_host)
+        {
+            headers.insert(header::HOST, v);
+        }
+        let ip = client.ip().to_canonical().to_string();
+        let xff = match headers.get(&XFF).and_then(|v| v.to_str().ok()) {
+            Some(prev) if cfg.forward_headers => format!("{prev}, {ip}"),
+            _ => ip,
+        };
+        if let Ok(v) = HeaderValue::from_str(&xff) {
+            headers.insert(XFF.clone(), v);
+        }
+        if !(cfg.forward_headers && headers.contains_key(&XFP)) {
+            let proto = if is_tls { "https" } else { "http" };
+            headers.insert(XFP.clone(), HeaderValue::from_static(proto));
+        }
+        if !(cfg.forward_headers && headers.contains_key(&XFH))
+            && let Ok(v) = HeaderValue::from_str(&raw_host)
+        {
+            headers.insert(XFH.clone(), v);
+        }
+
+        let empty = body.is_end_stream();
+        let idempotent = matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
+        let saved = (empty && idempotent).then(|| (method.clone(), uri.clone(), headers.clone()));
+        let build = |method: Method, uri: Uri, headers: HeaderMap, body: UpstreamBody| {
+            let mut r = Request::new(body);
+            *r.method_mut() = method;
+            *r.uri_mut() = uri;
+            *r.version_mut() = Version::HTTP_11;
+            *r.headers_mut() = headers;
+            r
+        };
+        let body = if empty {
+            Either::Right(Empty::new())
+        } else {
+            Either::Left(body)
+        };
+        let first = build(method.clone(), uri, headers, body);
+        let send = async {
+            match self.client.request(first).await {
+                Err(e) if saved.is_some() && retryable(&e) => {
+                    let (m, u, h) = saved.unwrap();
+                    self.client
+                        .request(build(m, u, h, Either::Right(Empty::new())))
+                        .await
+                }
+                r => r,
+            }
+        };
+        let mut cancel: CancelFuture = Box::pin(target.cancelled());
+        let result = tokio::select! {
+            biased;
+            _ = cancel.as_mut() => None,
+            r = tokio::time::timeout(cfg.response_timeout, send) => Some(r),
+        };
+        let resp = match result {
+            None => text(
+                StatusCode::GATEWAY_TIMEOUT,
+                format!("drain timeout: request to {} cancelled\n", target.addr()),
+            ),
+            Some(Err(_)) => text(
+                StatusCode::GATEWAY_TIMEOUT,
+                format!(
+                    "gateway timeout: {} sent no response within {}\n",
+                    target.addr(),
+                    fmt_duration(cfg.response_timeout)
+                ),
+            ),
+            Some(Ok(Err(e))) => text(
+                StatusCode::BAD_GATEWAY,
+                format!("bad gateway: {}: {}\n", target.addr(), error_chain(&e)),
+            ),
+            Some(Ok(Ok(resp))) => {
+                let (mut parts, inner) = resp.into_parts();
+                strip_hop_by_hop(&mut parts.headers);
+                parts.version = Version::HTTP_11;
+                let body = TrackedBody {
+                    inner,
+                    guard: Some(guard),
+                    cancel,
+                };
+                Response::from_parts(parts, Either::Left(body))
+            }
+        };
+        if let (Some(log), Some(path)) = (&self.log, log_path) {
+            log.request(
+                &cfg.name,
+                method.as_str(),
+                &path,
+                resp.status().as_u16(),
+                start.elapsed().as_millis(),
+                target.addr(),
+            );
+        }
+        resp
+    }
+}

@@ -1,0 +1,183 @@
+//! Shared test helpers: in-process upstreams and a proxy with short timeouts.
+#![allow(dead_code)]
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use hoist_proxy::control::Client;
+use hoist_proxy::{DeployRequest, Options, Server, ServerHandle};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// An upstream app answering `<version> <path>` on every path, with a
+/// controllable `/up` and a `/slow?ms=N`.
+pub struct Upstream {
+    pub addr: SocketAddr,
+    pub up: Arc<AtomicU16>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn header(req: &Request<Incoming>, name: &str) -> String {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_string()
+}
+
+async fn answer(
+    req: Request<Incoming>,
+    version: Arc<str>,
+    up: Arc<AtomicU16>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let path = req.uri().path().to_string();
+    let (status, body) = match path.as_str() {
+        "/up" => (up.load(Ordering::SeqCst), format!("{version} up")),
+        "/slow" => {
+            let ms: u64 = req
+                .uri()
+                .query()
+                .and_then(|q| q.strip_prefix("ms="))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1000);
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            (200, format!("{version} slow"))
+        }
+        "/headers" => (
+            200,
+            format!(
+                "{version} host={} xff={} xfp={} xfh={} conn={}",
+                header(&req, "host"),
+                header(&req, "x-forwarded-for"),
+                header(&req, "x-forwarded-proto"),
+                header(&req, "x-forwarded-host"),
+                header(&req, "connection"),
+            ),
+        ),
+        _ => (
+            200,
+            format!(
+                "{version} {}",
+                req.uri()
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/")
+            ),
+        ),
+    };
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap();
+    Ok(r)
+}
+
+impl Upstream {
+    /// Starts an upstream; `keep_alive: false` answers `Connection: close`.
+    pub async fn start(version: &str, keep_alive: bool) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let up = Arc::new(AtomicU16::new(200));
+        let version: Arc<str> = version.into();
+        let up2 = up.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((s, _)) = listener.accept().await else {
+                    continue;
+                };
+                let _ = s.set_nodelay(true);
+                let (version, up) = (version.clone(), up2.clone());
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req| answer(req, version.clone(), up.clone()));
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .keep_alive(keep_alive)
+                        .serve_connection(TokioIo::new(s), svc)
+                        .await;
+                });
+            }
+        });
+        Upstream { addr, up, task }
+    }
+
+    pub fn target(&self) -> String {
+        self.addr.to_string()
+    }
+
+    pub fn set_up(&self, status: u16) {
+        self.up.store(status, Ordering::SeqCst);
+    }
+}
+
+/// A proxy on ephemeral ports with its state in a temp dir.
+pub struct Proxy {
+    pub dir: tempfile::TempDir,
+    pub server: ServerHandle,
+    pub client: Client,
+}
+
+pub async fn proxy() -> Proxy {
+    let dir = tempfile::tempdir().unwrap();
+    proxy_in(dir).await
+}
+
+pub async fn proxy_in(dir: tempfile::TempDir) -> Proxy {
+    let server = Server::start(Options::local(dir.path().join("state")))
+        .await
+        .unwrap();
+    let client = Client::new(server.socket.clone());
+    Proxy {
+        dir,
+        server,
+        client,
+    }
+}
+
+/// A deploy with short test timeouts.
+pub fn req(service: &str, target: &str) -> DeployRequest {
+    let mut r = DeployRequest::new(service, target);
+    r.health_check.interval = Duration::from_millis(100);
+    r.health_check.timeout = Duration::from_secs(2);
+    r.deploy_timeout = Duration::from_secs(5);
+    r.drain_timeout = Duration::from_secs(5);
+    r
+}
+
+/// Deploys and returns the progress lines.
+pub async fn deploy(client: &Client, r: DeployRequest) -> Result<Vec<String>, String> {
+    let mut lines = Vec::new();
+    let res = client
+        .deploy(r, &mut |l: &str| lines.push(l.to_string()))
+        .await;
+    res.map(|_| lines).map_err(|e| e.to_string())
+}
+
+/// One GET through the proxy: (status, body).
+pub async fn get(addr: SocketAddr, host: Option<&str>, path: &str) -> (u16, String) {
+    let r = hoist_proxy::load::get(addr, host, path).await;
+    assert!(r.error.is_none(), "GET {path}: {:?}", r.error);
+    (r.status, r.body)
+}
+
+/// Raw request returning the parsed response (headers included).
+pub async fn raw(addr: SocketAddr, request: &str) -> hoist_proxy::load::Response {
+    use tokio::io::{AsyncWriteExt, BufReader};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut r = BufReader::new(s);
+    hoist_proxy::load::read_response(&mut r, false)
+        .await
+        .unwrap()
+}
