@@ -400,10 +400,10 @@ pub async fn remove(docker: &Docker) -> Result<bool, ProxyError> {
 pub fn upload_tls(service: &str, certificate: Secret, key: Secret) -> DockerOp {
     DockerOp::Upload {
         container: CONTAINER.into(),
-        dir: tls_dir(service),
+        dir: STATE_DIR.into(),
         files: vec![
-            ("cert.pem".into(), 0o600, certificate),
-            ("key.pem".into(), 0o600, key),
+            (format!("tls/{service}/cert.pem"), 0o600, certificate),
+            (format!("tls/{service}/key.pem"), 0o600, key),
         ],
     }
 }

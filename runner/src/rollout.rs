@@ -421,9 +421,27 @@ impl Rollout {
                     spec: spec.clone(),
                     deploy_timeout: self.config.deploy_timeout,
                 };
-                match proxy::exec(docker, &check).await {
-                    Ok(_) => Ok(()),
-                    Err(e) => Err(with_logs(e.to_string(), &docker.logs(container, 20).await)),
+                // The proxy's check, unless the container dies first.
+                let crash = async {
+                    loop {
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        if let Ok(state) = docker.inspect(container).await
+                            && let Some(reason) = crate::docker::health::crashed(state.as_ref())
+                        {
+                            return format!(
+                                "{container} on `{}` is not ready: {reason}",
+                                docker.host()
+                            );
+                        }
+                    }
+                };
+                let result = tokio::select! {
+                    r = proxy::exec(docker, &check) => r.map(|_| ()).map_err(|e| e.to_string()),
+                    reason = crash => Err(reason),
+                };
+                match result {
+                    Ok(()) => Ok(()),
+                    Err(e) => Err(with_logs(e, &docker.logs(container, 20).await)),
                 }
             }
             None => docker

@@ -205,7 +205,7 @@ fn main() {
             }
         },
         other => {
-            eprintln!("usage: hello [serve|work|health|get PATH] (got `{other}`)");
+            eprintln!("usage: hello [serve|work|health|version|get PATH] (got `{other}`)");
             std::process::exit(2);
         }
     }

@@ -227,6 +227,53 @@ impl ApiEngine {
             .await;
     }
 
+    /// Ids of the networks called exactly `name`, in id order.
+    async fn networks_named(&self, op: &DockerOp, name: &str) -> Result<Vec<String>, DockerError> {
+        let filters = HashMap::from([("name".to_string(), vec![name.to_string()])]);
+        let list = self
+            .docker
+            .list_networks(Some(bollard::query_parameters::ListNetworksOptions {
+                filters: Some(filters),
+            }))
+            .await
+            .map_err(|e| self.error(op, e))?;
+        let mut ids: Vec<String> = list
+            .into_iter()
+            .filter(|n| n.name.as_deref() == Some(name))
+            .filter_map(|n| n.id)
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// Creates `name` unless it exists. The engine does not refuse a second
+    /// network of the same name, so two deploys racing on a fresh host could
+    /// make two; both then keep the lowest id and remove the others.
+    async fn create_network(&self, op: &DockerOp, name: &str) -> Result<OpOutput, DockerError> {
+        if !self.networks_named(op, name).await?.is_empty() {
+            return Ok(OpOutput::Done);
+        }
+        match self
+            .docker
+            .create_network(bollard::models::NetworkCreateRequest {
+                name: name.to_string(),
+                ..Default::default()
+            })
+            .await
+        {
+            Ok(_)
+            | Err(BollardError::DockerResponseServerError {
+                status_code: 409, ..
+            }) => {}
+            Err(err) => return Err(self.error(op, err)),
+        }
+        let ids = self.networks_named(op, name).await?;
+        for extra in ids.iter().skip(1) {
+            let _ = self.docker.remove_network(extra).await;
+        }
+        Ok(OpOutput::Done)
+    }
+
     /// `docker run --rm` attached: create, start, wait, read the output, remove.
     async fn run_once(&self, op: &DockerOp, r: &RunSpec) -> Result<OpOutput, DockerError> {
         let id = self.create(op, r).await?;
@@ -790,28 +837,36 @@ impl Engine for ApiEngine {
                 Ok(OpOutput::Done)
             }
             DockerOp::Exec { container, cmd } => self.exec(op, container, cmd).await,
-            DockerOp::CreateNetwork { name } => {
-                let created = d
-                    .create_network(bollard::models::NetworkCreateRequest {
-                        name: name.clone(),
-                        ..Default::default()
-                    })
-                    .await;
-                match created {
-                    Ok(_) => Ok(OpOutput::Done),
-                    // Already there: that is what we wanted.
-                    Err(BollardError::DockerResponseServerError {
-                        status_code: 409, ..
-                    }) => Ok(OpOutput::Done),
-                    Err(err) => Err(e(err)),
-                }
-            }
+            DockerOp::CreateNetwork { name } => self.create_network(op, name).await,
             DockerOp::Upload {
                 container,
                 dir,
                 files,
             } => {
                 let mut tar = tar::Builder::new(Vec::new());
+                // Parent directories first: the engine does not make them.
+                let mut dirs = std::collections::BTreeSet::new();
+                for (name, _, _) in files {
+                    let mut p = std::path::Path::new(name).parent();
+                    while let Some(d) = p.filter(|d| !d.as_os_str().is_empty()) {
+                        dirs.insert(d.to_path_buf());
+                        p = d.parent();
+                    }
+                }
+                for d in &dirs {
+                    let mut header = tar::Header::new_gnu();
+                    header.set_entry_type(tar::EntryType::Directory);
+                    header.set_size(0);
+                    header.set_mode(0o700);
+                    header.set_mtime(0);
+                    header.set_cksum();
+                    tar.append_data(&mut header, d, std::io::empty())
+                        .map_err(|io| DockerError::Failed {
+                            host: self.host.clone(),
+                            op: op.to_string(),
+                            message: io.to_string(),
+                        })?;
+                }
                 for (name, mode, contents) in files {
                     let mut header = tar::Header::new_gnu();
                     header.set_size(contents.expose().len() as u64);

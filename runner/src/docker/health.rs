@@ -22,6 +22,28 @@ pub enum Verdict {
     Failed(String),
 }
 
+/// Why a container will never become ready whatever its checks say: gone,
+/// crashed (and restarted by Docker), or exited.
+pub fn crashed(state: Option<&ContainerState>) -> Option<String> {
+    let Some(s) = state else {
+        return Some("the container no longer exists".into());
+    };
+    if s.state == "restarting" || s.restart_count > 0 {
+        return Some(format!(
+            "the container crashed and Docker restarted it ({} restart(s))",
+            s.restart_count.max(1)
+        ));
+    }
+    if matches!(s.state.as_str(), "exited" | "dead") {
+        let code = s
+            .exit_code
+            .map(|c| format!(" with code {c}"))
+            .unwrap_or_default();
+        return Some(format!("the container exited{code}"));
+    }
+    None
+}
+
 /// Judges one inspection. `running_for` is how long the container has been
 /// seen running without a health check.
 pub fn judge(
@@ -29,23 +51,11 @@ pub fn judge(
     running_for: Duration,
     readiness_delay: Duration,
 ) -> Verdict {
-    let Some(s) = state else {
-        return Verdict::Failed("the container no longer exists".into());
-    };
-    if s.state == "restarting" || s.restart_count > 0 {
-        return Verdict::Failed(format!(
-            "the container crashed and Docker restarted it ({} restart(s))",
-            s.restart_count.max(1)
-        ));
+    if let Some(reason) = crashed(state) {
+        return Verdict::Failed(reason);
     }
+    let s = state.expect("crashed() covers a missing container");
     match s.state.as_str() {
-        "exited" | "dead" => {
-            let code = s
-                .exit_code
-                .map(|c| format!(" with code {c}"))
-                .unwrap_or_default();
-            return Verdict::Failed(format!("the container exited{code}"));
-        }
         "running" => {}
         other => return Verdict::Waiting(format!("container is {other}")),
     }
