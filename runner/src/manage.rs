@@ -464,7 +464,7 @@ pub async fn start(s: &Scope<'_>) -> Result<()> {
                     &docker,
                     &ProxyCommand::Deploy {
                         service: service.clone(),
-                        target: proxy::target(&c.name, &spec),
+                        target: proxy::target(&c.id, &spec),
                         spec,
                         deploy_timeout: s.config.deploy_timeout,
                         drain_timeout: s.config.drain_timeout,

@@ -59,10 +59,32 @@ pub fn service_name(sid: &ServiceId, role: &str) -> String {
     sid.role_prefix(role)
 }
 
-/// Where the proxy reaches a container: `<container>:<app_port>` on the
-/// shared network.
-pub fn target(container: &str, spec: &ProxySpec) -> String {
-    format!("{container}:{}", spec.app_port)
+/// Where the proxy reaches a container: `<id>:<app_port>` on the shared
+/// network, `id` being the container's short id (as Kamal: names can be
+/// longer than a DNS label's 63 characters, a git-sha version makes them so).
+pub fn target(id: &str, spec: &ProxySpec) -> String {
+    let id = id.trim_start_matches("sha256:");
+    let short = if id.len() > 12 && id.chars().all(|c| c.is_ascii_hexdigit()) {
+        &id[..12]
+    } else {
+        id
+    };
+    format!("{short}:{}", spec.app_port)
+}
+
+/// [`target`] for a container by name.
+pub async fn target_of(
+    docker: &Docker,
+    container: &str,
+    spec: &ProxySpec,
+) -> Result<String, ProxyError> {
+    match docker.inspect(container).await? {
+        Some(state) => Ok(target(&state.id, spec)),
+        None => Err(ProxyError::Docker(DockerError::NotFound {
+            host: docker.host().into(),
+            what: format!("container {container}"),
+        })),
+    }
 }
 
 /// Where a role's certificate and key live inside the proxy container.
@@ -460,6 +482,13 @@ mod tests {
             ssl_redirect: true,
             forward_headers: None,
         }
+    }
+
+    #[test]
+    fn targets_use_short_ids() {
+        let id = "4f9c0e1d2b3a5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f";
+        assert_eq!(target(id, &spec()), "4f9c0e1d2b3a:3000");
+        assert_eq!(target("app-web-v2", &spec()), "app-web-v2:3000");
     }
 
     #[test]

@@ -416,8 +416,11 @@ impl Rollout {
     ) -> Result<(), String> {
         match self.proxy_spec(role) {
             Some(spec) => {
+                let target = proxy::target_of(docker, container, spec)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let check = ProxyCommand::Check {
-                    target: proxy::target(container, spec),
+                    target,
                     spec: spec.clone(),
                     deploy_timeout: self.config.deploy_timeout,
                 };
@@ -515,9 +518,12 @@ impl Rollout {
                 .await
                 .map_err(|e| e.to_string())?;
         }
+        let target = proxy::target_of(docker, container, spec)
+            .await
+            .map_err(|e| e.to_string())?;
         let deploy = ProxyCommand::Deploy {
             service: service.clone(),
-            target: proxy::target(container, spec),
+            target,
             spec: spec.clone(),
             deploy_timeout: self.config.deploy_timeout,
             drain_timeout: self.config.drain_timeout,

@@ -240,7 +240,10 @@ fn maintenance_and_live() {
     let b = bed();
     let (app, _) = proxied_app("maint", &[1], "");
     let host = app.host_name();
-    app.deploy("v1", &[]).assert_ok();
+    // A git-sha-like version: the container name exceeds a DNS label (63
+    // characters), so the proxy must reach it by id.
+    let v1 = "v1-0123456789abcdef0123456789abcdef0123456789abcdef";
+    app.deploy(v1, &[]).assert_ok();
     app.hoist(&["app", "maintenance", "-m", "Upgrading the database"])
         .assert_ok();
     let r = get(b, 1, &host, "/");
@@ -251,7 +254,7 @@ fn maintenance_and_live() {
     app.hoist(&["app", "live"]).assert_ok();
     let r = get(b, 1, &host, "/");
     assert_eq!(r.status, 200, "{r:?}");
-    assert!(r.body.contains("v1"));
+    assert!(r.body.contains(v1), "{r:?}");
 }
 
 /// A rollback to a version a host lacks changes nothing and names the host.
@@ -394,6 +397,51 @@ fn app_proxy_prune_and_remove_commands() {
         pd.stdout
     );
     app.hoist(&["proxy", "logs", "-n", "20"]).assert_ok();
+    // reboot replaces the container; the routes live in its volume.
+    let before = b.docker(1, &["inspect", "-f", "{{.Id}}", "hoist-proxy"]);
+    app.hoist(&["proxy", "reboot"]).assert_ok();
+    assert_ne!(
+        b.docker(1, &["inspect", "-f", "{{.Id}}", "hoist-proxy"]),
+        before
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while get(b, 1, &host, "/").status != 200 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(get(b, 1, &host, "/").status, 200, "routes survive a reboot");
+    // exec -i: stdin attached, through ssh to the server (no TTY here).
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hoist"))
+        .args(["app", "exec", "-i", "--reuse", "/hello", "get", "/version"])
+        .current_dir(app.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("v3"),
+        "{} {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // logs --since, and -f follows until stopped.
+    let since = app.hoist(&["app", "logs", "--since", "1h", "-T"]);
+    assert!(since.stdout.contains("listening"), "{}", since.stdout);
+    let mut follow = app.spawn(&["app", "logs", "-f", "-n", "1"]);
+    let mut reader = std::io::BufReader::new(follow.stdout.take().unwrap());
+    let mut first = String::new();
+    for _ in 0..3 {
+        first.clear();
+        std::io::BufRead::read_line(&mut reader, &mut first).unwrap();
+        if !first.starts_with("==") {
+            break;
+        }
+    }
+    let _ = follow.kill();
+    let _ = follow.wait();
+    assert!(!first.trim().is_empty(), "logs -f printed a line");
     // redeploy: no prune, so v2 stays beside v3 and v4.
     app.hoist(&["redeploy", "--version", "v4"]).assert_ok();
     assert_eq!(
@@ -418,4 +466,10 @@ fn app_proxy_prune_and_remove_commands() {
     app.hoist(&["remove", "-y"]).assert_ok();
     assert!(b.containers(1, &app.service).is_empty());
     assert_ne!(get(b, 1, &host, "/").status, 200);
+    // setup on the emptied server: proxy (if removed) and app come back.
+    app.hoist(&["setup", "--version", "v5"]).assert_ok();
+    assert_eq!(
+        get(b, 1, &host, "/").body.trim().rsplit(' ').next(),
+        Some("v5")
+    );
 }

@@ -336,16 +336,35 @@ fn merge_proxy(root: Option<&schema::Proxy>, role: &schema::Proxy) -> schema::Pr
         return role.clone();
     };
     let r = role.clone();
+    // `host`/`hosts` (and the two path keys) are one setting each.
+    let role_hosts = r.host.is_some() || r.hosts.is_some();
+    let role_paths = r.path_prefix.is_some() || r.path_prefixes.is_some();
     schema::Proxy {
-        host: r.host.or(root.host.clone()),
-        hosts: r.hosts.or(root.hosts.clone()),
+        host: if role_hosts {
+            r.host
+        } else {
+            root.host.clone()
+        },
+        hosts: if role_hosts {
+            r.hosts
+        } else {
+            root.hosts.clone()
+        },
         app_port: r.app_port.or(root.app_port),
         ssl: r.ssl.or(root.ssl.clone()),
         ssl_redirect: r.ssl_redirect.or(root.ssl_redirect),
         forward_headers: r.forward_headers.or(root.forward_headers),
         response_timeout: r.response_timeout.or(root.response_timeout),
-        path_prefix: r.path_prefix.or(root.path_prefix.clone()),
-        path_prefixes: r.path_prefixes.or(root.path_prefixes.clone()),
+        path_prefix: if role_paths {
+            r.path_prefix
+        } else {
+            root.path_prefix.clone()
+        },
+        path_prefixes: if role_paths {
+            r.path_prefixes
+        } else {
+            root.path_prefixes.clone()
+        },
         strip_path_prefix: r.strip_path_prefix.or(root.strip_path_prefix),
         healthcheck: r.healthcheck.or(root.healthcheck.clone()),
         buffering: r.buffering.or(root.buffering.clone()),
@@ -686,6 +705,7 @@ pub fn resolve(
         let mut logging = root_logging.clone();
         let mut proxy_map: Option<schema::Proxy> =
             (name == primary_role).then(|| raw.proxy.clone().unwrap_or_default());
+        let mut proxy_key = "proxy".to_string();
         if let Some(r) = role {
             if let Some(e) = &r.env {
                 env = env.merged(&env_spec(e));
@@ -717,6 +737,7 @@ pub fn resolve(
                 Some(RoleProxy::Enabled(false)) => proxy_map = None,
                 Some(RoleProxy::Config(p)) => {
                     proxy_map = Some(merge_proxy(raw.proxy.as_ref(), p));
+                    proxy_key = format!("servers.{name}.proxy");
                 }
                 None => {}
             }
@@ -732,7 +753,7 @@ pub fn resolve(
             ));
         }
         let proxy = proxy_map
-            .map(|p| proxy_spec(names, &format!("servers.{name}.proxy"), &p))
+            .map(|p| proxy_spec(names, &proxy_key, &p))
             .transpose()?;
         roles.push(RoleConfig {
             name,

@@ -203,3 +203,74 @@ fn bad_grant_and_limit_values_name_the_key() {
         "{e}"
     );
 }
+
+#[test]
+fn proxy_keys_resolve_per_role() {
+    let app = App::new(&[(
+        "deploy.yml",
+        "service: hello
+image: hello
+servers:
+  web: [local]
+  api:
+    hosts: [local]
+    proxy:
+      host: api.example.com
+      path_prefix: /v1
+      strip_path_prefix: false
+  workers:
+    hosts: [local]
+proxy:
+  hosts: [example.com, www.example.com]
+  app_port: 3000
+  healthcheck: { path: /health, interval: 2, timeout: 3 }
+  response_timeout: 60
+  run: { http_port: 8080, bind_ips: [10.0.0.1] }
+",
+    )]);
+    let c = app.load(None).unwrap();
+    let web = c.role("web").unwrap().proxy.clone().unwrap();
+    assert_eq!(web.hosts, vec!["example.com", "www.example.com"]);
+    assert_eq!(web.app_port, 3000);
+    assert_eq!(web.path_prefixes, vec!["/"]);
+    assert_eq!(web.health_path, "/health");
+    assert_eq!(web.health_interval, Duration::from_secs(2));
+    assert_eq!(web.health_timeout, Duration::from_secs(3));
+    assert_eq!(web.response_timeout, Duration::from_secs(60));
+    // The role's map wins per key, the rest comes from the root.
+    let api = c.role("api").unwrap().proxy.clone().unwrap();
+    assert_eq!(api.hosts, vec!["api.example.com"]);
+    assert_eq!(api.app_port, 3000);
+    assert_eq!(api.path_prefixes, vec!["/v1"]);
+    assert!(!api.strip_path_prefix);
+    assert!(c.role("workers").unwrap().proxy.is_none());
+    assert_eq!(c.proxy_run.http_port, 8080);
+    assert_eq!(c.proxy_run.https_port, 443);
+    assert_eq!(c.proxy_run.bind_ips, vec!["10.0.0.1"]);
+}
+
+#[test]
+fn proxy_mistakes_name_the_key() {
+    for (proxy, expect) in [
+        (
+            "ssl: true",
+            "`proxy.ssl`: `ssl: true` asks for Let's Encrypt",
+        ),
+        (
+            "ssl: { certificate_pem: CERT }",
+            "needs both certificate_pem and private_key_pem",
+        ),
+        (
+            "ssl: { certificate_pem: C, private_key_pem: K }",
+            "TLS needs the host name(s)",
+        ),
+        ("path_prefix: api", "`api` must start with `/`"),
+    ] {
+        let app = App::new(&[(
+            "deploy.yml",
+            &format!("service: hello\nimage: hello\nservers: [local]\nproxy: {{ {proxy} }}\n"),
+        )]);
+        let e = app.load(None).unwrap_err().to_string();
+        assert!(e.contains(expect), "{proxy}: {e}");
+    }
+}

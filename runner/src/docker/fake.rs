@@ -143,7 +143,7 @@ impl Engine for FakeEngine {
                     labels: r.labels.clone(),
                     created: now,
                 });
-                OpOutput::Id(format!("id-{}", r.name))
+                OpOutput::Id(r.name.clone())
             }
             DockerOp::Start { container } => {
                 let i = find(&m, container).ok_or_else(|| self.failed(op, "No such container"))?;
@@ -174,7 +174,7 @@ impl Engine for FakeEngine {
                     .iter()
                     .filter(|c| matches(c, f))
                     .map(|c| Container {
-                        id: format!("id-{}", c.name),
+                        id: c.name.clone(),
                         name: c.name.clone(),
                         image: c.image.clone(),
                         state: c.state.clone(),
@@ -189,7 +189,7 @@ impl Engine for FakeEngine {
             DockerOp::Inspect { container } => OpOutput::State(find(&m, container).map(|i| {
                 let c = &m.containers[i];
                 ContainerState {
-                    id: format!("id-{}", c.name),
+                    id: c.name.clone(),
                     name: c.name.clone(),
                     image: c.image.clone(),
                     state: c.state.clone(),
