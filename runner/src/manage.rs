@@ -158,8 +158,21 @@ pub async fn details(s: &Scope<'_>, all: bool) -> Result<()> {
     .await
 }
 
+/// `target` (`<id>:<port>`) with the container's name when it is one of `containers`.
+fn named_target(target: &str, containers: &[Container]) -> String {
+    let id = target.split(':').next().unwrap_or(target);
+    match containers
+        .iter()
+        .find(|c| !id.is_empty() && c.id.starts_with(id))
+    {
+        Some(c) => format!("{} ({target})", c.name),
+        None => target.to_string(),
+    }
+}
+
 async fn routes_text(s: &Scope<'_>, docker: &Docker) -> String {
     let prefix = format!("{}-", s.config.service);
+    let containers = s.containers(docker, None, true).await.unwrap_or_default();
     match proxy::routes(docker).await {
         Ok(routes) => {
             let mine: Vec<String> = routes
@@ -169,7 +182,7 @@ async fn routes_text(s: &Scope<'_>, docker: &Docker) -> String {
                     format!(
                         "proxy: {} -> {} ({}, {}{}{})",
                         r.service,
-                        r.target,
+                        named_target(&r.target, &containers),
                         r.state,
                         r.health,
                         if r.hosts.is_empty() {

@@ -347,7 +347,7 @@ fn app_proxy_prune_and_remove_commands() {
     assert!(
         details.stdout.contains(&format!("{}-web-v3", app.service))
             && details.stdout.contains(&format!(
-                "proxy: {}-web -> {}-web-v3:80",
+                "proxy: {}-web -> {}-web-v3 (",
                 app.service, app.service
             )),
         "{}",
