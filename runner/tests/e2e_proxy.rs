@@ -472,4 +472,22 @@ fn app_proxy_prune_and_remove_commands() {
         get(b, 1, &host, "/").body.trim().rsplit(' ').next(),
         Some("v5")
     );
+    // proxy remove / boot: the routes come back from the state volume.
+    app.hoist(&["proxy", "remove"]).assert_ok();
+    assert_eq!(get(b, 1, &host, "/").status, 0, "nothing listens");
+    app.hoist(&["proxy", "boot"]).assert_ok();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while get(b, 1, &host, "/").status != 200 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        get(b, 1, &host, "/").body.trim().rsplit(' ').next(),
+        Some("v5")
+    );
+    // prune images keeps what any container uses.
+    app.hoist(&["app", "stop"]).assert_ok();
+    app.hoist(&["prune", "images"]).assert_ok();
+    let images = app.hoist(&["app", "images"]);
+    assert!(images.stdout.contains(":v5"), "{}", images.stdout);
+    app.hoist(&["prune", "all"]).assert_ok();
 }
