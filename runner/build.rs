@@ -96,7 +96,7 @@ const PROXY_TARGET: &str = "x86_64-unknown-linux-musl";
 /// `HOIST_PROXY_BINARY` names a prebuilt static binary to embed instead.
 fn build_proxy(workspace: &Path, target_dir: &Path) {
     println!("cargo:rerun-if-env-changed=HOIST_PROXY_BINARY");
-    if let Some(bin) = std::env::var_os("HOIST_PROXY_BINARY") {
+    if let Some(bin) = std::env::var_os("HOIST_PROXY_BINARY").filter(|v| !v.is_empty()) {
         println!(
             "cargo:rustc-env=HOIST_PROXY_BIN={}",
             PathBuf::from(bin).display()

@@ -270,6 +270,9 @@ pub struct DeployArgs {
     /// Rollout strategy plugin to use (overrides deploy.strategy).
     #[arg(long, value_name = "NAME")]
     pub strategy: Option<String>,
+    /// Don't run deploy.release_command.
+    #[arg(long)]
+    pub skip_release_command: bool,
 }
 
 /// `hoist plugin ...`.
@@ -335,6 +338,7 @@ async fn deploy(common: Common, args: DeployArgs, kind: pipeline::DeployKind) ->
         },
         dry_run: args.dry_run,
         strategy: args.strategy,
+        skip_release_command: args.skip_release_command || kind == pipeline::DeployKind::Rollback,
     };
     match pipeline::deploy(req, events).await {
         Ok(_) => ExitCode::SUCCESS,
@@ -909,6 +913,7 @@ pub fn main() -> ExitCode {
                 dry_run: false,
                 json,
                 strategy: None,
+                skip_release_command: true,
             };
             runtime(deploy(common, args, pipeline::DeployKind::Rollback))
         }

@@ -59,6 +59,8 @@ pub struct DeployRequest {
     pub dry_run: bool,
     /// `--strategy`: overrides `deploy.strategy`.
     pub strategy: Option<String>,
+    /// `--skip-release-command`.
+    pub skip_release_command: bool,
 }
 
 /// A deploy in progress: everything load-config worked out.

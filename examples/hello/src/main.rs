@@ -4,7 +4,7 @@
 //! `GET /slow?ms=N` after N ms. `hello work` does the same (a worker that can
 //! be health-checked). `hello health` checks `/up` on localhost (the image's
 //! Docker HEALTHCHECK); `hello get PATH` prints a local response; `hello
-//! version` prints the version.
+//! version` prints the version; `hello env NAME` prints `NAME=<value>`.
 //!
 //! `HELLO_MODE` picks a behaviour: `ok` (default), `unhealthy` (`/up`
 //! answers 503 forever), `crash` (exits with code 3 after half a second).
@@ -186,6 +186,10 @@ fn main() {
         "serve" => serve("web"),
         "work" => serve("worker"),
         "version" => println!("{}", version()),
+        "env" => {
+            let name = args.get(1).map(String::as_str).unwrap_or("");
+            println!("{name}={}", std::env::var(name).unwrap_or_default());
+        }
         "health" => match get("/up") {
             Ok((200, _)) => {}
             Ok((code, _)) => {
@@ -205,7 +209,7 @@ fn main() {
             }
         },
         other => {
-            eprintln!("usage: hello [serve|work|health|version|get PATH] (got `{other}`)");
+            eprintln!("usage: hello [serve|work|health|version|env NAME|get PATH] (got `{other}`)");
             std::process::exit(2);
         }
     }

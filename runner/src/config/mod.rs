@@ -835,9 +835,28 @@ pub fn resolve(
             )?,
         );
     }
-    if deploy.release_command.is_some() {
-        notes.push("deploy.release_command is not run yet by this version of hoist".into());
-    }
+    let release_command = deploy
+        .release_command
+        .as_deref()
+        .map(|c| {
+            shell_words::split(c)
+                .ok()
+                .filter(|w| !w.is_empty())
+                .ok_or_else(|| {
+                    key_error(
+                        names,
+                        "deploy.release_command",
+                        format!("`{c}` is not a command (empty or unbalanced quotes)"),
+                    )
+                })
+        })
+        .transpose()?;
+    let release_command_timeout = match &deploy.release_command_timeout {
+        None => Duration::from_secs(300),
+        Some(t) => t
+            .as_duration()
+            .map_err(|e| key_error(names, "deploy.release_command_timeout", e.to_string()))?,
+    };
     if let Some(p) = &raw.proxy {
         let mut unused = Vec::new();
         if p.buffering.is_some() {
@@ -924,6 +943,8 @@ pub fn resolve(
         strategy: deploy.strategy.clone().unwrap_or_else(|| "rolling".into()),
         strategies,
         roll_back_on_failure: deploy.roll_back_on_failure.unwrap_or(true),
+        release_command,
+        release_command_timeout,
         secrets_files,
         notes,
         raw,

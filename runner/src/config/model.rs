@@ -229,6 +229,10 @@ pub struct Config {
     pub strategies: BTreeMap<String, PluginUseConfig>,
     /// `deploy.roll_back_on_failure` (default true).
     pub roll_back_on_failure: bool,
+    /// `deploy.release_command`, split like a shell would.
+    pub release_command: Option<Vec<String>>,
+    /// `deploy.release_command_timeout` (default 5 minutes, as fly).
+    pub release_command_timeout: Duration,
     /// Secrets files that may exist, in load order (later wins).
     pub secrets_files: Vec<PathBuf>,
     /// Things in the config hoist accepts but does not act on yet.

@@ -88,9 +88,145 @@ async fn prepare_hosts(run: &Run) -> Result<(), String> {
     }
 }
 
+/// `deploy.release_command`: once, in a temporary container of the new
+/// image on the primary host (the primary role's env and secrets), before any
+/// app container changes. Its output is streamed as it comes; a non-zero
+/// exit or the timeout stops the deploy.
+async fn release(run: &Run) -> Result<(), String> {
+    let Some(cmd) = run.config.release_command.clone() else {
+        return Ok(());
+    };
+    let say = |level: Level, message: String| {
+        run.events.emit(
+            Event::new(Kind::Log, Some(Stage::Rollout))
+                .host(&run.selection.primary_host)
+                .level(level)
+                .message(message),
+        );
+    };
+    if run.req.skip_release_command {
+        say(
+            Level::Info,
+            "release command skipped (--skip-release-command)".into(),
+        );
+        return Ok(());
+    }
+    let host = &run.selection.primary_host;
+    let role = run
+        .config
+        .role(&run.config.primary_role)
+        .or_else(|| run.config.roles.first())
+        .ok_or("no role to take the release command's env from")?;
+    let docker = run.fleet.docker(host).await.map_err(|e| e.to_string())?;
+    let spec = release_spec(run, role, host, cmd.clone())?;
+    let name = spec.name.clone();
+    say(
+        Level::Info,
+        format!(
+            "Running release command `{}` in {name}",
+            shell_words::join(&cmd)
+        ),
+    );
+    let started = std::time::Instant::now();
+    docker
+        .run(spec)
+        .await
+        .map_err(|e| format!("release command: {e}"))?;
+    let follow = async {
+        let query = crate::docker::LogQuery {
+            follow: true,
+            ..Default::default()
+        };
+        let mut lines = docker.log_stream(&name, &query).await?;
+        while let Some(line) = futures_util::StreamExt::next(&mut lines).await {
+            say(Level::Info, format!("release: {}", line?));
+        }
+        Ok::<(), crate::docker::DockerError>(())
+    };
+    let timeout = run.config.release_command_timeout;
+    let outcome = match tokio::time::timeout(timeout, follow).await {
+        Err(_) => Err(format!(
+            "release command `{}` did not finish within release_command_timeout ({}s); it was stopped and the deploy aborted before any app container changed",
+            shell_words::join(&cmd),
+            timeout.as_secs()
+        )),
+        Ok(Err(e)) => Err(format!("release command: {e}")),
+        Ok(Ok(())) => {
+            // The log ends when the container stops; its state has the code.
+            let mut code = None;
+            for _ in 0..50 {
+                match docker.inspect(&name).await {
+                    Ok(Some(s)) if s.state != "running" => {
+                        code = s.exit_code;
+                        break;
+                    }
+                    _ => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+                }
+            }
+            match code {
+                Some(0) => Ok(()),
+                other => Err(format!(
+                    "release command `{}` failed (exit status {}); the deploy stopped before any app container changed",
+                    shell_words::join(&cmd),
+                    other
+                        .map(|c| c.to_string())
+                        .unwrap_or_else(|| "unknown".into())
+                )),
+            }
+        }
+    };
+    let _ = docker
+        .done(DockerOp::Stop {
+            container: name.clone(),
+            timeout: Some(0),
+        })
+        .await;
+    let _ = docker.done(DockerOp::Remove { container: name }).await;
+    if outcome.is_ok() {
+        say(
+            Level::Info,
+            format!(
+                "release command finished in {:.1}s",
+                started.elapsed().as_secs_f64()
+            ),
+        );
+    }
+    outcome
+}
+
+/// The release command's container: the primary role's run spec, not
+/// restarted, not labelled as an app container (nothing else touches it).
+fn release_spec(
+    run: &Run,
+    role: &crate::config::RoleConfig,
+    host: &str,
+    cmd: Vec<String>,
+) -> Result<crate::docker::RunSpec, String> {
+    let mut spec = crate::rollout::app_run_spec(
+        &run.config,
+        role,
+        host,
+        &run.version,
+        &run.image,
+        &run.secrets,
+    )
+    .map_err(|e| e.to_string())?;
+    spec.name = format!(
+        "{}-release-{}",
+        run.config.service_id().qualified(),
+        run.version
+    );
+    spec.cmd = cmd;
+    spec.restart = Some("no".into());
+    spec.labels.clear();
+    spec.health_cmd = None;
+    Ok(spec)
+}
+
 /// Rolls out.
 pub async fn run(run: &Run) -> Result<((), String), String> {
     prepare_hosts(run).await?;
+    release(run).await?;
     let rollout = Arc::new(Rollout::new(
         run.config.clone(),
         run.selection.clone(),
