@@ -15,6 +15,13 @@ use std::process::Command;
 /// (plugin name, package, source dir relative to the workspace).
 const PLUGINS: &[(&str, &str, &str)] = &[
     ("rolling", "hoist-strategy-rolling", "plugins/rolling"),
+    ("immediate", "hoist-strategy-immediate", "plugins/immediate"),
+    ("canary", "hoist-strategy-canary", "plugins/canary"),
+    (
+        "blue-green",
+        "hoist-strategy-blue-green",
+        "plugins/blue-green",
+    ),
     ("git-clean", "hoist-hook-git-clean", "hooks/git-clean"),
     ("preflight", "hoist-hook-preflight", "hooks/preflight"),
     ("deploy-log", "hoist-hook-deploy-log", "hooks/deploy-log"),

@@ -123,3 +123,272 @@ fn release_command_runs_once_before_rollout_and_stops_the_deploy_when_it_fails()
     );
     assert!(left.trim().is_empty(), "release container removed: {left}");
 }
+
+// ---------------------------------------------------------------------------
+// Strategies: each on 3 web servers, under load through every proxy.
+
+use std::time::Duration;
+
+use hoist_proxy::load::{self, LoadReport, LoadSpec};
+
+/// web on all three servers; server `bad` (if any) gets HELLO_MODE=unhealthy
+/// through a host tag.
+fn three(app: &App, kh: &std::path::Path, bad: Option<usize>, extra: &str) {
+    let b = bed();
+    let hosts: Vec<String> = (0..3)
+        .map(|i| {
+            if Some(i) == bad {
+                format!("      - {}: [bad]\n", b.servers[i])
+            } else {
+                format!("      - {}\n", b.servers[i])
+            }
+        })
+        .collect();
+    app.config(&format!(
+        "servers:\n  web:\n    hosts:\n{}{}readiness_delay: 1\ndeploy_timeout: 6\nenv:\n  clear:\n    GREETING: hi\n  tags:\n    bad:\n      HELLO_MODE: unhealthy\n{extra}",
+        hosts.concat(),
+        b.ssh_yaml(kh, "")
+    ));
+}
+
+/// Load through all three proxies until stopped.
+fn load_all(
+    host: &str,
+) -> (
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    std::thread::JoinHandle<Vec<LoadReport>>,
+) {
+    let b = bed();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let specs: Vec<LoadSpec> = (0..3)
+        .map(|i| {
+            let mut s = LoadSpec::new(b.http[i].parse().unwrap());
+            s.host_header = Some(host.to_string());
+            s.workers = 2;
+            s.stop = stop.clone();
+            s.duration = Some(Duration::from_secs(600));
+            s
+        })
+        .collect();
+    let thread = std::thread::spawn(move || {
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(async move {
+                let runs = specs.into_iter().map(load::run);
+                futures_util::future::join_all(runs).await
+            })
+    });
+    (stop, thread)
+}
+
+/// (event index, host, step kind) of every successful step event.
+fn steps(run: &support::Run) -> Vec<(usize, String, &'static str)> {
+    run.events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e["event"] == "step" && e["ok"] == true)
+        .filter_map(|(i, e)| {
+            let m = e["message"].as_str()?;
+            let kind = if m.starts_with("started") {
+                "start"
+            } else if m.ends_with("is ready") {
+                "ready"
+            } else if m.starts_with("proxy routes") {
+                "route"
+            } else if m.starts_with("update finished") {
+                "retire"
+            } else if m.starts_with("rolled back") {
+                "roll-back"
+            } else {
+                return None;
+            };
+            Some((i, e["host"].as_str()?.to_string(), kind))
+        })
+        .collect()
+}
+
+fn first(steps: &[(usize, String, &str)], kind: &str, host: Option<&str>) -> usize {
+    steps
+        .iter()
+        .filter(|s| s.2 == kind && host.is_none_or(|h| s.1 == h))
+        .map(|s| s.0)
+        .min()
+        .unwrap_or_else(|| panic!("no {kind} step for {host:?}: {steps:?}"))
+}
+
+fn last(steps: &[(usize, String, &str)], kind: &str, host: Option<&str>) -> usize {
+    steps
+        .iter()
+        .filter(|s| s.2 == kind && host.is_none_or(|h| s.1 == h))
+        .map(|s| s.0)
+        .max()
+        .unwrap_or_else(|| panic!("no {kind} step for {host:?}: {steps:?}"))
+}
+
+/// Deploys v1, then v2 with `strategy` under load (checking its event order
+/// with `rule`), then v3 unhealthy on server `bad` under load; returns the
+/// v3 run. Zero failed requests throughout.
+fn strategy_run(
+    strategy: &str,
+    extra: &str,
+    bad: usize,
+    rule: impl Fn(&[(usize, String, &str)], &[String]),
+) -> (App, support::Run) {
+    let _g = shared();
+    let b = bed();
+    let (app, kh) = app(&format!("st-{strategy}"), "");
+    three(&app, &kh, None, extra);
+    app.deploy("v1", &[]).assert_ok();
+    let (stop, loads) = load_all(&app.host_name());
+    std::thread::sleep(Duration::from_millis(300));
+    let v2 = app.deploy("v2", &["--strategy", strategy]);
+    v2.assert_ok();
+    assert!(
+        v2.text().contains(&format!("with {strategy} strategy")),
+        "{}",
+        v2.text()
+    );
+    rule(&steps(&v2), &b.servers);
+    three(&app, &kh, Some(bad), extra);
+    let v3 = app.deploy("v3", &["--strategy", strategy]);
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let reports = loads.join().unwrap();
+    let total: usize = reports.iter().map(|r| r.total()).sum();
+    let failed: usize = reports.iter().map(|r| r.failed()).sum();
+    println!(
+        "{strategy}: {total} requests through 3 proxies during v2 and the failed v3, {failed} failed"
+    );
+    assert_eq!(
+        failed,
+        0,
+        "{strategy}: {:?}",
+        reports.iter().flat_map(|r| r.failures()).next()
+    );
+    assert!(total > 1000, "{total}");
+    v3.assert_failed();
+    // The lock was released: the next deploy goes.
+    let lock = app.hoist(&["lock", "status"]);
+    assert!(lock.stdout.contains("No lock"), "{}", lock.stdout);
+    (app, v3)
+}
+
+fn web(app: &App, v: &str) -> Vec<String> {
+    vec![format!("{}-web-{v}", app.service)]
+}
+
+fn on_every_server(app: &App, v: &str) {
+    for i in 0..3 {
+        assert_eq!(running(app, i), web(app, v), "server {}", i + 1);
+    }
+}
+
+fn never_had(app: &App, v: &str, servers: &[usize]) {
+    for &i in servers {
+        assert!(
+            bed()
+                .containers(i, &app.service)
+                .iter()
+                .all(|c| !c.0.ends_with(&format!("-{v}"))),
+            "server {} never got {v}: {:?}",
+            i + 1,
+            bed().containers(i, &app.service)
+        );
+    }
+}
+
+#[test]
+fn rolling_keeps_one_batch_in_flight_and_rolls_back() {
+    let (app, v3) = strategy_run("rolling", "boot:\n  limit: 1\n", 2, |s, servers| {
+        // Host by host: each one retires before the next starts.
+        for w in servers.windows(2) {
+            assert!(
+                last(s, "retire", Some(&w[0])) < first(s, "start", Some(&w[1])),
+                "{s:?}"
+            );
+        }
+    });
+    let msg = v3.end()["message"].as_str().unwrap();
+    assert!(msg.contains("rolled back 2 target(s)"), "{msg}");
+    on_every_server(&app, "v2");
+}
+
+#[test]
+fn immediate_starts_everything_before_anything_finishes() {
+    let (app, v3) = strategy_run("immediate", "", 2, |s, _| {
+        assert!(last(s, "start", None) < first(s, "ready", None), "{s:?}");
+        assert!(last(s, "start", None) < first(s, "retire", None), "{s:?}");
+    });
+    let msg = v3.end()["message"].as_str().unwrap();
+    assert!(msg.contains("rolled back 2 target(s)"), "{msg}");
+    on_every_server(&app, "v2");
+}
+
+#[test]
+fn canary_goes_first_and_a_failed_canary_touches_nothing_else() {
+    let extra = "deploy:\n  strategies:\n    canary:\n      settings: { soak: 1s }\n";
+    let (app, v3) = strategy_run("canary", extra, 0, |s, servers| {
+        let canary = &servers[0];
+        let canary_done = last(s, "retire", Some(canary));
+        for other in &servers[1..] {
+            assert!(canary_done < first(s, "start", Some(other)), "{s:?}");
+        }
+    });
+    let msg = v3.end()["message"].as_str().unwrap();
+    assert!(
+        msg.contains("canary") && msg.contains("no other host was touched"),
+        "{msg}"
+    );
+    on_every_server(&app, "v2");
+    never_had(&app, "v3", &[1, 2]);
+}
+
+#[test]
+fn blue_green_switches_only_when_every_new_container_is_healthy() {
+    let (app, v3) = strategy_run("blue-green", "", 2, |s, _| {
+        assert!(last(s, "ready", None) < first(s, "route", None), "{s:?}");
+        assert!(last(s, "route", None) < first(s, "retire", None), "{s:?}");
+    });
+    let msg = v3.end()["message"].as_str().unwrap();
+    assert!(msg.contains("traffic never moved"), "{msg}");
+    on_every_server(&app, "v2");
+    never_had(&app, "v3", &[0, 1, 2]);
+}
+
+/// A strategy a user wrote (a fixture crate built here), dropped in the
+/// plugins dir, is used by name from the config.
+#[test]
+fn a_user_strategy_from_the_plugins_dir_is_used_by_name() {
+    let _g = shared();
+    let b = bed();
+    let wasm = std::fs::read(support::guest_wasm(
+        "hoist-fixture-reverse",
+        "hoist_fixture_reverse.wasm",
+    ))
+    .unwrap();
+    let (app, kh) = app("st-user", "");
+    app.install_plugin(
+        "reverse",
+        &wasm,
+        "name = \"reverse\"\nkind = \"strategy\"\n[capabilities]\nrollout = true\n",
+    );
+    three(&app, &kh, None, "deploy:\n  strategy: reverse\n");
+    let run = app.deploy("v1", &[]);
+    run.assert_ok();
+    assert!(
+        run.text().contains("with reverse strategy"),
+        "{}",
+        run.text()
+    );
+    assert!(run.text().contains("reverse: 3 host(s)"), "{}", run.text());
+    let s = steps(&run);
+    // Last host first, one at a time.
+    assert!(
+        last(&s, "retire", Some(&b.servers[2])) < first(&s, "start", Some(&b.servers[1])),
+        "{s:?}"
+    );
+    assert!(
+        last(&s, "retire", Some(&b.servers[1])) < first(&s, "start", Some(&b.servers[0])),
+        "{s:?}"
+    );
+    on_every_server(&app, "v1");
+}

@@ -6,36 +6,11 @@
 //! not to) so the fleet ends on one version.
 
 use hoist_plugin::{
-    DeployContext, Plan, PluginError, Strategy, Target, batches, export_strategy, log, rollout,
-    step,
+    DeployContext, Plan, PluginError, Strategy, Target, batches, boot, export_strategy, failure,
+    log, rollout,
 };
 
 struct Rolling;
-
-/// Boots `targets` through every step; returns the ones fully updated and the
-/// first error, if any target failed.
-fn boot(targets: &[Target]) -> (Vec<Target>, Option<(Target, PluginError)>) {
-    let mut updated = Vec::new();
-    let mut first_error = None;
-    let mut live = targets.to_vec();
-    for f in [
-        rollout::start,
-        rollout::wait_healthy,
-        rollout::route,
-        rollout::retire,
-    ] {
-        if live.is_empty() {
-            break;
-        }
-        let (ok, failed) = step(f, &live);
-        if first_error.is_none() {
-            first_error = failed.into_iter().next();
-        }
-        live = ok;
-    }
-    updated.extend(live);
-    (updated, first_error)
-}
 
 impl Strategy for Rolling {
     fn roll_out(ctx: DeployContext, plan: Plan) -> Result<String, PluginError> {
@@ -53,7 +28,7 @@ impl Strategy for Rolling {
                 .iter()
                 .cloned()
                 .partition(|t| t.role == ctx.primary_role);
-            let mut failure = None;
+            let mut failed = None;
             for (wave, targets) in [primary, others].into_iter().enumerate() {
                 if targets.is_empty() {
                     continue;
@@ -67,38 +42,12 @@ impl Strategy for Rolling {
                             ctx.primary_role, target.host
                         ));
                     }
-                    failure = Some((target, e));
+                    failed = Some((target, e));
                     break;
                 }
             }
-            if let Some((target, e)) = failure {
-                let mut message = format!("{} failed: {}", target.label(), e.message());
-                if plan.roll_back_on_failure && !updated.is_empty() {
-                    let names: Vec<String> = updated.iter().map(Target::label).collect();
-                    log::warn(&format!(
-                        "rolling back {} updated target(s) so the fleet stays on one version: {}",
-                        updated.len(),
-                        names.join(", ")
-                    ));
-                    let (_, failed) = step(rollout::roll_back, &updated);
-                    for (t, e) in &failed {
-                        log::error(&format!(
-                            "roll back of {} failed: {}",
-                            t.label(),
-                            e.message()
-                        ));
-                    }
-                    message.push_str(&format!(
-                        "; rolled back {} target(s)",
-                        updated.len() - failed.len()
-                    ));
-                } else if !updated.is_empty() {
-                    message.push_str(&format!(
-                        "; {} target(s) stay on the new version",
-                        updated.len()
-                    ));
-                }
-                return Err(PluginError::Failed(message));
+            if let Some((target, e)) = failed {
+                return Err(failure(&target, &e, &updated, plan.roll_back_on_failure));
             }
         }
         Ok(format!(

@@ -249,6 +249,75 @@ pub fn step(
     (ok, failed)
 }
 
+/// Takes `targets` through every step (start, wait-healthy, route, retire),
+/// each step on all of them at once. Returns the targets fully updated and
+/// the first failure, if any (a failed target's new container is already
+/// gone; its old one serves).
+pub fn boot(targets: &[Target]) -> (Vec<Target>, Option<(Target, PluginError)>) {
+    let mut first_error = None;
+    let mut live = targets.to_vec();
+    for f in [
+        rollout::start,
+        rollout::wait_healthy,
+        rollout::route,
+        rollout::retire,
+    ] {
+        if live.is_empty() {
+            break;
+        }
+        let (ok, failed) = step(f, &live);
+        if first_error.is_none() {
+            first_error = failed.into_iter().next();
+        }
+        live = ok;
+    }
+    (live, first_error)
+}
+
+/// Rolls `targets` back to the version that ran before, saying so; returns
+/// how many went back. Failures are logged.
+pub fn roll_back_all(targets: &[Target], why: &str) -> usize {
+    if targets.is_empty() {
+        return 0;
+    }
+    let names: Vec<String> = targets.iter().map(Target::label).collect();
+    log::warn(&format!(
+        "rolling back {} target(s) {why}: {}",
+        targets.len(),
+        names.join(", ")
+    ));
+    let (_, failed) = step(rollout::roll_back, targets);
+    for (t, e) in &failed {
+        log::error(&format!(
+            "roll back of {} failed: {}",
+            t.label(),
+            e.message()
+        ));
+    }
+    targets.len() - failed.len()
+}
+
+/// The error for a failed rollout: what failed, and what became of the
+/// targets already updated (rolled back when `roll_back`, else kept).
+pub fn failure(
+    target: &Target,
+    error: &PluginError,
+    updated: &[Target],
+    roll_back: bool,
+) -> PluginError {
+    let mut message = format!("{} failed: {}", target.label(), error.message());
+    if roll_back && !updated.is_empty() {
+        let n = roll_back_all(updated, "so the fleet stays on one version");
+        message.push_str(&format!("; rolled back {n} target(s)"));
+    } else if !updated.is_empty() {
+        message.push_str(&format!(
+            "; {} target(s) stay on the new version",
+            updated.len()
+        ));
+    }
+    PluginError::Failed(message)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

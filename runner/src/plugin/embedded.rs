@@ -7,6 +7,18 @@ pub const EMBEDDED: &[(&str, &[u8])] = &[
         include_bytes!(env!("HOIST_WASM_ROLLING")),
     ),
     (
+        include_str!("../../../plugins/immediate/plugin.toml"),
+        include_bytes!(env!("HOIST_WASM_IMMEDIATE")),
+    ),
+    (
+        include_str!("../../../plugins/canary/plugin.toml"),
+        include_bytes!(env!("HOIST_WASM_CANARY")),
+    ),
+    (
+        include_str!("../../../plugins/blue-green/plugin.toml"),
+        include_bytes!(env!("HOIST_WASM_BLUE_GREEN")),
+    ),
+    (
         include_str!("../../../hooks/git-clean/plugin.toml"),
         include_bytes!(env!("HOIST_WASM_GIT_CLEAN")),
     ),
