@@ -274,3 +274,27 @@ fn proxy_mistakes_name_the_key() {
         assert!(e.contains(expect), "{proxy}: {e}");
     }
 }
+
+#[test]
+fn release_command_is_split_with_a_default_timeout() {
+    let app = App::new(&[(
+        "deploy.yml",
+        "service: hello\nimage: hello\nservers: [local]\ndeploy:\n  release_command: bin/rails db:migrate \"VERBOSE=1\"\n",
+    )]);
+    let c = app.load(None).unwrap();
+    assert_eq!(
+        c.release_command,
+        Some(vec![
+            "bin/rails".into(),
+            "db:migrate".into(),
+            "VERBOSE=1".into()
+        ])
+    );
+    assert_eq!(c.release_command_timeout, Duration::from_secs(300));
+    let app = App::new(&[(
+        "deploy.yml",
+        "service: hello\nimage: hello\nservers: [local]\ndeploy:\n  release_command: \"'unbalanced\"\n",
+    )]);
+    let e = app.load(None).unwrap_err().to_string();
+    assert!(e.contains("`deploy.release_command`"), "{e}");
+}
