@@ -767,20 +767,13 @@ async fn exec_interactive(common: &Common, reuse: bool, cmd: &[String]) -> anyho
     let (c, selection, fleet) = connect(common).await?;
     let host = selection.primary_host.clone();
     let role = selection
-        .roles
-        .iter()
-        .find(|r| r.hosts.contains(&host))
-        .map(|r| r.name.clone())
+        .roles_on(&host)
+        .first()
+        .map(|r| r.to_string())
         .ok_or_else(|| anyhow::anyhow!("no role on `{host}`"))?;
     let docker = fleet.docker(&host).await?;
-    let running = docker
-        .containers(crate::docker::ContainerFilter {
-            labels: c.service_id().filter(Some(&role)),
-            ..Default::default()
-        })
+    let running = crate::manage::running_container(&c, &docker, &role)
         .await?
-        .into_iter()
-        .next()
         .ok_or_else(|| {
             anyhow::anyhow!("role `{role}` has no running container on `{host}`; deploy first")
         })?;

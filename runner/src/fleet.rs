@@ -166,6 +166,15 @@ impl Selection {
             .collect()
     }
 
+    /// The roles `host` runs in this run, in selection order.
+    pub fn roles_on(&self, host: &str) -> Vec<&str> {
+        self.roles
+            .iter()
+            .filter(|r| r.hosts.iter().any(|h| h == host))
+            .map(|r| r.name.as_str())
+            .collect()
+    }
+
     /// True when `host` runs `role` in this run.
     pub fn has(&self, host: &str, role: &str) -> bool {
         self.roles

@@ -44,28 +44,15 @@ pub struct Scope<'a> {
 
 impl Scope<'_> {
     fn roles_on(&self, host: &str) -> Vec<&str> {
-        self.selection
-            .roles
-            .iter()
-            .filter(|r| r.hosts.iter().any(|h| h == host))
-            .map(|r| r.name.as_str())
-            .collect()
+        self.selection.roles_on(host)
     }
 
     fn proxied_roles_on(&self, host: &str) -> Vec<&str> {
-        self.roles_on(host)
-            .into_iter()
-            .filter(|r| self.config.role(r).is_some_and(|c| c.proxied()))
-            .collect()
+        proxy::proxied_roles_on(self.config, self.selection, host)
     }
 
     fn proxied_hosts(&self) -> Vec<String> {
-        self.selection
-            .hosts
-            .iter()
-            .filter(|h| !self.proxied_roles_on(h).is_empty())
-            .cloned()
-            .collect()
+        proxy::proxied_hosts(self.config, self.selection)
     }
 
     /// Runs `f` on every host in parallel; prints each host's block in order
@@ -223,7 +210,21 @@ pub async fn images(s: &Scope<'_>) -> Result<()> {
 
 /// The version a role runs on a host: its newest running container's.
 async fn running_version(s: &Scope<'_>, docker: &Docker, role: &str) -> Result<Option<Container>> {
-    Ok(s.containers(docker, Some(role), false)
+    Ok(running_container(s.config, docker, role).await?)
+}
+
+/// The newest running container of `role` on `docker`'s host: the version
+/// it runs.
+pub async fn running_container(
+    config: &Config,
+    docker: &Docker,
+    role: &str,
+) -> std::result::Result<Option<Container>, DockerError> {
+    Ok(docker
+        .containers(ContainerFilter {
+            labels: config.service_id().filter(Some(role)),
+            ..Default::default()
+        })
         .await?
         .into_iter()
         .next())
@@ -541,10 +542,13 @@ pub async fn maintenance(
 /// `hoist proxy boot` (and `reboot`: remove the container first; its
 /// routes survive in its state volume).
 pub async fn proxy_boot(s: &Scope<'_>, reboot: bool) -> Result<()> {
-    let builder = s.fleet.builder().await?;
     let hosts = s.proxied_hosts();
     if hosts.is_empty() {
         return Err(ManageError::Other("no selected role is proxied".into()));
+    }
+    let builder = s.fleet.builder().await?;
+    if proxy::build_image(&builder).await? {
+        println!("built {}", proxy::image());
     }
     // One host at a time on reboot, so the others keep serving.
     if reboot {

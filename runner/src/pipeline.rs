@@ -250,14 +250,7 @@ async fn audit(run: &Run, result: &Result<DeployOutcome, StageError>) {
     let log = crate::audit::AuditLog::new(&run.config.service_id());
     let writes = run.selection.hosts.iter().map(|h| {
         let log = log.clone();
-        let roles = run
-            .selection
-            .roles
-            .iter()
-            .filter(|r| r.hosts.contains(h))
-            .map(|r| r.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
+        let roles = run.selection.roles_on(h).join(", ");
         let message = match result {
             Ok(_) => format!(
                 "Deployed {} {} (role {roles})",

@@ -5,16 +5,17 @@
 //! the exit status says whether it worked.
 //!
 //! The proxy binary (`runner/proxy`, built static by `build.rs`) is embedded
-//! in hoist; [`ensure_image`] builds a `FROM scratch` image from it on this
+//! in hoist; [`build_image`] builds a `FROM scratch` image from it on this
 //! machine and streams it to hosts that lack it. Nothing is pulled.
 
 use std::time::Duration;
 
 use sha2::Digest;
 
-use crate::config::{ProxyRunSpec, ProxySpec};
+use crate::config::{Config, ProxyRunSpec, ProxySpec};
 use crate::docker::naming::ServiceId;
 use crate::docker::{BuildSpec, Docker, DockerError, DockerOp, RunSpec, Secret};
+use crate::fleet::Selection;
 
 /// The proxy container's name on every host.
 pub const CONTAINER: &str = "hoist-proxy";
@@ -46,6 +47,25 @@ pub enum ProxyError {
     /// Writing the image's build context failed.
     #[error("cannot prepare the hoist-proxy image: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// The proxied roles `host` runs in this run.
+pub fn proxied_roles_on<'a>(config: &Config, selection: &'a Selection, host: &str) -> Vec<&'a str> {
+    selection
+        .roles_on(host)
+        .into_iter()
+        .filter(|r| config.role(r).is_some_and(|c| c.proxied()))
+        .collect()
+}
+
+/// The selected hosts that run a proxied role (where hoist-proxy belongs).
+pub fn proxied_hosts(config: &Config, selection: &Selection) -> Vec<String> {
+    selection
+        .hosts
+        .iter()
+        .filter(|h| !proxied_roles_on(config, selection, h).is_empty())
+        .cloned()
+        .collect()
 }
 
 /// The proxy image this hoist ships: `hoist-proxy:<hash of the binary>`.
@@ -323,25 +343,29 @@ pub fn build_spec(context: &std::path::Path) -> BuildSpec {
 
 const DOCKERFILE: &str = "FROM scratch\nCOPY hoist-proxy /hoist-proxy\nEXPOSE 80 443\nVOLUME /var/lib/hoist-proxy\nENTRYPOINT [\"/hoist-proxy\"]\nCMD [\"run\"]\n";
 
-/// Makes sure `docker`'s host has the proxy image: built on this machine's
-/// engine (`builder`) when missing there, streamed to the host when missing
-/// on it. Returns what it did, if anything.
-pub async fn ensure_image(docker: &Docker, builder: &Docker) -> Result<Option<String>, ProxyError> {
+/// Builds the proxy image on this machine's engine (`builder`) unless it
+/// is there already; true when it built. Call it once before booting the
+/// proxy on any number of hosts.
+pub async fn build_image(builder: &Docker) -> Result<bool, ProxyError> {
+    if builder.image_exists(&image()).await? {
+        return Ok(false);
+    }
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("Dockerfile"), DOCKERFILE)?;
+    let bin = dir.path().join("hoist-proxy");
+    std::fs::write(&bin, BINARY)?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755))?;
+    builder.build(build_spec(dir.path())).await?;
+    Ok(true)
+}
+
+/// Streams the proxy image from `builder` (see [`build_image`]) to
+/// `docker`'s host when that lacks it; what it sent, if anything.
+async fn ship_image(docker: &Docker, builder: &Docker) -> Result<Option<String>, ProxyError> {
     let image = image();
-    if docker.image_exists(&image).await? {
+    if docker.host() == builder.host() || docker.image_exists(&image).await? {
         return Ok(None);
-    }
-    if !builder.image_exists(&image).await? {
-        let dir = tempfile::tempdir()?;
-        std::fs::write(dir.path().join("Dockerfile"), DOCKERFILE)?;
-        let bin = dir.path().join("hoist-proxy");
-        std::fs::write(&bin, BINARY)?;
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755))?;
-        builder.build(build_spec(dir.path())).await?;
-    }
-    if docker.host() == builder.host() {
-        return Ok(Some(format!("built {image}")));
     }
     let bytes = docker.load_from(builder, &image, |_| {}).await?;
     Ok(Some(format!(
@@ -351,8 +375,9 @@ pub async fn ensure_image(docker: &Docker, builder: &Docker) -> Result<Option<St
 }
 
 /// Boots the proxy on `docker`'s host unless it runs: the network, the
-/// image, then the container (started if stopped, created if missing).
-/// Returns a one-line summary.
+/// image (built on `builder` by [`build_image`] beforehand), then the
+/// container (started if stopped, created if missing). Returns a one-line
+/// summary.
 pub async fn boot(
     docker: &Docker,
     builder: &Docker,
@@ -363,7 +388,7 @@ pub async fn boot(
             name: NETWORK.into(),
         })
         .await?;
-    let shipped = ensure_image(docker, builder).await?;
+    let shipped = ship_image(docker, builder).await?;
     let mut what = Vec::new();
     if let Some(s) = shipped {
         what.push(s);

@@ -182,18 +182,6 @@ pub fn app_run_spec(
     })
 }
 
-/// `error` with the container's last output.
-fn with_logs(error: String, logs: &str) -> String {
-    if logs.trim().is_empty() {
-        error
-    } else {
-        format!(
-            "{error}\n  last output:\n    {}",
-            logs.trim_end().replace('\n', "\n    ")
-        )
-    }
-}
-
 impl Rollout {
     /// Prepares the steps for one deploy.
     pub fn new(
@@ -444,7 +432,10 @@ impl Rollout {
                 };
                 match result {
                     Ok(()) => Ok(()),
-                    Err(e) => Err(with_logs(e, &docker.logs(container, 20).await)),
+                    Err(e) => Err(format!(
+                        "{e}{}",
+                        crate::docker::logs_suffix(&docker.logs(container, 20).await)
+                    )),
                 }
             }
             None => docker
@@ -462,17 +453,7 @@ impl Rollout {
 
     /// The new container failed: remove it so the old version keeps serving.
     async fn discard(&self, t: &Target, docker: &Docker, name: &str, error: String) -> StepError {
-        let _ = docker
-            .done(DockerOp::Stop {
-                container: name.to_string(),
-                timeout: Some(1),
-            })
-            .await;
-        let removed = docker
-            .done(DockerOp::Remove {
-                container: name.to_string(),
-            })
-            .await;
+        let removed = docker.stop_and_remove(name, 1).await;
         self.update(t, |r| r.state = TargetState::Failed);
         let cleanup = match removed {
             Ok(()) => format!("{name} stopped and removed; the old version keeps running"),

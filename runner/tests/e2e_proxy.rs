@@ -9,17 +9,15 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use hoist_proxy::load::{self, LoadReport, LoadSpec};
+use hoist_proxy::load::{self, LoadReport};
 use support::App;
-use support::testbed::{Bed, bed, shared};
+use support::testbed::{Bed, Load, bed, bed_app, shared};
 
 /// An app whose web role runs on the given servers (0-based) behind their
 /// proxies; `extra` is appended to the config.
 fn proxied_app(prefix: &str, servers: &[usize], extra: &str) -> (App, PathBuf) {
     let b = bed();
-    let app = App::new(prefix, "");
-    let kh = app.path().join("known_hosts");
-    std::fs::copy(&b.known_hosts, &kh).unwrap();
+    let (app, kh) = bed_app(prefix);
     let hosts: Vec<&str> = servers.iter().map(|i| b.servers[*i].as_str()).collect();
     app.config(&format!(
         "servers:\n  web:\n    hosts: [{}]\n{}readiness_delay: 1\n{extra}",
@@ -41,34 +39,6 @@ fn version_of(body: &str) -> Option<String> {
 fn get(b: &Bed, i: usize, host: &str, path: &str) -> load::Record {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(load::get(addr(b, i), Some(host), path))
-}
-
-/// Load on server `i`'s proxy in the background until `stop`.
-struct Load {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: std::thread::JoinHandle<LoadReport>,
-}
-
-impl Load {
-    fn start(b: &Bed, i: usize, host: &str, workers: usize) -> Load {
-        let mut spec = LoadSpec::new(addr(b, i));
-        spec.host_header = Some(host.to_string());
-        spec.workers = workers;
-        spec.duration = Some(Duration::from_secs(600));
-        spec.max_requests_per_worker = Some(200_000);
-        let stop = spec.stop.clone();
-        let thread = std::thread::spawn(move || {
-            tokio::runtime::Runtime::new()
-                .unwrap()
-                .block_on(load::run(spec))
-        });
-        Load { stop, thread }
-    }
-
-    fn stop(self) -> LoadReport {
-        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        self.thread.join().unwrap()
-    }
 }
 
 /// The distinct versions a worker saw, in order (runs collapsed).
@@ -111,7 +81,7 @@ fn zero_failed_requests_across_deploy_failed_deploy_and_rollback() {
         assert_eq!(version_of(&r.body).as_deref(), Some("v1"));
     }
 
-    let loads = [Load::start(b, 0, &host, 4), Load::start(b, 1, &host, 4)];
+    let load = Load::start(&[0, 1], &host, 4);
     let started = Instant::now();
     std::thread::sleep(Duration::from_millis(500));
     let v2 = app.deploy("v2", &[]);
@@ -138,7 +108,7 @@ fn zero_failed_requests_across_deploy_failed_deploy_and_rollback() {
     while started.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(200));
     }
-    let reports: Vec<LoadReport> = loads.into_iter().map(Load::stop).collect();
+    let reports: Vec<LoadReport> = load.stop();
     let total: usize = reports.iter().map(|r| r.total()).sum();
     let failed: usize = reports.iter().map(|r| r.failed()).sum();
     println!(
@@ -294,7 +264,7 @@ fn rollback_needs_the_image_on_every_host() {
 fn tls_with_a_provided_certificate() {
     let _g = shared();
     let b = bed();
-    let app = App::new("tls", "");
+    let (app, kh) = bed_app("tls");
     let name = app.host_name();
     let cert = rcgen::generate_simple_self_signed(vec![name.clone()]).unwrap();
     app.write("cert.pem", &cert.cert.pem());
@@ -303,8 +273,6 @@ fn tls_with_a_provided_certificate() {
         ".hoist/secrets",
         "CERT_PEM=$(cat cert.pem)\nKEY_PEM=$(cat key.pem)\n",
     );
-    let kh = app.path().join("known_hosts");
-    std::fs::copy(&b.known_hosts, &kh).unwrap();
     app.config(&format!(
         "servers:\n  web:\n    hosts: [{}]\n{}readiness_delay: 1\nproxy:\n  host: {name}\n  ssl:\n    certificate_pem: CERT_PEM\n    private_key_pem: KEY_PEM\n",
         b.servers[0],

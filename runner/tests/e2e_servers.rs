@@ -7,7 +7,7 @@ mod support;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use support::testbed::{Bed, bed, exclusive, shared};
+use support::testbed::{Bed, bed, bed_app, exclusive, shared};
 use support::{App, guest_wasm};
 
 /// web on servers 1 and 2, workers on server 3.
@@ -16,14 +16,6 @@ fn roles(b: &Bed) -> String {
         "servers:\n  web:\n    hosts: [{}, {}]\n  workers:\n    hosts: [{}]\n    cmd: work\n",
         b.servers[0], b.servers[1], b.servers[2]
     )
-}
-
-/// An app with its own copy of the bed's known_hosts (config up to the caller).
-fn bed_app(prefix: &str) -> (App, PathBuf) {
-    let app = App::new(prefix, "");
-    let kh = app.path().join("known_hosts");
-    std::fs::copy(&bed().known_hosts, &kh).unwrap();
-    (app, kh)
 }
 
 /// An app deploying to the bed; `extra` is appended to the config.

@@ -6,14 +6,11 @@ mod support;
 use std::path::PathBuf;
 
 use support::App;
-use support::testbed::{bed, shared};
+use support::testbed::{Load, bed, bed_app, shared};
 
 /// web on servers 1 and 2 (server 1 is the primary host); `extra` appended.
 fn app(prefix: &str, extra: &str) -> (App, PathBuf) {
-    let b = bed();
-    let app = App::new(prefix, "");
-    let kh = app.path().join("known_hosts");
-    std::fs::copy(&b.known_hosts, &kh).unwrap();
+    let (app, kh) = bed_app(prefix);
     write_config(&app, &kh, extra);
     (app, kh)
 }
@@ -94,6 +91,17 @@ fn release_command_runs_once_before_rollout_and_stops_the_deploy_when_it_fails()
             i + 1
         );
     }
+    // A dry run shows it and runs nothing.
+    let dry = app.hoist(&["deploy", "--dry-run", "--version", "v9"]);
+    dry.assert_ok();
+    assert!(
+        dry.text().contains(&format!(
+            "docker run --rm --name {}-release-v9",
+            app.service
+        )) && dry.text().contains("no-such-command"),
+        "{}",
+        dry.text()
+    );
     // --skip-release-command skips it (and the lock was released).
     app.deploy("v3", &["--skip-release-command"]).assert_ok();
 
@@ -129,8 +137,6 @@ fn release_command_runs_once_before_rollout_and_stops_the_deploy_when_it_fails()
 
 use std::time::Duration;
 
-use hoist_proxy::load::{self, LoadReport, LoadSpec};
-
 /// web on all three servers; server `bad` (if any) gets HELLO_MODE=unhealthy
 /// through a host tag.
 fn three(app: &App, kh: &std::path::Path, bad: Option<usize>, extra: &str) {
@@ -149,36 +155,6 @@ fn three(app: &App, kh: &std::path::Path, bad: Option<usize>, extra: &str) {
         hosts.concat(),
         b.ssh_yaml(kh, "")
     ));
-}
-
-/// Load through all three proxies until stopped.
-fn load_all(
-    host: &str,
-) -> (
-    std::sync::Arc<std::sync::atomic::AtomicBool>,
-    std::thread::JoinHandle<Vec<LoadReport>>,
-) {
-    let b = bed();
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let specs: Vec<LoadSpec> = (0..3)
-        .map(|i| {
-            let mut s = LoadSpec::new(b.http[i].parse().unwrap());
-            s.host_header = Some(host.to_string());
-            s.workers = 2;
-            s.stop = stop.clone();
-            s.duration = Some(Duration::from_secs(600));
-            s
-        })
-        .collect();
-    let thread = std::thread::spawn(move || {
-        tokio::runtime::Runtime::new()
-            .unwrap()
-            .block_on(async move {
-                let runs = specs.into_iter().map(load::run);
-                futures_util::future::join_all(runs).await
-            })
-    });
-    (stop, thread)
 }
 
 /// (event index, host, step kind) of every successful step event.
@@ -239,7 +215,7 @@ fn strategy_run(
     let (app, kh) = app(&format!("st-{strategy}"), "");
     three(&app, &kh, None, extra);
     app.deploy("v1", &[]).assert_ok();
-    let (stop, loads) = load_all(&app.host_name());
+    let load = Load::start(&[0, 1, 2], &app.host_name(), 2);
     std::thread::sleep(Duration::from_millis(300));
     let v2 = app.deploy("v2", &["--strategy", strategy]);
     v2.assert_ok();
@@ -251,8 +227,7 @@ fn strategy_run(
     rule(&steps(&v2), &b.servers);
     three(&app, &kh, Some(bad), extra);
     let v3 = app.deploy("v3", &["--strategy", strategy]);
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    let reports = loads.join().unwrap();
+    let reports = load.stop();
     let total: usize = reports.iter().map(|r| r.total()).sum();
     let failed: usize = reports.iter().map(|r| r.failed()).sum();
     println!(

@@ -346,15 +346,7 @@ impl Manager {
         let message = message.unwrap_or_else(|| DEFAULT_PAUSE_MESSAGE.to_string());
         let target = self.update(name, |c| c.paused = Some(message)).await?;
         progress(format!("paused {name}: new requests get 503"));
-        let n = target.inflight();
-        let start = Instant::now();
-        if target.drain(drain_timeout).await {
-            progress(format!(
-                "drained {}: {n} in-flight requests finished in {:.1}s",
-                target.addr(),
-                start.elapsed().as_secs_f64()
-            ));
-        } else {
+        if !wait_drained(&target, drain_timeout, progress).await {
             progress(format!(
                 "drain timeout after {}: {} requests still in flight continue",
                 fmt_duration(drain_timeout),
@@ -417,18 +409,26 @@ impl Manager {
     }
 }
 
-/// Waits for the old target's in-flight requests; cancels them after
-/// `timeout`.
-async fn drain_old(target: &Target, timeout: Duration, progress: Progress<'_>) {
+/// Waits up to `timeout` for `target`'s in-flight requests to finish and
+/// reports it when they did; false when the timeout came first.
+async fn wait_drained(target: &Target, timeout: Duration, progress: Progress<'_>) -> bool {
     let n = target.inflight();
     let start = Instant::now();
-    if target.drain(timeout).await {
+    let drained = target.drain(timeout).await;
+    if drained {
         progress(format!(
             "drained {}: {n} in-flight requests finished in {:.1}s",
             target.addr(),
             start.elapsed().as_secs_f64()
         ));
-    } else {
+    }
+    drained
+}
+
+/// Waits for the old target's in-flight requests; cancels them after
+/// `timeout`.
+async fn drain_old(target: &Target, timeout: Duration, progress: Progress<'_>) {
+    if !wait_drained(target, timeout, progress).await {
         let left = target.inflight();
         target.cancel_inflight();
         target.drain(Duration::from_secs(2)).await;

@@ -304,19 +304,7 @@ impl ApiEngine {
                 .build();
             let mut s = self.docker.logs(&id, Some(opts));
             while let Some(Ok(chunk)) = s.next().await {
-                match chunk {
-                    bollard::container::LogOutput::StdErr { message } => {
-                        if out.stderr.len() < OUTPUT_CAP {
-                            out.stderr.push_str(&String::from_utf8_lossy(&message));
-                        }
-                    }
-                    other => {
-                        if out.stdout.len() < OUTPUT_CAP {
-                            out.stdout
-                                .push_str(&String::from_utf8_lossy(other.as_ref()));
-                        }
-                    }
-                }
+                capture(&mut out, chunk);
             }
             Ok(OpOutput::Command(out))
         }
@@ -499,19 +487,7 @@ impl ApiEngine {
             .map_err(|e| self.error(op, e))?
         {
             while let Some(msg) = output.next().await {
-                match msg.map_err(|e| self.error(op, e))? {
-                    bollard::container::LogOutput::StdErr { message } => {
-                        if out.stderr.len() < OUTPUT_CAP {
-                            out.stderr.push_str(&String::from_utf8_lossy(&message));
-                        }
-                    }
-                    other => {
-                        if out.stdout.len() < OUTPUT_CAP {
-                            out.stdout
-                                .push_str(&String::from_utf8_lossy(other.as_ref()));
-                        }
-                    }
-                }
+                capture(&mut out, msg.map_err(|e| self.error(op, e))?);
             }
         }
         let info = self
@@ -521,6 +497,18 @@ impl ApiEngine {
             .map_err(|e| self.error(op, e))?;
         out.exit_code = info.exit_code.unwrap_or(-1) as i32;
         Ok(OpOutput::Command(out))
+    }
+}
+
+/// Adds one chunk of a container's output to `out` (stderr or stdout),
+/// each capped at `OUTPUT_CAP`.
+fn capture(out: &mut CommandOutput, chunk: bollard::container::LogOutput) {
+    let (text, bytes) = match &chunk {
+        bollard::container::LogOutput::StdErr { message } => (&mut out.stderr, message.as_ref()),
+        other => (&mut out.stdout, other.as_ref()),
+    };
+    if text.len() < OUTPUT_CAP {
+        text.push_str(&String::from_utf8_lossy(bytes));
     }
 }
 

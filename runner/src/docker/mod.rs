@@ -62,7 +62,9 @@ pub enum DockerError {
     },
 }
 
-fn logs_suffix(logs: &str) -> String {
+/// "\n  last output:\n    ..." for a container's output ("" when empty):
+/// how hoist shows a failed container's last lines.
+pub(crate) fn logs_suffix(logs: &str) -> String {
     if logs.trim().is_empty() {
         String::new()
     } else {
@@ -275,6 +277,21 @@ impl Docker {
             .boxed();
         self.engine.load_image(image, source.host(), data).await?;
         Ok(sent.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Stops `container` (a stop failure, e.g. not running, is ignored) and
+    /// removes it; the removal's outcome.
+    pub async fn stop_and_remove(&self, container: &str, timeout: u32) -> Result<(), DockerError> {
+        let _ = self
+            .done(DockerOp::Stop {
+                container: container.into(),
+                timeout: Some(timeout),
+            })
+            .await;
+        self.done(DockerOp::Remove {
+            container: container.into(),
+        })
+        .await
     }
 
     /// A container's log lines.

@@ -32,26 +32,27 @@ pub fn batch_size(limit: Option<&BootLimit>, hosts: usize) -> u32 {
 /// Before the strategy: the shared network on every host, and (unless this
 /// is a redeploy or rollback) hoist-proxy on every host of a proxied role.
 async fn prepare_hosts(run: &Run) -> Result<(), String> {
-    let proxied: Vec<&str> = run
-        .selection
-        .hosts
-        .iter()
-        .filter(|h| {
-            run.selection.roles.iter().any(|r| {
-                r.hosts.contains(*h) && run.config.role(&r.name).is_some_and(|c| c.proxied())
-            })
-        })
-        .map(String::as_str)
-        .collect();
+    let proxied = proxy::proxied_hosts(&run.config, &run.selection);
     let boot = run.req.kind.boots_proxy();
     let builder = if boot && !proxied.is_empty() {
-        Some(run.fleet.builder().await.map_err(|e| e.to_string())?)
+        let builder = run.fleet.builder().await.map_err(|e| e.to_string())?;
+        if proxy::build_image(&builder)
+            .await
+            .map_err(|e| format!("building the hoist-proxy image: {e}"))?
+        {
+            run.events.log(
+                Level::Info,
+                Some(Stage::Rollout),
+                format!("built {}", proxy::image()),
+            );
+        }
+        Some(builder)
     } else {
         None
     };
     let results = join_all(run.selection.hosts.iter().map(|host| {
         let builder = builder.clone();
-        let proxied = proxied.contains(&host.as_str());
+        let proxied = proxied.contains(host);
         async move {
             let docker = run.fleet.docker(host).await.map_err(|e| e.to_string())?;
             match builder {
@@ -127,6 +128,20 @@ async fn release(run: &Run) -> Result<(), String> {
             shell_words::join(&cmd)
         ),
     );
+    if run.req.dry_run {
+        // Shows `docker run --rm ...`; nothing runs.
+        docker.run_once(spec).await.map_err(|e| e.to_string())?;
+        return Ok(());
+    }
+    // A container left by an interrupted earlier run goes first.
+    if docker
+        .inspect(&name)
+        .await
+        .map_err(|e| e.to_string())?
+        .is_some()
+    {
+        let _ = docker.stop_and_remove(&name, 0).await;
+    }
     let started = std::time::Instant::now();
     docker
         .run(spec)
@@ -175,13 +190,7 @@ async fn release(run: &Run) -> Result<(), String> {
             }
         }
     };
-    let _ = docker
-        .done(DockerOp::Stop {
-            container: name.clone(),
-            timeout: Some(0),
-        })
-        .await;
-    let _ = docker.done(DockerOp::Remove { container: name }).await;
+    let _ = docker.stop_and_remove(&name, 0).await;
     if outcome.is_ok() {
         say(
             Level::Info,

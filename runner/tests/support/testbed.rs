@@ -8,7 +8,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use super::{require_docker, workspace};
+use super::{App, require_docker, workspace};
+
+/// An app with its own copy of the bed's known_hosts (config up to the caller).
+pub fn bed_app(prefix: &str) -> (App, PathBuf) {
+    let app = App::new(prefix, "");
+    let kh = app.path().join("known_hosts");
+    std::fs::copy(&bed().known_hosts, &kh).unwrap();
+    (app, kh)
+}
 
 /// What `testbed up` started.
 #[derive(Debug, Clone)]
@@ -192,5 +200,47 @@ impl Bed {
                 ),
             );
         }
+    }
+}
+
+/// Bounded load through the proxies of servers `servers` (0-based) with the
+/// Host `host`, `workers` sequential workers each, in the background until
+/// [`Load::stop`].
+pub struct Load {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<hoist_proxy::load::LoadReport>>,
+}
+
+impl Load {
+    pub fn start(servers: &[usize], host: &str, workers: usize) -> Load {
+        use hoist_proxy::load::{self, LoadSpec};
+        let b = bed();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let specs: Vec<LoadSpec> = servers
+            .iter()
+            .map(|i| {
+                let mut s = LoadSpec::new(b.http[*i].parse().unwrap());
+                s.host_header = Some(host.to_string());
+                s.workers = workers;
+                s.stop = stop.clone();
+                s.duration = Some(std::time::Duration::from_secs(600));
+                s.max_requests_per_worker = Some(200_000);
+                s
+            })
+            .collect();
+        let thread = std::thread::spawn(move || {
+            tokio::runtime::Runtime::new()
+                .unwrap()
+                .block_on(futures_util::future::join_all(
+                    specs.into_iter().map(load::run),
+                ))
+        });
+        Load { stop, thread }
+    }
+
+    /// Stops the load; one report per server, in the order given.
+    pub fn stop(self) -> Vec<hoist_proxy::load::LoadReport> {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.thread.join().unwrap()
     }
 }
