@@ -59,6 +59,7 @@ fn main() {
     );
     println!("cargo:rerun-if-env-changed=HOIST_GUEST_TARGET_DIR");
 
+    wit_versions(&workspace.join("wit"));
     check_installed(TARGET, "its default plugins");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
@@ -95,6 +96,40 @@ fn main() {
         println!("cargo:rustc-env={var}={}", wasm.display());
     }
     build_proxy(&workspace, &guest_dir);
+}
+
+/// `HOIST_WIT_0_1=0.1.0` for `wit/0.1/` (its `package hoist:plugin@...;`
+/// line), so the version is written once, in the WIT.
+fn wit_versions(wit: &Path) {
+    let dirs = std::fs::read_dir(wit).expect("read wit/");
+    for dir in dirs.filter_map(|e| e.ok()).map(|e| e.path()) {
+        let Some(series) = dir.file_name().and_then(|n| n.to_str()).map(String::from) else {
+            continue;
+        };
+        if !dir.is_dir() {
+            continue;
+        }
+        let version = std::fs::read_dir(&dir)
+            .expect("read a wit version dir")
+            .filter_map(|e| e.ok())
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .find_map(|text| {
+                text.lines().find_map(|l| {
+                    l.trim()
+                        .strip_prefix("package hoist:plugin@")
+                        .map(|v| v.trim_end_matches(';').trim().to_string())
+                })
+            })
+            .unwrap_or_else(|| panic!("{} has no `package hoist:plugin@...;`", dir.display()));
+        assert!(
+            version.starts_with(&format!("{series}.")),
+            "wit/{series} declares hoist:plugin@{version}"
+        );
+        println!(
+            "cargo:rustc-env=HOIST_WIT_{}={version}",
+            series.replace('.', "_")
+        );
+    }
 }
 
 const PROXY_TARGET: &str = "x86_64-unknown-linux-musl";

@@ -10,14 +10,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use hoist::delivery::Delivery;
 use hoist::docker::naming::ServiceId;
 use hoist::events::Reporter;
 use hoist::fleet::{Connector, Fleet};
-use hoist::plugin::api::{CallEnv, Services};
 use hoist::plugin::bindings::types;
+use hoist::plugin::call::{CallEnv, Services};
 use hoist::plugin::catalog::Catalog;
 use hoist::plugin::grants::Grants;
-use hoist::plugin::host::{Limits, Loaded, PluginHost};
+use hoist::plugin::host::{Limits, PluginHost};
 use hoist::stage::Stage;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -71,9 +72,7 @@ fn main() {
     report("load deploy-log: from the .cwasm cache", warm);
 
     let host = PluginHost::new(Some(cache)).unwrap();
-    let Loaded::Hook(pre) = host.load(&entry).unwrap() else {
-        panic!("deploy-log is a hook")
-    };
+    let loaded = host.load(&entry).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -90,8 +89,10 @@ fn main() {
             destination: None,
         },
         app_root: tmp.path().to_path_buf(),
+        delivery: Delivery::Stream,
         rollout: None,
         config: Arc::new(serde_json::Value::Null),
+        dry_run: false,
     });
     let env = Arc::new(CallEnv {
         plugin: "deploy-log".into(),
@@ -129,7 +130,7 @@ fn main() {
         for i in 0..520 {
             let t = Instant::now();
             host.call_hook(
-                &pre,
+                &loaded,
                 env.clone(),
                 limits,
                 Some(&state),

@@ -1,18 +1,16 @@
-//! The hosts and roles a run works on (`-h`, `-r`, `-p` applied), and a
-//! Docker engine per host, connected on first use.
+//! A Docker engine and a shell per selected host, connected on first use:
+//! `local` through the local socket, servers over SSH.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use globset::Glob;
 use tokio::sync::OnceCell;
 
-use crate::config::Config;
 use crate::docker::api::ApiEngine;
 use crate::docker::{Docker, DockerError, Engine, Progress};
 use crate::events::{Level, Reporter};
-use crate::shell::{LocalShell, Shell, ShellError};
+use crate::shell::{DryRunShell, LocalShell, Shell, ShellError};
 use crate::ssh::{self, SshError};
 
 /// The host name of the Docker engine on the runner's own machine.
@@ -20,177 +18,6 @@ pub const LOCAL: &str = "local";
 
 /// Where Docker listens on servers.
 pub const DOCKER_SOCKET: &str = "/var/run/docker.sock";
-
-/// A role with the hosts it has in this run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SelectedRole {
-    /// Role name.
-    pub name: String,
-    /// Its selected hosts, in config order.
-    pub hosts: Vec<String>,
-    /// True for the primary role.
-    pub primary: bool,
-}
-
-/// What `-h`, `-r` and `-p` leave of the config's servers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Selection {
-    /// Selected roles, primary first, each with at least one host.
-    pub roles: Vec<SelectedRole>,
-    /// Every selected host, primary host first.
-    pub hosts: Vec<String>,
-    /// The primary host.
-    pub primary_host: String,
-    /// The primary role.
-    pub primary_role: String,
-}
-
-/// The filters from the command line.
-#[derive(Debug, Clone, Default)]
-pub struct Filters {
-    /// `-h`: host patterns (`*` wildcards).
-    pub hosts: Vec<String>,
-    /// `-r`: role patterns.
-    pub roles: Vec<String>,
-    /// `-p`: the primary host only.
-    pub primary_only: bool,
-}
-
-/// The filters match nothing, or a pattern is bad.
-#[derive(Debug, thiserror::Error)]
-pub enum SelectError {
-    /// A bad pattern.
-    #[error("bad pattern `{0}`: {1}")]
-    Pattern(String, String),
-    /// Nothing left.
-    #[error("no hosts match {what} (hosts: {known})")]
-    Empty { what: String, known: String },
-}
-
-fn matcher(patterns: &[String]) -> Result<Option<globset::GlobSet>, SelectError> {
-    if patterns.is_empty() {
-        return Ok(None);
-    }
-    let mut b = globset::GlobSetBuilder::new();
-    for p in patterns {
-        b.add(Glob::new(p).map_err(|e| SelectError::Pattern(p.clone(), e.to_string()))?);
-    }
-    b.build()
-        .map(Some)
-        .map_err(|e| SelectError::Pattern(patterns.join(","), e.to_string()))
-}
-
-/// Applies the filters to the config's roles.
-pub fn select(config: &Config, f: &Filters) -> Result<Selection, SelectError> {
-    let hosts_m = matcher(&f.hosts)?;
-    let roles_m = matcher(&f.roles)?;
-    let all_hosts: Vec<&str> = {
-        let mut v: Vec<&str> = Vec::new();
-        for r in &config.roles {
-            for h in &r.hosts {
-                if !v.contains(&h.as_str()) {
-                    v.push(h);
-                }
-            }
-        }
-        v
-    };
-    let mut roles: Vec<SelectedRole> = config
-        .roles
-        .iter()
-        .filter(|r| roles_m.as_ref().is_none_or(|m| m.is_match(&r.name)))
-        .map(|r| SelectedRole {
-            name: r.name.clone(),
-            hosts: r
-                .hosts
-                .iter()
-                .filter(|h| hosts_m.as_ref().is_none_or(|m| m.is_match(h.as_str())))
-                .cloned()
-                .collect(),
-            primary: r.name == config.primary_role,
-        })
-        .filter(|r| !r.hosts.is_empty())
-        .collect();
-    let describe = || {
-        let mut parts = Vec::new();
-        if !f.hosts.is_empty() {
-            parts.push(format!("-h {}", f.hosts.join(",")));
-        }
-        if !f.roles.is_empty() {
-            parts.push(format!("-r {}", f.roles.join(",")));
-        }
-        if parts.is_empty() {
-            parts.push("the config".into());
-        }
-        parts.join(" ")
-    };
-    let empty = || SelectError::Empty {
-        what: describe(),
-        known: all_hosts.join(", "),
-    };
-    // Primary host: the primary role's first host, else the first selected.
-    let primary_host = roles
-        .iter()
-        .find(|r| r.primary)
-        .or(roles.first())
-        .and_then(|r| r.hosts.first().cloned())
-        .ok_or_else(empty)?;
-    if f.primary_only {
-        for r in &mut roles {
-            r.hosts.retain(|h| *h == primary_host);
-        }
-        roles.retain(|r| !r.hosts.is_empty());
-    }
-    let mut hosts = vec![primary_host.clone()];
-    for r in &roles {
-        for h in &r.hosts {
-            if !hosts.contains(h) {
-                hosts.push(h.clone());
-            }
-        }
-    }
-    Ok(Selection {
-        primary_role: config.primary_role.clone(),
-        roles,
-        hosts,
-        primary_host,
-    })
-}
-
-impl Selection {
-    /// Every (host, role) pair: primary role's targets first.
-    pub fn targets(&self) -> Vec<(String, String)> {
-        self.roles
-            .iter()
-            .flat_map(|r| r.hosts.iter().map(|h| (h.clone(), r.name.clone())))
-            .collect()
-    }
-
-    /// The roles `host` runs in this run, in selection order.
-    pub fn roles_on(&self, host: &str) -> Vec<&str> {
-        self.roles
-            .iter()
-            .filter(|r| r.hosts.iter().any(|h| h == host))
-            .map(|r| r.name.as_str())
-            .collect()
-    }
-
-    /// True when `host` runs `role` in this run.
-    pub fn has(&self, host: &str, role: &str) -> bool {
-        self.roles
-            .iter()
-            .any(|r| r.name == role && r.hosts.iter().any(|h| h == host))
-    }
-
-    /// Selected hosts other than `local` (servers).
-    pub fn remote_hosts(&self) -> Vec<&str> {
-        self.hosts
-            .iter()
-            .filter(|h| *h != LOCAL)
-            .map(String::as_str)
-            .collect()
-    }
-}
 
 /// How the fleet reaches each host's Docker and shell.
 pub enum Connector {
@@ -203,7 +30,8 @@ pub enum Connector {
         ssh: Arc<ssh::Pool>,
         workdir: PathBuf,
     },
-    /// Pre-made engines per host (tests, dry runs); no shells.
+    /// Pre-made engines per host (tests, dry runs); shells only report
+    /// what they would run ([`DryRunShell`]).
     Given(BTreeMap<String, Arc<dyn Engine>>),
 }
 
@@ -269,11 +97,35 @@ impl Fleet {
         self.connect(host).await
     }
 
-    /// A shell on `host` (in the home directory there).
+    /// A shell on `host`, in the home directory there (the lock and the
+    /// audit log live there, never in the app's tree).
     pub async fn shell(&self, host: &str) -> Result<Arc<dyn Shell>, ShellError> {
+        let home = match &self.connector {
+            Connector::Real { workdir, .. } => workdir.clone(),
+            Connector::Given(_) => PathBuf::new(),
+        };
+        self.shell_in(host, &home).await
+    }
+
+    /// A shell for commands about the app (plugins' `commands.run`): on
+    /// `local` in the app's root `app_root`, on a server as [`Fleet::shell`].
+    pub async fn command_shell(
+        &self,
+        host: &str,
+        app_root: &std::path::Path,
+    ) -> Result<Arc<dyn Shell>, ShellError> {
+        self.shell_in(host, app_root).await
+    }
+
+    /// A shell on `host`; on `local` working in `local_dir`.
+    async fn shell_in(
+        &self,
+        host: &str,
+        local_dir: &std::path::Path,
+    ) -> Result<Arc<dyn Shell>, ShellError> {
         match &self.connector {
-            Connector::Real { workdir, .. } if host == LOCAL => {
-                Ok(Arc::new(LocalShell::new(LOCAL, workdir.clone())))
+            Connector::Real { .. } if host == LOCAL => {
+                Ok(Arc::new(LocalShell::new(LOCAL, local_dir.to_path_buf())))
             }
             Connector::Real { ssh, .. } => {
                 let session = ssh
@@ -285,10 +137,10 @@ impl Fleet {
                     })?;
                 Ok(session)
             }
-            Connector::Given(_) => Err(ShellError::Unreachable {
-                host: host.to_string(),
-                detail: "no shells in a dry run".into(),
-            }),
+            Connector::Given(_) => Ok(Arc::new(DryRunShell::new(
+                host,
+                self.events.as_ref().map(|(e, _)| e.clone()),
+            ))),
         }
     }
 
@@ -352,83 +204,5 @@ impl Fleet {
         })
         .await
         .cloned()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::{LoadOptions, load};
-
-    fn config(yaml: &str) -> (tempfile::TempDir, Config) {
-        let d = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(d.path().join("config")).unwrap();
-        std::fs::write(d.path().join("config/deploy.yml"), yaml).unwrap();
-        let c = load(&LoadOptions {
-            config_file: d.path().join("config/deploy.yml"),
-            destination: None,
-        })
-        .unwrap();
-        (d, c)
-    }
-
-    const YAML: &str =
-        "service: s\nimage: s\nservers:\n  workers: [web-1, job-1]\n  web: [web-1, web-2, web-3]\n";
-
-    #[test]
-    fn primary_first_and_filters() {
-        let (_d, c) = config(YAML);
-        let s = select(&c, &Filters::default()).unwrap();
-        assert_eq!(s.primary_host, "web-1");
-        assert_eq!(s.hosts, vec!["web-1", "web-2", "web-3", "job-1"]);
-        assert_eq!(s.roles[0].name, "web");
-        let s = select(
-            &c,
-            &Filters {
-                hosts: vec!["web-[23]".into(), "job-*".into()],
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        assert_eq!(s.hosts, vec!["web-2", "web-3", "job-1"]);
-        let s = select(
-            &c,
-            &Filters {
-                roles: vec!["work*".into()],
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        assert_eq!(s.roles.len(), 1);
-        assert_eq!(s.primary_host, "web-1");
-        let s = select(
-            &c,
-            &Filters {
-                primary_only: true,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        assert_eq!(s.hosts, vec!["web-1"]);
-        assert_eq!(
-            s.targets(),
-            vec![
-                ("web-1".into(), "web".into()),
-                ("web-1".into(), "workers".into())
-            ]
-        );
-        let e = select(
-            &c,
-            &Filters {
-                hosts: vec!["db-*".into()],
-                ..Default::default()
-            },
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            e.contains("no hosts match -h db-*") && e.contains("web-1"),
-            "{e}"
-        );
     }
 }

@@ -21,23 +21,50 @@ pub struct Response {
     pub body: String,
 }
 
+/// A request that cannot be made or was not answered.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum HttpError {
+    /// The URL does not parse, or is not http(s) with a host.
+    #[error("`{url}` {problem}")]
+    Url {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// Connecting, sending or reading failed.
+    #[error("POST {url}: {detail}")]
+    Send {
+        /// The URL.
+        url: String,
+        /// What failed.
+        detail: String,
+    },
+    /// No answer in time.
+    #[error("no answer from {url} within {secs}s")]
+    Timeout {
+        /// The URL.
+        url: String,
+        /// The timeout.
+        secs: u64,
+    },
+}
+
 /// Host and port of an `http://` or `https://` URL.
-pub fn target(url: &str) -> Result<(String, u16), String> {
-    let uri: hyper::Uri = url
-        .parse()
-        .map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+pub fn target(url: &str) -> Result<(String, u16), HttpError> {
+    let bad = |problem: String| HttpError::Url {
+        url: url.to_string(),
+        problem,
+    };
+    let uri: hyper::Uri = url.parse().map_err(|e| bad(format!("is not a URL: {e}")))?;
     let default_port = match uri.scheme_str() {
         Some("http") => 80,
         Some("https") => 443,
-        _ => {
-            return Err(format!(
-                "`{url}`: only http:// and https:// URLs are supported"
-            ));
-        }
+        _ => return Err(bad("is not an http:// or https:// URL".into())),
     };
     let host = uri
         .host()
-        .ok_or_else(|| format!("`{url}` has no host"))?
+        .ok_or_else(|| bad("has no host".into()))?
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_string();
@@ -50,7 +77,11 @@ pub async fn post(
     headers: &[(String, String)],
     body: Vec<u8>,
     timeout: Duration,
-) -> Result<Response, String> {
+) -> Result<Response, HttpError> {
+    let failed = |detail: String| HttpError::Send {
+        url: url.to_string(),
+        detail,
+    };
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
         .with_webpki_roots()
         .https_or_http()
@@ -63,14 +94,17 @@ pub async fn post(
     }
     let req = req
         .body(Full::new(Bytes::from(body)))
-        .map_err(|e| format!("bad request: {e}"))?;
+        .map_err(|e| failed(format!("bad request: {e}")))?;
     let send = async {
-        let res = client.request(req).await.map_err(|e| format!("{e:#}"))?;
+        let res = client
+            .request(req)
+            .await
+            .map_err(|e| failed(format!("{e:#}")))?;
         let status = res.status().as_u16();
         let mut bytes = Vec::new();
         let mut body = res.into_body();
         while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| e.to_string())?;
+            let frame = frame.map_err(|e| failed(e.to_string()))?;
             if let Some(d) = frame.data_ref() {
                 bytes.extend_from_slice(&d[..d.len().min(BODY_CAP - bytes.len())]);
                 if bytes.len() >= BODY_CAP {
@@ -85,7 +119,10 @@ pub async fn post(
     };
     tokio::time::timeout(timeout, send)
         .await
-        .map_err(|_| format!("no answer from {url} within {}s", timeout.as_secs()))?
+        .map_err(|_| HttpError::Timeout {
+            url: url.to_string(),
+            secs: timeout.as_secs(),
+        })?
 }
 
 #[cfg(test)]

@@ -3,121 +3,26 @@
 //! load-config -> pre-build hooks -> build -> push -> pre-deploy hooks ->
 //! rollout (strategy plugin) -> post-deploy hooks -> prune
 //!
-//! Each stage lives in `stages/<stage>.rs` and is timed and reported here. A
+//! Each stage lives in `stages/<stage>.rs` and is timed and reported here.
+//! Everything after load-config runs inside [`crate::lock::with_lock`]: the
+//! deploy lock is held, Ctrl-C or SIGTERM stops the stages where they are,
+//! and the audit line and the lock's release happen whatever the outcome. A
 //! failure stops the run at its stage; post-deploy hooks still run (given the
 //! failed outcome) when the rollout itself failed, so they can record it.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Instant;
 
-use crate::config::{Config, LoadOptions};
 use crate::events::{Event, Kind, Level, Reporter};
-use crate::fleet::{Filters, Fleet, Selection};
-use crate::plugin::api::Services;
-use crate::plugin::{ContextBase, PluginSet};
-use crate::secrets::Secrets;
+use crate::lock::{Ending, LockScope, Locked, with_lock};
+use crate::run::{DeployKind, DeployOutcome, DeployRequest, Failure, Run, StageError};
 use crate::stage::Stage;
 use crate::stages;
-
-/// Which command runs the pipeline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DeployKind {
-    /// `hoist deploy` (and `hoist setup`): everything.
-    #[default]
-    Deploy,
-    /// `hoist redeploy`: no proxy boot, no prune (as Kamal).
-    Redeploy,
-    /// `hoist rollback VERSION`: no build or pull; every host must already
-    /// have the version's image; no proxy boot.
-    Rollback,
-}
-
-impl DeployKind {
-    /// True when the rollout boots hoist-proxy where it is missing.
-    pub fn boots_proxy(self) -> bool {
-        self == DeployKind::Deploy
-    }
-}
-
-/// What `hoist deploy` was asked to do.
-#[derive(Debug, Clone)]
-pub struct DeployRequest {
-    /// Deploy, redeploy or rollback.
-    pub kind: DeployKind,
-    /// `-c` and `-d`.
-    pub config: LoadOptions,
-    /// `--version`.
-    pub version: Option<String>,
-    /// `-P`: use an existing image.
-    pub skip_push: bool,
-    /// `-H`: run no hooks.
-    pub skip_hooks: bool,
-    /// `-h`, `-r`, `-p`.
-    pub filters: Filters,
-    /// `--dry-run`: print, touch nothing.
-    pub dry_run: bool,
-    /// `--strategy`: overrides `deploy.strategy`.
-    pub strategy: Option<String>,
-    /// `--skip-release-command`.
-    pub skip_release_command: bool,
-}
-
-/// A deploy in progress: everything load-config worked out.
-pub struct Run {
-    /// The request.
-    pub req: DeployRequest,
-    /// Where events go.
-    pub events: Reporter,
-    /// When the deploy started.
-    pub started: Instant,
-    /// The config.
-    pub config: Arc<Config>,
-    /// Loaded secrets.
-    pub secrets: Arc<Secrets>,
-    /// Selected hosts and roles.
-    pub selection: Selection,
-    /// Version deployed.
-    pub version: String,
-    /// `<repository>:<version>`.
-    pub image: String,
-    /// How the image reaches servers.
-    pub delivery: stages::push::Delivery,
-    /// Docker per host.
-    pub fleet: Arc<Fleet>,
-    /// The run's plugins.
-    pub plugins: PluginSet,
-    /// The strategy's name.
-    pub strategy: String,
-    /// Facts for plugin contexts.
-    pub context: ContextBase,
-    /// Services for plugin calls outside the rollout.
-    pub services: Arc<Services>,
-}
-
-/// A stage failed.
-#[derive(Debug, thiserror::Error)]
-#[error("{stage}: {message}")]
-pub struct StageError {
-    /// Which stage.
-    pub stage: Stage,
-    /// What went wrong and what to do.
-    pub message: String,
-}
-
-/// How the deploy went.
-#[derive(Debug, Clone)]
-pub struct DeployOutcome {
-    /// Version deployed.
-    pub version: String,
-    /// Milliseconds taken.
-    pub ms: u64,
-}
 
 /// Runs one stage with start/end events.
 pub async fn timed<T, F>(events: &Reporter, stage: Stage, fut: F) -> Result<T, StageError>
 where
-    F: Future<Output = Result<(T, String), String>>,
+    F: Future<Output = Result<(T, String), Failure>>,
 {
     events.set_stage(Some(stage));
     events.emit(Event::new(Kind::StageStart, Some(stage)));
@@ -133,14 +38,14 @@ where
             events.emit(e);
             Ok(value)
         }
-        Err(message) => {
+        Err(failure) => {
             events.emit(
                 Event::new(Kind::StageEnd, Some(stage))
                     .done(false, ms)
                     .level(Level::Error)
-                    .message(message.clone()),
+                    .message(failure.to_string()),
             );
-            Err(StageError { stage, message })
+            Err(StageError { stage, failure })
         }
     }
 }
@@ -165,7 +70,7 @@ pub async fn deploy(req: DeployRequest, events: Reporter) -> Result<DeployOutcom
             Event::new(Kind::DeployEnd, Some(e.stage))
                 .done(false, ms)
                 .level(Level::Error)
-                .message(format!("Deploy failed at {}: {}", e.stage, e.message)),
+                .message(format!("Deploy failed at {}: {}", e.stage, e.failure)),
         ),
     }
     result
@@ -185,98 +90,53 @@ async fn run_stages(
     if run.req.dry_run {
         return locked_stages(&run).await;
     }
-    // The lock is held from here to the end, whatever happens.
-    let lock = crate::lock::Lock::new(&run.config.service_id());
-    let primary = run.selection.primary_host.clone();
-    let shell = run.fleet.shell(&primary).await.map_err(|e| StageError {
-        stage: Stage::LoadConfig,
-        message: e.to_string(),
-    })?;
-    let details = crate::lock::details(
-        &run.context.performer,
-        &run.version,
-        &format!("Automatic deploy lock ({})", run.selection.hosts.join(", ")),
-    );
-    lock.acquire(shell.as_ref(), &details)
-        .await
-        .map_err(|e| StageError {
-            stage: Stage::LoadConfig,
-            message: e.to_string(),
-        })?;
-    events.log(
-        Level::Debug,
-        None,
-        format!("acquired the deploy lock on `{primary}`"),
-    );
-    // Ctrl-C (or SIGTERM) stops the stages where they are; the lock is
-    // still released and the interruption audited.
-    let result = tokio::select! {
-        r = locked_stages(&run) => r,
-        signal = interrupted() => Err(StageError {
-            stage: events.stage().unwrap_or(Stage::LoadConfig),
-            message: format!(
-                "interrupted by {signal}; containers this deploy had started may still run (see `docker ps` on the hosts)"
-            ),
-        }),
+    let scope = LockScope {
+        fleet: &run.fleet,
+        service: run.config.service_id(),
+        primary: run.selection.primary_host.clone(),
+        hosts: run.selection.hosts.clone(),
+        performer: run.context.performer.clone(),
+        version: run.version.clone(),
+        message: format!("Automatic deploy lock ({})", run.selection.hosts.join(", ")),
+        events: Some(&events),
     };
-    audit(&run, &result).await;
-    if let Err(e) = lock.release(shell.as_ref()).await {
-        events.log(
-            Level::Error,
-            None,
-            format!("{e}; release it with `hoist lock release`"),
-        );
-    }
-    result
+    let current = || events.stage().unwrap_or(Stage::LoadConfig);
+    with_lock(&scope, locked_stages(&run), |host, ending| {
+        audit_line(&run, host, ending, current())
+    })
+    .await
+    .map_err(|e| match e {
+        Locked::Failed(e) => e,
+        Locked::Lock(l) => StageError {
+            stage: current(),
+            failure: l.into(),
+        },
+        Locked::Interrupted(i) => StageError {
+            stage: current(),
+            failure: Failure::Interrupted(i.0),
+        },
+    })
 }
 
-/// Resolves on SIGINT or SIGTERM, naming it.
-async fn interrupted() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        return std::future::pending().await;
+/// The deploy's line in one host's audit log.
+fn audit_line(
+    run: &Run,
+    host: &str,
+    ending: Ending<'_, DeployOutcome, StageError>,
+    stage: Stage,
+) -> String {
+    let roles = run.selection.roles_on(host).join(", ");
+    let (service, version) = (&run.config.service, &run.version);
+    let failed = |stage: Stage, why: String| {
+        format!(
+            "Failed to deploy {service} {version} (role {roles}) at {stage}: {}",
+            why.lines().next().unwrap_or("")
+        )
     };
-    tokio::select! {
-        _ = int.recv() => "Ctrl-C (SIGINT)",
-        _ = term.recv() => "SIGTERM",
-    }
-}
-
-/// One line per deploy in each touched host's audit log.
-async fn audit(run: &Run, result: &Result<DeployOutcome, StageError>) {
-    let log = crate::audit::AuditLog::new(&run.config.service_id());
-    let writes = run.selection.hosts.iter().map(|h| {
-        let log = log.clone();
-        let roles = run.selection.roles_on(h).join(", ");
-        let message = match result {
-            Ok(_) => format!(
-                "Deployed {} {} (role {roles})",
-                run.config.service, run.version
-            ),
-            Err(e) => format!(
-                "Failed to deploy {} {} (role {roles}) at {}: {}",
-                run.config.service,
-                run.version,
-                e.stage,
-                e.message.lines().next().unwrap_or("")
-            ),
-        };
-        let line = crate::audit::line(&run.context.performer, &message);
-        async move {
-            let shell = run.fleet.shell(h).await.map_err(|e| e.to_string())?;
-            log.append(shell.as_ref(), &line)
-                .await
-                .map_err(|e| e.to_string())
-        }
-    });
-    for r in futures_util::future::join_all(writes).await {
-        if let Err(e) = r {
-            run.events
-                .log(Level::Warn, None, format!("audit log not written: {e}"));
-        }
+    match ending {
+        Ending::Done(_) => format!("Deployed {service} {version} (role {roles})"),
+        Ending::Failed(e) => failed(e.stage, e.message()),
+        Ending::Interrupted(i) => failed(stage, i.to_string()),
     }
 }
 

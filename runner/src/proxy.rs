@@ -15,7 +15,7 @@ use sha2::Digest;
 use crate::config::{Config, ProxyRunSpec, ProxySpec};
 use crate::docker::naming::ServiceId;
 use crate::docker::{BuildSpec, Docker, DockerError, DockerOp, RunSpec, Secret};
-use crate::fleet::Selection;
+use crate::selection::Selection;
 
 /// The proxy container's name on every host.
 pub const CONTAINER: &str = "hoist-proxy";
@@ -259,6 +259,7 @@ impl ProxyCommand {
         DockerOp::Exec {
             container: CONTAINER.into(),
             cmd: self.argv(),
+            env: Vec::new(),
         }
     }
 }
@@ -266,7 +267,7 @@ impl ProxyCommand {
 /// Runs a proxy command on `docker`'s host; its output on success.
 pub async fn exec(docker: &Docker, cmd: &ProxyCommand) -> Result<String, ProxyError> {
     let host = docker.host().to_string();
-    let out = match docker.exec(CONTAINER, cmd.argv()).await {
+    let out = match docker.exec(CONTAINER, cmd.argv(), Vec::new()).await {
         Ok(out) => out,
         Err(DockerError::NotFound { .. }) => return Err(ProxyError::NotRunning { host }),
         Err(DockerError::Failed { message, .. }) if message.contains("is not running") => {

@@ -9,7 +9,28 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::docker::Secret;
+use std::fmt;
+
+/// A value that must never be printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    /// The value, for the one place that hands it to Docker.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[REDACTED]")
+    }
+}
 
 /// A secrets file could not be read.
 #[derive(Debug, thiserror::Error)]

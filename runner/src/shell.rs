@@ -1,13 +1,16 @@
 //! Shell commands on a host, as values ([`HostCommand`]), and the
-//! [`Shell`]s that run them: [`LocalShell`] on the runner's machine (in the
-//! app's directory) and `ssh::RemoteShell` on a server (in the SSH user's
-//! home directory). The lock, the audit log and plugins' `commands.run` all
-//! go through here.
+//! [`Shell`]s that run them: [`LocalShell`] on the runner's machine,
+//! `ssh::Session` on a server (in the SSH user's home directory), and
+//! [`DryRunShell`] in a dry run (it reports the command and runs nothing).
+//! The lock, the audit log and plugins' `commands.run` all go through here,
+//! by way of `Fleet::shell`.
 
 use std::fmt;
 use std::path::PathBuf;
 
 use async_trait::async_trait;
+
+use crate::events::{Event, Kind, Level, Reporter};
 
 /// Output kept per stream.
 pub const OUTPUT_CAP: usize = 1 << 20;
@@ -179,6 +182,42 @@ impl Shell for LocalShell {
             stdout: text(&out.stdout),
             stderr: text(&out.stderr),
         })
+    }
+}
+
+/// A dry run's shell: reports each command as an `op` event ("would run")
+/// and answers as if it succeeded with no output. Nothing runs.
+pub struct DryRunShell {
+    host: String,
+    events: Option<Reporter>,
+}
+
+impl DryRunShell {
+    /// A dry-run shell for `host`, reporting to `events`.
+    pub fn new(host: &str, events: Option<Reporter>) -> Self {
+        DryRunShell {
+            host: host.to_string(),
+            events,
+        }
+    }
+}
+
+#[async_trait]
+impl Shell for DryRunShell {
+    fn host(&self) -> &str {
+        &self.host
+    }
+
+    async fn run(&self, cmd: &HostCommand) -> Result<ShellOutput, ShellError> {
+        if let Some(events) = &self.events {
+            events.emit(
+                Event::new(Kind::Op, None)
+                    .host(&self.host)
+                    .level(Level::Info)
+                    .message(format!("{cmd} (dry run: not run)")),
+            );
+        }
+        Ok(ShellOutput::default())
     }
 }
 

@@ -29,15 +29,7 @@ extern crate self as hoist_plugin;
 #[doc(hidden)]
 pub use wit_bindgen as __wit_bindgen;
 
-/// Bindings for the imports every plugin shares (world `host-api`).
-#[doc(hidden)]
-pub mod host_api {
-    wit_bindgen::generate!({
-        world: "host-api",
-        path: "../../wit",
-        runtime_path: "crate::__wit_bindgen::rt",
-    });
-}
+include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
 
 pub use host_api::hoist::plugin::types::{
     CommandOutput, DeployContext, Outcome, PluginError, Role, Stage, Target,
@@ -66,28 +58,6 @@ pub mod log {
     }
 }
 
-#[cfg(feature = "hook")]
-#[doc(hidden)]
-pub mod hook_world {
-    wit_bindgen::generate!({
-        world: "hook-plugin",
-        path: "../../wit",
-        runtime_path: "hoist_plugin::__wit_bindgen::rt",
-        pub_export_macro: true,
-        export_macro_name: "export_hook",
-        default_bindings_module: "hoist_plugin::hook_world",
-        with: {
-            "hoist:plugin/types@0.1.0": crate::host_api::hoist::plugin::types,
-            "hoist:plugin/log@0.1.0": crate::host_api::hoist::plugin::log,
-            "hoist:plugin/context@0.1.0": crate::host_api::hoist::plugin::context,
-            "hoist:plugin/docker@0.1.0": crate::host_api::hoist::plugin::docker,
-            "hoist:plugin/commands@0.1.0": crate::host_api::hoist::plugin::commands,
-            "hoist:plugin/rollout@0.1.0": crate::host_api::hoist::plugin::rollout,
-            "hoist:plugin/http@0.1.0": crate::host_api::hoist::plugin::http,
-        },
-    });
-}
-
 /// Implemented by hook plugins; export the implementation with
 /// [`export_hook!`].
 ///
@@ -99,28 +69,6 @@ pub use hook_world::exports::hoist::plugin::hook::Guest as Hook;
 /// Exports a [`Hook`] implementation as the plugin's `hook` interface.
 #[cfg(feature = "hook")]
 pub use hook_world::export_hook;
-
-#[cfg(feature = "strategy")]
-#[doc(hidden)]
-pub mod strategy_world {
-    wit_bindgen::generate!({
-        world: "strategy-plugin",
-        path: "../../wit",
-        runtime_path: "hoist_plugin::__wit_bindgen::rt",
-        pub_export_macro: true,
-        export_macro_name: "export_strategy",
-        default_bindings_module: "hoist_plugin::strategy_world",
-        with: {
-            "hoist:plugin/types@0.1.0": crate::host_api::hoist::plugin::types,
-            "hoist:plugin/log@0.1.0": crate::host_api::hoist::plugin::log,
-            "hoist:plugin/context@0.1.0": crate::host_api::hoist::plugin::context,
-            "hoist:plugin/docker@0.1.0": crate::host_api::hoist::plugin::docker,
-            "hoist:plugin/commands@0.1.0": crate::host_api::hoist::plugin::commands,
-            "hoist:plugin/rollout@0.1.0": crate::host_api::hoist::plugin::rollout,
-            "hoist:plugin/http@0.1.0": crate::host_api::hoist::plugin::http,
-        },
-    });
-}
 
 /// Implemented by strategy plugins; export the implementation with
 /// [`export_strategy!`].

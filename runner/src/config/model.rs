@@ -1,16 +1,18 @@
 //! The resolved configuration: defaults applied, shapes normalised, paths
-//! made absolute. Built from the merged [`super::schema::RawConfig`] by
-//! [`super::resolve`].
+//! made absolute. Built from the merged [`super::RawConfig`] by
+//! [`super::resolve::resolve`].
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::capabilities::Capabilities;
 use crate::docker::naming::{Repository, ServiceId};
-use crate::plugin::grants::Capabilities;
 use crate::stage::Stage;
 
-use super::schema::RawConfig;
+use super::deploy::BootLimit;
+use super::raw::RawConfig;
+use crate::ssh::SshOptions;
 
 /// Environment for containers: clear values and secret names.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -160,6 +162,19 @@ pub enum SecretRef {
     Secret(String),
 }
 
+/// How the image is built (`builder`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildConfig {
+    /// Build context directory.
+    pub context: PathBuf,
+    /// Dockerfile path.
+    pub dockerfile: PathBuf,
+    /// `builder.args`.
+    pub args: BTreeMap<String, String>,
+    /// `builder.target`.
+    pub target: Option<String>,
+}
+
 /// The fully resolved deploy configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -187,14 +202,8 @@ pub struct Config {
     pub tag_env: BTreeMap<String, EnvSpec>,
     /// `volumes`.
     pub volumes: Vec<String>,
-    /// Build context directory.
-    pub build_context: PathBuf,
-    /// Dockerfile path.
-    pub dockerfile: PathBuf,
-    /// `builder.args`.
-    pub build_args: BTreeMap<String, String>,
-    /// `builder.target`.
-    pub build_target: Option<String>,
+    /// `builder`: how the image is built.
+    pub build: BuildConfig,
     /// Kamal 1 `healthcheck.cmd` (a Docker health check for app containers).
     pub health_cmd: Option<String>,
     /// `healthcheck.interval`.
@@ -210,11 +219,13 @@ pub struct Config {
     /// `retain_containers` (default 5).
     pub retain_containers: u32,
     /// `boot.limit` resolved against the host count later.
-    pub boot_limit: Option<super::schema::BootLimit>,
+    pub boot_limit: Option<BootLimit>,
     /// `boot.wait`.
     pub boot_wait: Duration,
     /// `sshkit.max_concurrent_starts` (default 30).
     pub max_concurrency: usize,
+    /// `ssh` and `sshkit`: how servers are reached.
+    pub ssh: SshOptions,
     /// Where plugins are found (`plugins.dir`, default `.hoist/plugins`).
     pub plugins_dir: PathBuf,
     /// Where compiled plugins are cached (`plugins.cache_dir`).

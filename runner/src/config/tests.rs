@@ -1,4 +1,7 @@
+use std::time::Duration;
+
 use super::*;
+use crate::stage::Stage;
 
 struct App {
     dir: tempfile::TempDir,

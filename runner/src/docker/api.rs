@@ -38,6 +38,8 @@ pub struct ApiEngine {
     /// The SSH socket forward a server's engine is reached through (kept
     /// alive with the engine); none for the local engine.
     tunnel: Option<Box<dyn std::any::Any + Send + Sync>>,
+    /// `DOCKER_HOST` for the docker CLI: the same socket.
+    endpoint: String,
 }
 
 impl ApiEngine {
@@ -59,8 +61,16 @@ impl ApiEngine {
                 host: host.to_string(),
                 detail: e.to_string(),
             });
+        // bollard's local default, which the CLI must then use too (not a
+        // docker context of its own).
+        let endpoint = std::env::var("DOCKER_HOST")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "unix:///var/run/docker.sock".into());
         match docker {
-            Ok(d) => Self::checked(host, d, progress, None).await.map_err(advice),
+            Ok(d) => Self::checked(host, d, progress, None, endpoint)
+                .await
+                .map_err(advice),
             Err(e) => Err(advice(e)),
         }
     }
@@ -82,7 +92,8 @@ impl ApiEngine {
             host: host.to_string(),
             detail: e.to_string(),
         })?;
-        Self::checked(host, docker, progress, Some(keep)).await
+        let endpoint = format!("unix://{}", path.display());
+        Self::checked(host, docker, progress, Some(keep), endpoint).await
     }
 
     async fn checked(
@@ -90,6 +101,7 @@ impl ApiEngine {
         docker: bollard::Docker,
         progress: Option<Progress>,
         keep: Option<Box<dyn std::any::Any + Send + Sync>>,
+        endpoint: String,
     ) -> Result<Self, DockerError> {
         let unreachable = |detail: String| DockerError::Unreachable {
             host: host.to_string(),
@@ -109,6 +121,7 @@ impl ApiEngine {
             docker,
             progress,
             tunnel: keep,
+            endpoint,
         })
     }
 
@@ -465,6 +478,7 @@ impl ApiEngine {
         op: &DockerOp,
         container: &str,
         cmd: &[String],
+        env: &[(String, String)],
     ) -> Result<OpOutput, DockerError> {
         let exec = self
             .docker
@@ -474,6 +488,8 @@ impl ApiEngine {
                     attach_stdout: Some(true),
                     attach_stderr: Some(true),
                     cmd: Some(cmd.to_vec()),
+                    env: (!env.is_empty())
+                        .then(|| env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
                     ..Default::default()
                 },
             )
@@ -566,6 +582,10 @@ fn credentials(a: &RegistryAuth) -> DockerCredentials {
 impl Engine for ApiEngine {
     fn host(&self) -> &str {
         &self.host
+    }
+
+    fn cli_endpoint(&self) -> Option<String> {
+        Some(self.endpoint.clone())
     }
 
     async fn log_stream(
@@ -824,7 +844,11 @@ impl Engine for ApiEngine {
                 .map_err(e)?;
                 Ok(OpOutput::Done)
             }
-            DockerOp::Exec { container, cmd } => self.exec(op, container, cmd).await,
+            DockerOp::Exec {
+                container,
+                cmd,
+                env,
+            } => self.exec(op, container, cmd, env).await,
             DockerOp::CreateNetwork { name } => self.create_network(op, name).await,
             DockerOp::Upload {
                 container,

@@ -6,6 +6,7 @@
 //! operations against an in-memory model for unit tests and `--dry-run`.
 
 pub mod api;
+pub mod cli;
 pub mod context;
 pub mod fake;
 pub mod health;
@@ -94,6 +95,12 @@ pub trait Engine: Send + Sync {
         from: &str,
         data: ImageStream,
     ) -> Result<(), DockerError>;
+    /// Where the `docker` CLI reaches this engine (a `DOCKER_HOST` value),
+    /// for the one thing only the CLI does: attach a terminal. `None` for
+    /// engines without one (fakes).
+    fn cli_endpoint(&self) -> Option<String> {
+        None
+    }
     /// A container's log (`docker logs`), line by line; with `follow` it
     /// ends when the container stops.
     async fn log_stream(
@@ -135,6 +142,11 @@ impl Docker {
     /// The host name.
     pub fn host(&self) -> &str {
         self.engine.host()
+    }
+
+    /// Where the `docker` CLI reaches this engine ([`Engine::cli_endpoint`]).
+    pub fn cli_endpoint(&self) -> Option<String> {
+        self.engine.cli_endpoint()
     }
 
     /// Executes a raw operation.
@@ -236,10 +248,12 @@ impl Docker {
         &self,
         container: &str,
         cmd: Vec<String>,
+        env: Vec<(String, String)>,
     ) -> Result<CommandOutput, DockerError> {
         let op = DockerOp::Exec {
             container: container.into(),
             cmd,
+            env,
         };
         match self.execute(&op).await? {
             OpOutput::Command(c) => Ok(c),

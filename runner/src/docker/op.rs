@@ -10,26 +10,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// A value that must never be printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-    /// The value, for the one place that hands it to Docker.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[REDACTED]")
-    }
-}
+pub use crate::secrets::Secret;
 
 /// Credentials for a registry; the password never reaches a command line.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,8 +34,8 @@ pub struct RunSpec {
     pub cmd: Vec<String>,
     /// Clear environment variables.
     pub env: BTreeMap<String, String>,
-    /// Secret environment variables: sent to Docker in the API body (locally)
-    /// or through a 0600 env file (on servers), never on a command line.
+    /// Secret environment variables: sent to Docker in the API body (for
+    /// servers too, through their forwarded socket), never on a command line.
     pub secret_env: BTreeMap<String, Secret>,
     /// Labels.
     pub labels: BTreeMap<String, String>,
@@ -77,6 +58,92 @@ pub struct RunSpec {
     /// Other `docker run` flags from the role's `options` (`--memory 2g`):
     /// (flag without dashes, value; `None` for a bare flag).
     pub options: Vec<(String, Option<String>)>,
+}
+
+/// How `docker run` arguments show secret env.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretArgs {
+    /// `--env-file <secrets: A,B>`: names only (dry runs, `-v`).
+    Hidden,
+    /// `--env A --env B`: the docker CLI takes each value from its own
+    /// environment, so values are on no command line.
+    Named,
+}
+
+impl RunSpec {
+    /// The `docker run` arguments after `docker run --detach` (or `--rm`):
+    /// flags, image and command.
+    pub fn run_args(&self, secrets: SecretArgs) -> Vec<String> {
+        let mut a: Vec<String> = Vec::new();
+        let mut push = |s: &str| a.push(s.to_string());
+        push("--name");
+        push(&self.name);
+        if let Some(h) = &self.hostname {
+            push("--hostname");
+            push(h);
+        }
+        if let Some(p) = &self.restart {
+            push("--restart");
+            push(p);
+        }
+        if let Some(n) = &self.network {
+            push("--network");
+            push(n);
+        }
+        for (k, v) in &self.env {
+            push("--env");
+            push(&format!("{k}={v}"));
+        }
+        match secrets {
+            SecretArgs::Hidden if !self.secret_env.is_empty() => {
+                let names: Vec<&str> = self.secret_env.keys().map(String::as_str).collect();
+                push("--env-file");
+                push(&format!("<secrets: {}>", names.join(",")));
+            }
+            SecretArgs::Hidden => {}
+            SecretArgs::Named => {
+                for k in self.secret_env.keys() {
+                    push("--env");
+                    push(k);
+                }
+            }
+        }
+        if let Some(c) = &self.health_cmd {
+            push("--health-cmd");
+            push(c);
+        }
+        if let Some(i) = self.health_interval {
+            push("--health-interval");
+            push(&format!("{}s", i.as_secs()));
+        }
+        for v in &self.volumes {
+            push("--volume");
+            push(v);
+        }
+        if let Some(d) = &self.log_driver {
+            push("--log-driver");
+            push(d);
+        }
+        for (k, v) in &self.log_opts {
+            push("--log-opt");
+            push(&format!("{k}={v}"));
+        }
+        for (k, v) in &self.labels {
+            push("--label");
+            push(&format!("{k}={v}"));
+        }
+        for (k, v) in &self.options {
+            push(&format!("--{k}"));
+            if let Some(v) = v {
+                push(v);
+            }
+        }
+        push(&self.image);
+        for c in &self.cmd {
+            push(c);
+        }
+        a
+    }
 }
 
 /// What to build and how to tag it.
@@ -183,7 +250,12 @@ pub enum DockerOp {
     /// Remove an image by reference or id.
     RemoveImage { image: String },
     /// Run a command in a running container; yields its output.
-    Exec { container: String, cmd: Vec<String> },
+    Exec {
+        container: String,
+        cmd: Vec<String>,
+        /// Extra environment for the command (`docker exec -e`).
+        env: Vec<(String, String)>,
+    },
     /// Run a container to completion and remove it (`docker run --rm`,
     /// attached); yields its exit status and output.
     RunOnce(Box<RunSpec>),
@@ -240,69 +312,14 @@ impl DockerOp {
                 push(&b.context.display().to_string());
             }
             DockerOp::Run(r) => {
-                for s in ["run", "--detach", "--name", &r.name] {
-                    push(s);
-                }
-                if let Some(h) = &r.hostname {
-                    push("--hostname");
-                    push(h);
-                }
-                if let Some(p) = &r.restart {
-                    push("--restart");
-                    push(p);
-                }
-                if let Some(n) = &r.network {
-                    push("--network");
-                    push(n);
-                }
-                for (k, v) in &r.env {
-                    push("--env");
-                    push(&format!("{k}={v}"));
-                }
-                if !r.secret_env.is_empty() {
-                    let names: Vec<&str> = r.secret_env.keys().map(String::as_str).collect();
-                    push("--env-file");
-                    push(&format!("<secrets: {}>", names.join(",")));
-                }
-                if let Some(c) = &r.health_cmd {
-                    push("--health-cmd");
-                    push(c);
-                }
-                if let Some(i) = r.health_interval {
-                    push("--health-interval");
-                    push(&format!("{}s", i.as_secs()));
-                }
-                for v in &r.volumes {
-                    push("--volume");
-                    push(v);
-                }
-                if let Some(d) = &r.log_driver {
-                    push("--log-driver");
-                    push(d);
-                }
-                for (k, v) in &r.log_opts {
-                    push("--log-opt");
-                    push(&format!("{k}={v}"));
-                }
-                for (k, v) in &r.labels {
-                    push("--label");
-                    push(&format!("{k}={v}"));
-                }
-                for (k, v) in &r.options {
-                    push(&format!("--{k}"));
-                    if let Some(v) = v {
-                        push(v);
-                    }
-                }
-                push(&r.image);
-                for c in &r.cmd {
-                    push(c);
-                }
+                push("run");
+                push("--detach");
+                a.extend(r.run_args(SecretArgs::Hidden));
             }
             DockerOp::RunOnce(r) => {
-                let mut run = DockerOp::Run(r.clone()).argv();
-                run[2] = "--rm".into();
-                a = run;
+                push("run");
+                push("--rm");
+                a.extend(r.run_args(SecretArgs::Hidden));
             }
             DockerOp::Start { container } => {
                 push("start");
@@ -411,8 +428,16 @@ impl DockerOp {
                 push("rm");
                 push(image);
             }
-            DockerOp::Exec { container, cmd } => {
+            DockerOp::Exec {
+                container,
+                cmd,
+                env,
+            } => {
                 push("exec");
+                for (k, v) in env {
+                    push("--env");
+                    push(&format!("{k}={v}"));
+                }
                 push(container);
                 for c in cmd {
                     push(c);

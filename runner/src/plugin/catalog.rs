@@ -49,6 +49,26 @@ impl Entry {
     }
 }
 
+/// No plugin of that name (the message lists what exists and what could not
+/// be used).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "no plugin named `{name}` (embedded or in {}); known: {}{}",
+    .plugins_dir.display(),
+    .known.join(", "),
+    .problems.iter().map(|p| format!("\n  {p}")).collect::<String>()
+)]
+pub struct UnknownPlugin {
+    /// The name asked for.
+    pub name: String,
+    /// Where plugins were looked for.
+    pub plugins_dir: PathBuf,
+    /// Every plugin found.
+    pub known: Vec<String>,
+    /// Plugin dirs that could not be used, and why.
+    pub problems: Vec<String>,
+}
+
 /// Every plugin found, plus what could not be read.
 #[derive(Debug, Default)]
 pub struct Catalog {
@@ -123,7 +143,7 @@ impl Catalog {
             let m = match Manifest::parse(&text, &toml.display().to_string()) {
                 Ok(m) => m,
                 Err(e) => {
-                    cat.problems.push((toml, e));
+                    cat.problems.push((toml, e.to_string()));
                     continue;
                 }
             };
@@ -150,17 +170,16 @@ impl Catalog {
     }
 
     /// A plugin by name, or an error listing what exists.
-    pub fn get(&self, name: &str, plugins_dir: &Path) -> Result<&Entry, String> {
-        self.plugins.get(name).ok_or_else(|| {
-            let mut msg = format!(
-                "no plugin named `{name}` (embedded or in {}); known: {}",
-                plugins_dir.display(),
-                self.plugins.keys().cloned().collect::<Vec<_>>().join(", ")
-            );
-            for (p, why) in &self.problems {
-                msg.push_str(&format!("\n  unusable plugin at {}: {why}", p.display()));
-            }
-            msg
+    pub fn get(&self, name: &str, plugins_dir: &Path) -> Result<&Entry, UnknownPlugin> {
+        self.plugins.get(name).ok_or_else(|| UnknownPlugin {
+            name: name.to_string(),
+            plugins_dir: plugins_dir.to_path_buf(),
+            known: self.plugins.keys().cloned().collect(),
+            problems: self
+                .problems
+                .iter()
+                .map(|(p, why)| format!("unusable plugin at {}: {why}", p.display()))
+                .collect(),
         })
     }
 }

@@ -4,65 +4,8 @@
 //! side effect) when the answer is no.
 
 use globset::{Glob, GlobMatcher};
-use serde::{Deserialize, Serialize};
 
-/// Access to Docker on target hosts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DockerAccess {
-    /// No Docker calls.
-    #[default]
-    None,
-    /// List and inspect containers, check images.
-    Read,
-    /// Everything: run, stop, remove, pull, tag, exec.
-    Write,
-}
-
-impl DockerAccess {
-    /// Parses `none`, `read` or `write`.
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "none" => Some(DockerAccess::None),
-            "read" => Some(DockerAccess::Read),
-            "write" => Some(DockerAccess::Write),
-            _ => None,
-        }
-    }
-}
-
-/// Capabilities, as a manifest declares them or a config grants them.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Capabilities {
-    /// Docker on target hosts.
-    #[serde(default)]
-    pub docker: DockerAccess,
-    /// Command patterns (`git status *`): `*` is one argument, a trailing
-    /// `**` any number of arguments, anything else must match exactly.
-    #[serde(default)]
-    pub commands: Vec<String>,
-    /// Host name patterns the plugin may touch (`web-*`); empty means all.
-    #[serde(default)]
-    pub hosts: Vec<String>,
-    /// Role patterns: Docker only on hosts that run one of these roles in
-    /// the deploy; empty means all.
-    #[serde(default)]
-    pub roles: Vec<String>,
-    /// The rollout steps (strategies).
-    #[serde(default)]
-    pub rollout: bool,
-    /// A private state directory, `/state` inside the plugin.
-    #[serde(default)]
-    pub state: bool,
-    /// Config key patterns the plugin may read (`env.clear.*`, `proxy.host`).
-    #[serde(default)]
-    pub config: Vec<String>,
-    /// Outbound HTTP host patterns (`hooks.slack.com`, `127.0.0.1:*`); like
-    /// commands, always granted explicitly.
-    #[serde(default)]
-    pub http: Vec<String>,
-}
+pub use crate::capabilities::{Capabilities, DockerAccess};
 
 /// Why a call was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,8 +31,28 @@ pub struct Grants {
     granted_config: Vec<GlobMatcher>,
 }
 
+/// A grant or capability pattern that is not a valid glob.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} pattern `{pattern}`: {detail}")]
+pub struct BadPattern {
+    /// Which kind of pattern (`host`, `config`, `http`).
+    pub what: &'static str,
+    /// The pattern as written.
+    pub pattern: String,
+    /// Why it does not parse.
+    pub detail: String,
+}
+
+fn bad(what: &'static str, pattern: &str, e: globset::Error) -> BadPattern {
+    BadPattern {
+        what,
+        pattern: pattern.to_string(),
+        detail: e.to_string(),
+    }
+}
+
 /// Config key patterns: `*` matches within one key segment, `**` across.
-fn key_matchers(patterns: &[String]) -> Result<Vec<GlobMatcher>, String> {
+fn key_matchers(patterns: &[String]) -> Result<Vec<GlobMatcher>, BadPattern> {
     patterns
         .iter()
         .map(|p| {
@@ -97,13 +60,13 @@ fn key_matchers(patterns: &[String]) -> Result<Vec<GlobMatcher>, String> {
                 .literal_separator(true)
                 .build()
                 .map(|g| g.compile_matcher())
-                .map_err(|e| format!("config pattern `{p}`: {e}"))
+                .map_err(|e| bad("config", p, e))
         })
         .collect()
 }
 
 /// `host` patterns match any port; `host:port` patterns that port (`*` allowed).
-fn http_matchers(patterns: &[String]) -> Result<Vec<GlobMatcher>, String> {
+fn http_matchers(patterns: &[String]) -> Result<Vec<GlobMatcher>, BadPattern> {
     patterns
         .iter()
         .map(|p| {
@@ -114,7 +77,7 @@ fn http_matchers(patterns: &[String]) -> Result<Vec<GlobMatcher>, String> {
             };
             Glob::new(&full)
                 .map(|g| g.compile_matcher())
-                .map_err(|e| format!("http pattern `{p}`: {e}"))
+                .map_err(|e| bad("http", p, e))
         })
         .collect()
 }
@@ -147,7 +110,7 @@ impl Grants {
         plugin: &str,
         declared: &Capabilities,
         granted: Option<&Capabilities>,
-    ) -> Result<Grants, String> {
+    ) -> Result<Grants, BadPattern> {
         let default_grant = Capabilities {
             commands: Vec::new(),
             http: Vec::new(),
@@ -155,14 +118,14 @@ impl Grants {
         };
         let granted = granted.unwrap_or(&default_grant);
         // Every declared and every granted pattern must match.
-        let all_of = |declared: &[String], granted: &[String], what: &str| {
+        let all_of = |declared: &[String], granted: &[String], what: &'static str| {
             declared
                 .iter()
                 .chain(granted)
                 .map(|p| {
                     Glob::new(p)
                         .map(|g| g.compile_matcher())
-                        .map_err(|e| format!("{what} pattern `{p}`: {e}"))
+                        .map_err(|e| bad(what, p, e))
                 })
                 .collect::<Result<Vec<_>, _>>()
         };

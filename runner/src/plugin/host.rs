@@ -18,10 +18,11 @@ use wasmtime::{Config, Engine, Store, StoreLimitsBuilder, Trap, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
-use super::api::{CallEnv, PluginState};
-use super::bindings::{hook, host, strategy, types};
+use super::bindings::types;
+use super::call::{CallEnv, PluginState};
 use super::catalog::{Entry, Wasm};
 use super::manifest::PluginKind;
+use super::wit::{self, v0_1};
 use crate::events::{Event, Kind, Level};
 
 /// What a component is, as `inspect` found it.
@@ -39,22 +40,29 @@ pub struct Inspection {
     pub capabilities: Vec<String>,
 }
 
-/// The WIT package this host implements.
-pub const API: &str = "hoist:plugin@0.1.0";
-/// Plugins built against any `hoist:plugin@0.1.x` are accepted.
-pub const API_PREFIX: &str = "@0.1.";
-
-/// Why a plugin could not be loaded.
+/// Why the plugin host or a plugin could not be loaded.
 #[derive(Debug, thiserror::Error)]
-#[error("plugin `{plugin}` ({place}): {message}")]
-pub struct LoadError {
-    /// Plugin name.
-    pub plugin: String,
-    /// Where it came from.
-    pub place: String,
-    /// What is wrong and what to do.
-    pub message: String,
+pub enum LoadError {
+    /// The wasm engine or linker could not be set up.
+    #[error("the plugin host cannot start: {0}")]
+    Host(String),
+    /// A plugin is missing, malformed, or does not match its manifest.
+    #[error("plugin `{plugin}` ({place}): {message}")]
+    Plugin {
+        /// Plugin name.
+        plugin: String,
+        /// Where it came from (or where the config uses it).
+        place: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
 }
+
+/// Bytes that are not a hoist plugin component (the message says why and
+/// what to do).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct NotAPlugin(pub String);
 
 /// How a plugin call failed.
 #[derive(Debug, Clone)]
@@ -106,13 +114,14 @@ fn humanize(d: Duration) -> String {
     }
 }
 
-/// A compiled, linked plugin ready to instantiate.
+/// A compiled, linked plugin ready to instantiate, by kind and by the WIT
+/// version it was built against.
 #[derive(Clone)]
 pub enum Loaded {
-    /// A hook.
-    Hook(hook::HookPluginPre<PluginState>),
-    /// A strategy.
-    Strategy(strategy::StrategyPluginPre<PluginState>),
+    /// A `hoist:plugin@0.1` hook.
+    HookV0_1(v0_1::hook::HookPluginPre<PluginState>),
+    /// A `hoist:plugin@0.1` strategy.
+    StrategyV0_1(v0_1::strategy::StrategyPluginPre<PluginState>),
 }
 
 /// Per-call limits.
@@ -143,10 +152,10 @@ pub fn default_cache_dir() -> Option<PathBuf> {
 
 impl PluginHost {
     /// Builds the engine and linker. `cache_dir: None` disables the cache.
-    pub fn new(cache_dir: Option<PathBuf>) -> Result<PluginHost, String> {
+    pub fn new(cache_dir: Option<PathBuf>) -> Result<PluginHost, LoadError> {
         let mut cfg = Config::new();
         cfg.epoch_interruption(true);
-        let engine = Engine::new(&cfg).map_err(|e| format!("wasm engine: {e}"))?;
+        let engine = Engine::new(&cfg).map_err(|e| LoadError::Host(format!("wasm engine: {e}")))?;
         let weak = engine.weak();
         std::thread::Builder::new()
             .name("hoist-epoch".into())
@@ -157,12 +166,16 @@ impl PluginHost {
                     std::thread::sleep(Duration::from_millis(10));
                 }
             })
-            .map_err(|e| format!("epoch ticker: {e}"))?;
+            .map_err(|e| LoadError::Host(format!("epoch ticker: {e}")))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|e| format!("linking WASI: {e}"))?;
-        host::HostApi::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)
-            .map_err(|e| format!("linking the host API: {e}"))?;
+            .map_err(|e| LoadError::Host(format!("linking WASI: {e}")))?;
+        // Every supported WIT version's host API, side by side.
+        v0_1::host_api::HostApi::add_to_linker::<PluginState, HasSelf<PluginState>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(|e| LoadError::Host(format!("linking the host API: {e}")))?;
         Ok(PluginHost {
             engine,
             linker,
@@ -212,20 +225,21 @@ impl PluginHost {
     /// Checks that `bytes` are a hoist plugin component of a supported WIT
     /// version and says what it is: its kind, WIT version, imports and the
     /// capabilities those imports can reach (`hoist plugin inspect`).
-    pub fn inspect(&self, bytes: &[u8]) -> Result<(Component, Inspection), String> {
+    pub fn inspect(&self, bytes: &[u8]) -> Result<(Component, Inspection), NotAPlugin> {
+        let no = |m: String| NotAPlugin(m);
         if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
-            return Err(
+            return Err(no(
                 "the component file is not WebAssembly (no `\\0asm` header); rebuild it with `cargo build --target wasm32-wasip2`".into(),
-            );
+            ));
         }
         if bytes[4..8] == [1, 0, 0, 0] {
-            return Err(
+            return Err(no(
                 "this is a core WebAssembly module, not a component; build it for the wasm32-wasip2 target".into(),
-            );
+            ));
         }
         let component = self
             .compile(bytes)
-            .map_err(|e| format!("not a valid WebAssembly component: {e}"))?;
+            .map_err(|e| no(format!("not a valid WebAssembly component: {e}")))?;
         let ty = component.component_type();
         let exports: Vec<String> = ty
             .exports(&self.engine)
@@ -245,15 +259,16 @@ impl PluginHost {
             }
         });
         let (kind, version) = found_kind.ok_or_else(|| {
-            format!(
+            no(format!(
                 "the component is not a hoist plugin: it exports neither hoist:plugin/hook nor hoist:plugin/strategy (exports: {})",
                 if exports.is_empty() { "nothing".to_string() } else { exports.join(", ") }
-            )
+            ))
         })?;
-        if !format!("@{version}").starts_with(API_PREFIX) {
-            return Err(format!(
-                "built against hoist:plugin@{version}; this hoist supports hoist:plugin{API_PREFIX}x. Rebuild it with a matching hoist-plugin SDK"
-            ));
+        if wit::matching(&version).is_none() {
+            return Err(no(format!(
+                "built against hoist:plugin@{version}; this hoist supports {}. Rebuild it with a matching hoist-plugin SDK",
+                wit::describe()
+            )));
         }
         let capabilities = imports
             .iter()
@@ -283,7 +298,7 @@ impl PluginHost {
     /// Reads, checks, compiles and links a plugin.
     pub fn load(&self, entry: &Entry) -> Result<Loaded, LoadError> {
         let m = &entry.manifest;
-        let fail = |message: String| LoadError {
+        let fail = |message: String| LoadError::Plugin {
             plugin: m.name.clone(),
             place: entry.place(),
             message,
@@ -297,7 +312,7 @@ impl PluginHost {
                 &owned
             }
         };
-        let (component, info) = self.inspect(bytes).map_err(fail)?;
+        let (component, info) = self.inspect(bytes).map_err(|e| fail(e.0))?;
         let kind = info.kind;
         let imports = info.imports;
         if kind != m.kind {
@@ -314,6 +329,11 @@ impl PluginHost {
             let undeclared = match iface {
                 "hoist:plugin/docker" => declared.docker == super::grants::DockerAccess::None,
                 "hoist:plugin/commands" => declared.commands.is_empty(),
+                "hoist:plugin/rollout" if kind == PluginKind::Hook => {
+                    return Err(fail(format!(
+                        "the component imports {import}, but hooks do not drive the rollout (the hook-plugin world has no rollout); make it a strategy, or drop the rollout calls"
+                    )));
+                }
                 "hoist:plugin/rollout" => !declared.rollout,
                 "hoist:plugin/http" => declared.http.is_empty(),
                 _ => false,
@@ -329,16 +349,20 @@ impl PluginHost {
                 )));
             }
         }
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| fail(format!("cannot link it against {API}: {e:#}")))?;
+        let version = wit::matching(&info.version).expect("checked by inspect");
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| {
+            fail(format!(
+                "cannot link it against {}@{version}: {e:#}",
+                wit::PACKAGE
+            ))
+        })?;
+        // One arm per supported version (only 0.1 today).
         match kind {
-            PluginKind::Hook => hook::HookPluginPre::new(pre)
-                .map(Loaded::Hook)
+            PluginKind::Hook => v0_1::hook::HookPluginPre::new(pre)
+                .map(Loaded::HookV0_1)
                 .map_err(|e| fail(format!("{e:#}"))),
-            PluginKind::Strategy => strategy::StrategyPluginPre::new(pre)
-                .map(Loaded::Strategy)
+            PluginKind::Strategy => v0_1::strategy::StrategyPluginPre::new(pre)
+                .map(Loaded::StrategyV0_1)
                 .map_err(|e| fail(format!("{e:#}"))),
         }
     }
@@ -424,7 +448,7 @@ impl PluginHost {
     /// Runs a hook once.
     pub async fn call_hook(
         &self,
-        pre: &hook::HookPluginPre<PluginState>,
+        loaded: &Loaded,
         env: Arc<CallEnv>,
         limits: Limits,
         state_dir: Option<&Path>,
@@ -439,11 +463,18 @@ impl PluginHost {
             .map_err(CallFailure::Setup)?;
         let ctx = env.context.clone();
         let result = async {
-            let plugin = pre.instantiate_async(&mut store).await?;
-            plugin
-                .hoist_plugin_hook()
-                .call_run(&mut store, &ctx, outcome.as_ref())
-                .await
+            match loaded {
+                Loaded::HookV0_1(pre) => {
+                    let plugin = pre.instantiate_async(&mut store).await?;
+                    plugin
+                        .hoist_plugin_hook()
+                        .call_run(&mut store, &ctx, outcome.as_ref())
+                        .await
+                }
+                Loaded::StrategyV0_1(_) => {
+                    Err(wasmtime::format_err!("a strategy was called as a hook"))
+                }
+            }
         }
         .await;
         Self::report_output(&env, &out, &err);
@@ -457,10 +488,10 @@ impl PluginHost {
     /// Runs a strategy's rollout.
     pub async fn call_strategy(
         &self,
-        pre: &strategy::StrategyPluginPre<PluginState>,
+        loaded: &Loaded,
         env: Arc<CallEnv>,
         limits: Limits,
-        plan: strategy::exports::hoist::plugin::strategy::Plan,
+        plan: v0_1::strategy::exports::hoist::plugin::strategy::Plan,
     ) -> Result<String, CallFailure> {
         let (out, err) = (
             MemoryOutputPipe::new(1 << 20),
@@ -471,11 +502,18 @@ impl PluginHost {
             .map_err(CallFailure::Setup)?;
         let ctx = env.context.clone();
         let result = async {
-            let plugin = pre.instantiate_async(&mut store).await?;
-            plugin
-                .hoist_plugin_strategy()
-                .call_roll_out(&mut store, &ctx, &plan)
-                .await
+            match loaded {
+                Loaded::StrategyV0_1(pre) => {
+                    let plugin = pre.instantiate_async(&mut store).await?;
+                    plugin
+                        .hoist_plugin_strategy()
+                        .call_roll_out(&mut store, &ctx, &plan)
+                        .await
+                }
+                Loaded::HookV0_1(_) => {
+                    Err(wasmtime::format_err!("a hook was called as a strategy"))
+                }
+            }
         }
         .await;
         Self::report_output(&env, &out, &err);

@@ -3,7 +3,6 @@
 //! ```toml
 //! name = "notify"
 //! kind = "hook"                 # or "strategy"
-//! api = "hoist:plugin@0.1.0"    # the WIT package it was built against
 //! description = "..."
 //! stages = ["post-deploy"]      # hooks: where it may run
 //! component = "notify.wasm"     # default: <name>.wasm, else plugin.wasm
@@ -22,8 +21,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::grants::Capabilities;
+use crate::capabilities::Capabilities;
 use crate::stage::Stage;
+use crate::units::parse_size;
 
 /// What a plugin exports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -63,7 +63,8 @@ pub struct Manifest {
     pub name: String,
     /// Hook or strategy.
     pub kind: PluginKind,
-    /// WIT package the component targets, e.g. `hoist:plugin@0.1.0`.
+    /// WIT package the component targets, e.g. `hoist:plugin@0.1.0`
+    /// (optional: the component itself says which it was built against).
     #[serde(default)]
     pub api: Option<String>,
     /// One line for `hoist plugin list`.
@@ -90,78 +91,74 @@ pub const DEFAULT_STRATEGY_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Default linear memory cap.
 pub const DEFAULT_MEMORY: u64 = 64 << 20;
 
-/// Parses `30s`, `5m`, `500ms`, `1h`, or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    crate::config::schema::DurationText::new(text)
-        .ok()?
-        .as_duration()
-        .ok()
+/// A `plugin.toml` that does not parse or breaks a rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{origin}: {problem}")]
+pub struct ManifestError {
+    /// Which manifest.
+    pub origin: String,
+    /// What is wrong and what to do.
+    pub problem: String,
 }
 
-/// Parses `64MiB`, `128M`, `1GiB`, or bytes.
-pub fn parse_size(text: &str) -> Option<u64> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (n, unit) = t.split_at(split);
-    let n: u64 = n.parse().ok()?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        _ => return None,
-    };
-    n.checked_mul(mult)
+fn parse_duration(text: &str) -> Option<Duration> {
+    crate::units::parse_duration(text).ok()
 }
 
 impl Manifest {
     /// Parses and checks a manifest. `origin` names it in errors.
-    pub fn parse(text: &str, origin: &str) -> Result<Manifest, String> {
-        let m: Manifest = toml::from_str(text).map_err(|e| format!("{origin}: {e}"))?;
+    pub fn parse(text: &str, origin: &str) -> Result<Manifest, ManifestError> {
+        let bad = |problem: String| ManifestError {
+            origin: origin.to_string(),
+            problem,
+        };
+        let m: Manifest = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
         if m.name.is_empty()
             || !m
                 .name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
-            return Err(format!(
-                "{origin}: name `{}` may contain only letters, digits, `-` and `_`",
+            return Err(bad(format!(
+                "name `{}` may contain only letters, digits, `-` and `_`",
                 m.name
-            ));
+            )));
         }
         for s in &m.stages {
             match Stage::parse(s) {
                 Some(st) if Stage::HOOKS.contains(&st) => {}
                 _ => {
-                    return Err(format!(
-                        "{origin}: stage `{s}` is not one of pre-build, pre-deploy, post-deploy"
-                    ));
+                    return Err(bad(format!(
+                        "stage `{s}` is not one of pre-build, pre-deploy, post-deploy"
+                    )));
                 }
             }
         }
-        if let Some(api) = &m.api
-            && !api.starts_with("hoist:plugin@0.1.")
-        {
-            return Err(format!(
-                "{origin}: api `{api}` is not supported; this hoist hosts hoist:plugin@0.1.x"
-            ));
+        if let Some(api) = &m.api {
+            let version = api
+                .strip_prefix(&format!("{}@", super::wit::PACKAGE))
+                .unwrap_or_default();
+            if super::wit::matching(version).is_none() {
+                return Err(bad(format!(
+                    "api `{api}` is not supported; this hoist hosts {}",
+                    super::wit::describe()
+                )));
+            }
         }
         if m.kind == PluginKind::Hook && m.stages.is_empty() {
-            return Err(format!("{origin}: a hook must list its `stages`"));
+            return Err(bad("a hook must list its `stages`".into()));
         }
         if let Some(t) = &m.limits.timeout
             && parse_duration(t).is_none()
         {
-            return Err(format!(
-                "{origin}: limits.timeout `{t}` is not a duration like 30s"
-            ));
+            return Err(bad(format!(
+                "limits.timeout `{t}` is not a duration like 30s"
+            )));
         }
         if let Some(s) = &m.limits.memory
             && parse_size(s).is_none()
         {
-            return Err(format!(
-                "{origin}: limits.memory `{s}` is not a size like 64MiB"
-            ));
+            return Err(bad(format!("limits.memory `{s}` is not a size like 64MiB")));
         }
         Ok(m)
     }
@@ -220,21 +217,21 @@ mod tests {
             "p.toml",
         )
         .unwrap_err();
-        assert!(e.contains("stage `boot`"), "{e}");
+        assert!(e.to_string().contains("stage `boot`"), "{e}");
         let e = Manifest::parse(
             "name = \"n\"\nkind = \"hook\"\nstages = [\"pre-build\"]\ncolour = 1\n",
             "p.toml",
         )
         .unwrap_err();
-        assert!(e.contains("unknown field `colour`"), "{e}");
+        assert!(e.to_string().contains("unknown field `colour`"), "{e}");
         let e = Manifest::parse(
             "name = \"n\"\nkind = \"strategy\"\napi = \"hoist:plugin@0.2.0\"\n",
             "p.toml",
         )
         .unwrap_err();
-        assert!(e.contains("hoist:plugin@0.1.x"), "{e}");
+        assert!(e.to_string().contains("hoist:plugin@0.1.x"), "{e}");
         let e = Manifest::parse("name = \"n\"\nkind = \"plugin\"\n", "p.toml").unwrap_err();
-        assert!(e.contains("p.toml"), "{e}");
+        assert!(e.to_string().contains("p.toml"), "{e}");
         let s = Manifest::parse("name = \"r\"\nkind = \"strategy\"\n", "p.toml").unwrap();
         assert!(s.declared().rollout);
         assert_eq!(s.timeout(), DEFAULT_STRATEGY_TIMEOUT);

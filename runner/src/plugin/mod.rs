@@ -4,19 +4,25 @@
 //! - [`catalog`]  which plugins exist (embedded defaults + the plugins dir)
 //! - [`grants`]  declared ∩ granted capabilities, checked by every host call
 //! - [`host`]  wasmtime engine, linker, component cache, per-call stores
-//! - [`api`]  the host API (`hoist:plugin` imports) on the store data
+//! - [`call`]  the capabilities plugins reach, version-neutral, grants first
+//! - [`wit`]  the WIT versions that load; per version its bindings and the
+//!   host API on the store data (converting to [`call`])
+//! - [`scaffold`]  `hoist plugin new` and `hoist plugin build`
 //!
 //! The pipeline uses [`PluginSet`]: prepare the run's plugins once, then
 //! "run the hooks of this stage" and "run the strategy".
 
-pub mod api;
-pub mod bindings;
+pub mod call;
 pub mod catalog;
 pub mod embedded;
 pub mod grants;
 pub mod host;
 pub mod manifest;
 pub mod scaffold;
+pub mod wit;
+
+/// The bindings of the newest WIT version (the types hoist speaks).
+pub use wit::latest as bindings;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -27,11 +33,11 @@ use crate::config::{Config, PluginUseConfig};
 use crate::events::{Event, Kind, Level};
 use crate::stage::Stage;
 
-use api::{CallEnv, Services};
 use bindings::types;
+use call::{CallEnv, Services};
 use catalog::Catalog;
 use grants::Grants;
-use host::{CallFailure, Limits, Loaded, PluginHost};
+use host::{CallFailure, Limits, LoadError, Loaded, PluginHost};
 use manifest::PluginKind;
 
 /// A plugin ready to call in this run.
@@ -49,7 +55,8 @@ pub struct Prepared {
 }
 
 /// A plugin call failed.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("plugin `{plugin}` at {stage} {failure}")]
 pub struct PluginFailure {
     /// Plugin name.
     pub plugin: String,
@@ -57,16 +64,6 @@ pub struct PluginFailure {
     pub stage: Stage,
     /// What happened.
     pub failure: CallFailure,
-}
-
-impl std::fmt::Display for PluginFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "plugin `{}` at {} {}",
-            self.plugin, self.stage, self.failure
-        )
-    }
 }
 
 /// Run-wide facts every plugin's context carries.
@@ -155,32 +152,38 @@ fn prepare(
     use_cfg: &PluginUseConfig,
     kind: PluginKind,
     stage: Option<Stage>,
-) -> Result<Prepared, String> {
-    let at = format!("(configured at {})", use_cfg.key_path);
+) -> Result<Prepared, LoadError> {
+    let at = format!("configured at {}", use_cfg.key_path);
+    let fail = |message: String| LoadError::Plugin {
+        plugin: use_cfg.plugin.clone(),
+        place: at.clone(),
+        message,
+    };
     let entry = catalog
         .get(&use_cfg.plugin, &config.plugins_dir)
-        .map_err(|e| format!("{e} {at}"))?;
+        .map_err(|e| fail(e.to_string()))?;
     let m = &entry.manifest;
     if m.kind != kind {
-        return Err(format!(
-            "plugin `{}` {at} is a {}, not a {}",
-            m.name,
+        return Err(fail(format!(
+            "it is a {}, not a {}",
             m.kind.name(),
             kind.name()
-        ));
+        )));
     }
     if let Some(s) = stage
         && !m.hook_stages().contains(&s)
     {
-        return Err(format!(
-            "plugin `{}` {at} runs at {} only, not at {s}",
-            m.name,
+        return Err(fail(format!(
+            "it runs at {} only, not at {s}",
             m.stages.join(", ")
-        ));
+        )));
     }
-    let loaded = host.load(entry).map_err(|e| format!("{e} {at}"))?;
+    let loaded = host.load(entry).map_err(|e| match e {
+        LoadError::Plugin { message, place, .. } => fail(format!("{message} ({place})")),
+        other => other,
+    })?;
     let grants = Grants::effective(&m.name, &m.declared(), use_cfg.grants.as_ref())
-        .map_err(|e| format!("plugin `{}` {at}: {e}", m.name))?;
+        .map_err(|e| fail(e.to_string()))?;
     Ok(Prepared {
         name: m.name.clone(),
         config: use_cfg.clone(),
@@ -196,7 +199,11 @@ fn prepare(
 impl PluginSet {
     /// Finds, checks, compiles and links every plugin this run uses: the
     /// hooks configured per stage (none with `skip_hooks`) and the strategy.
-    pub fn prepare(config: &Config, strategy: &str, skip_hooks: bool) -> Result<PluginSet, String> {
+    pub fn prepare(
+        config: &Config,
+        strategy: &str,
+        skip_hooks: bool,
+    ) -> Result<PluginSet, LoadError> {
         let cache = config.cache_dir.clone().or_else(host::default_cache_dir);
         let host = PluginHost::new(cache)?;
         let catalog = Catalog::discover(&config.plugins_dir);
@@ -273,16 +280,13 @@ impl PluginSet {
     ) -> Result<usize, PluginFailure> {
         let events = services.events.clone();
         for p in self.hooks(stage) {
-            let Loaded::Hook(pre) = &p.loaded else {
-                unreachable!("prepared as a hook")
-            };
             events.emit(Event::new(Kind::PluginStart, Some(stage)).plugin(&p.name));
             let started = Instant::now();
             let state_dir = p.grants.state().then(|| self.state_dir.join(&p.name));
             let result = self
                 .host
                 .call_hook(
-                    pre,
+                    &p.loaded,
                     self.env(p, stage, base, services.clone()),
                     p.limits,
                     state_dir.as_deref(),
@@ -324,16 +328,13 @@ impl PluginSet {
         plan: bindings::strategy::exports::hoist::plugin::strategy::Plan,
     ) -> Result<String, PluginFailure> {
         let p = &self.strategy;
-        let Loaded::Strategy(pre) = &p.loaded else {
-            unreachable!("prepared as a strategy")
-        };
         let events = services.events.clone();
         events.emit(Event::new(Kind::PluginStart, Some(Stage::Rollout)).plugin(&p.name));
         let started = Instant::now();
         let result = self
             .host
             .call_strategy(
-                pre,
+                &p.loaded,
                 self.env(p, Stage::Rollout, base, services),
                 p.limits,
                 plan,

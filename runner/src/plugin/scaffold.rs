@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use super::catalog::{Entry, Origin, Wasm};
-use super::host::{API, PluginHost};
+use super::host::LoadError;
+use super::host::PluginHost;
 use super::manifest::{Manifest, PluginKind};
 use crate::stage::Stage;
 
@@ -92,7 +93,6 @@ export_hook!(Plugin);
             format!(
                 r#"name = "{name}"
 kind = "hook"
-api = "{API}"
 description = "A hook made with hoist plugin new"
 stages = ["{stage}"]
 
@@ -159,7 +159,6 @@ export_strategy!(Plugin);
             format!(
                 r#"name = "{name}"
 kind = "strategy"
-api = "{API}"
 description = "A strategy made with hoist plugin new: every target at once"
 
 [capabilities]
@@ -182,6 +181,24 @@ memory = "64MiB"
     ]
 }
 
+/// Why a plugin crate could not be created, built or installed (the message
+/// says what to do).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct ScaffoldError(pub String);
+
+impl From<String> for ScaffoldError {
+    fn from(s: String) -> Self {
+        ScaffoldError(s)
+    }
+}
+
+impl From<super::manifest::ManifestError> for ScaffoldError {
+    fn from(e: super::manifest::ManifestError) -> Self {
+        ScaffoldError(e.to_string())
+    }
+}
+
 /// Writes a new plugin crate into `dir` (which must not exist or be empty).
 pub fn create(
     dir: &Path,
@@ -189,22 +206,22 @@ pub fn create(
     kind: PluginKind,
     stage: Stage,
     sdk: &Path,
-) -> Result<(), String> {
+) -> Result<(), ScaffoldError> {
     if !valid_name(name) {
-        return Err(format!(
+        return Err(ScaffoldError(format!(
             "`{name}` is not a plugin name: use lowercase letters, digits and `-`, starting with a letter"
-        ));
+        )));
     }
     if kind == PluginKind::Hook && !Stage::HOOKS.contains(&stage) {
-        return Err(format!(
+        return Err(ScaffoldError(format!(
             "hooks run at pre-build, pre-deploy or post-deploy, not `{stage}`"
-        ));
+        )));
     }
     if !sdk.join("Cargo.toml").is_file() {
-        return Err(format!(
+        return Err(ScaffoldError(format!(
             "the hoist-plugin SDK is not at {}; pass --sdk PATH (the plugins/sdk dir of a hoist checkout)",
             sdk.display()
-        ));
+        )));
     }
     if dir.exists()
         && dir
@@ -212,16 +229,19 @@ pub fn create(
             .map(|mut d| d.next().is_some())
             .unwrap_or(true)
     {
-        return Err(format!("{} exists and is not empty", dir.display()));
+        return Err(ScaffoldError(format!(
+            "{} exists and is not empty",
+            dir.display()
+        )));
     }
     let sdk = sdk
         .canonicalize()
-        .map_err(|e| format!("{}: {e}", sdk.display()))?;
+        .map_err(|e| ScaffoldError::from(format!("{}: {e}", sdk.display())))?;
     for (rel, text) in files(name, kind, stage, &sdk) {
         let p = dir.join(&rel);
         std::fs::create_dir_all(p.parent().expect("files have a parent"))
             .and_then(|()| std::fs::write(&p, text))
-            .map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+            .map_err(|e| ScaffoldError::from(format!("cannot write {}: {e}", p.display())))?;
     }
     Ok(())
 }
@@ -229,21 +249,21 @@ pub fn create(
 /// Builds the plugin crate in `dir` for wasm32-wasip2 (cargo's output goes
 /// to the terminal), checks the component against its manifest, and installs
 /// both into `plugins_dir/<name>/`. Returns the installed component's path.
-pub fn build(dir: &Path, plugins_dir: &Path, host: &PluginHost) -> Result<PathBuf, String> {
+pub fn build(dir: &Path, plugins_dir: &Path, host: &PluginHost) -> Result<PathBuf, ScaffoldError> {
     let manifest_path = dir.join("plugin.toml");
     let text = std::fs::read_to_string(&manifest_path).map_err(|e| {
-        format!(
+        ScaffoldError(format!(
             "{}: {e} (is {} a plugin crate? `hoist plugin new` makes one)",
             manifest_path.display(),
             dir.display()
-        )
+        ))
     })?;
     let manifest = Manifest::parse(&text, &manifest_path.display().to_string())?;
     let cargo_toml = dir.join("Cargo.toml");
     let package: toml::Table = std::fs::read_to_string(&cargo_toml)
-        .map_err(|e| format!("{}: {e}", cargo_toml.display()))?
+        .map_err(|e| ScaffoldError::from(format!("{}: {e}", cargo_toml.display())))?
         .parse()
-        .map_err(|e| format!("{}: {e}", cargo_toml.display()))?;
+        .map_err(|e| ScaffoldError::from(format!("{}: {e}", cargo_toml.display())))?;
     let crate_name = package
         .get("package")
         .and_then(|p| p.get("name"))
@@ -255,12 +275,12 @@ pub fn build(dir: &Path, plugins_dir: &Path, host: &PluginHost) -> Result<PathBu
             .args(["build", "--release", "--target", "wasm32-wasip2"])
             .current_dir(dir)
             .status()
-            .map_err(|e| format!("cannot run cargo: {e}"))?;
+            .map_err(|e| ScaffoldError::from(format!("cannot run cargo: {e}")))?;
     if !status.success() {
-        return Err(format!(
+        return Err(ScaffoldError(format!(
             "cargo build failed in {} (is the target installed? `rustup target add wasm32-wasip2`)",
             dir.display()
-        ));
+        )));
     }
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -270,10 +290,10 @@ pub fn build(dir: &Path, plugins_dir: &Path, host: &PluginHost) -> Result<PathBu
         .join("wasm32-wasip2/release")
         .join(format!("{}.wasm", crate_name.replace('-', "_")));
     if !wasm.is_file() {
-        return Err(format!(
+        return Err(ScaffoldError(format!(
             "cargo did not produce {} (is `crate-type = [\"cdylib\"]` set?)",
             wasm.display()
-        ));
+        )));
     }
     let entry = Entry {
         manifest: manifest.clone(),
@@ -281,13 +301,17 @@ pub fn build(dir: &Path, plugins_dir: &Path, host: &PluginHost) -> Result<PathBu
         wasm: Wasm::File(wasm.clone()),
         overrides_embedded: false,
     };
-    host.load(&entry).map_err(|e| e.message)?;
+    host.load(&entry).map_err(|e| match e {
+        LoadError::Plugin { message, .. } => ScaffoldError(message),
+        other => ScaffoldError(other.to_string()),
+    })?;
     let dest = plugins_dir.join(&manifest.name);
-    std::fs::create_dir_all(&dest).map_err(|e| format!("{}: {e}", dest.display()))?;
+    std::fs::create_dir_all(&dest)
+        .map_err(|e| ScaffoldError::from(format!("{}: {e}", dest.display())))?;
     let installed = dest.join(format!("{}.wasm", manifest.name));
     std::fs::copy(&wasm, &installed)
         .and_then(|_| std::fs::write(dest.join("plugin.toml"), &text))
-        .map_err(|e| format!("cannot install into {}: {e}", dest.display()))?;
+        .map_err(|e| ScaffoldError::from(format!("cannot install into {}: {e}", dest.display())))?;
     Ok(installed)
 }
 
@@ -308,7 +332,7 @@ mod tests {
             &default_sdk(),
         )
         .unwrap_err();
-        assert!(e.contains("pre-build, pre-deploy or post-deploy"), "{e}");
+        assert!(e.0.contains("pre-build, pre-deploy or post-deploy"), "{e}");
         let e = create(
             &d.path().join("x"),
             "x",
@@ -317,7 +341,7 @@ mod tests {
             Path::new("/nonexistent"),
         )
         .unwrap_err();
-        assert!(e.contains("--sdk"), "{e}");
+        assert!(e.0.contains("--sdk"), "{e}");
         std::fs::write(d.path().join("busy"), "").unwrap();
         let e = create(
             d.path(),
@@ -327,7 +351,7 @@ mod tests {
             &default_sdk(),
         )
         .unwrap_err();
-        assert!(e.contains("not empty"), "{e}");
+        assert!(e.0.contains("not empty"), "{e}");
     }
 
     #[test]

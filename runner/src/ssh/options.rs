@@ -1,10 +1,8 @@
-//! SSH settings from the config's `ssh:` and `sshkit:` sections (Kamal's
-//! keys), and host strings (`host`, `host:port`, `user@host:port`).
+//! SSH settings (resolved from the config's `ssh:` and `sshkit:` sections by
+//! `config::ssh`), and host strings (`host`, `host:port`, `user@host:port`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
-
-use crate::config::Config;
 
 /// How hoist connects to servers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +28,23 @@ pub struct SshOptions {
     pub connect_timeout: Duration,
 }
 
+/// A host string that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{text}`: {problem}")]
+pub struct EndpointError {
+    /// The host string as written.
+    pub text: String,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+fn bad(text: &str, problem: impl Into<String>) -> EndpointError {
+    EndpointError {
+        text: text.to_string(),
+        problem: problem.into(),
+    }
+}
+
 /// Where to connect: user, host, port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
@@ -43,20 +58,22 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// Parses `[user@]host[:port]` (also `[v6addr]:port`), with defaults.
-    pub fn parse(s: &str, default_user: &str, default_port: u16) -> Result<Endpoint, String> {
+    pub fn parse(
+        s: &str,
+        default_user: &str,
+        default_port: u16,
+    ) -> Result<Endpoint, EndpointError> {
         let (user, rest) = match s.rsplit_once('@') {
             Some((u, r)) if !u.is_empty() => (u.to_string(), r),
-            Some(_) => return Err(format!("`{s}`: empty user before `@`")),
+            Some(_) => return Err(bad(s, "empty user before `@`")),
             None => (default_user.to_string(), s),
         };
         let (host, port) = if let Some(r) = rest.strip_prefix('[') {
-            let (h, after) = r
-                .split_once(']')
-                .ok_or_else(|| format!("`{s}`: `[` without `]`"))?;
+            let (h, after) = r.split_once(']').ok_or_else(|| bad(s, "`[` without `]`"))?;
             let port = match after.strip_prefix(':') {
                 Some(p) => Some(p),
                 None if after.is_empty() => None,
-                None => return Err(format!("`{s}`: unexpected `{after}` after `]`")),
+                None => return Err(bad(s, format!("unexpected `{after}` after `]`"))),
             };
             (h.to_string(), port)
         } else if rest.matches(':').count() == 1 {
@@ -66,14 +83,14 @@ impl Endpoint {
             (rest.to_string(), None)
         };
         if host.is_empty() {
-            return Err(format!("`{s}`: no host name"));
+            return Err(bad(s, "no host name"));
         }
         let port = match port {
             Some(p) => p
                 .parse::<u16>()
                 .ok()
                 .filter(|p| *p > 0)
-                .ok_or_else(|| format!("`{s}`: `{p}` is not a port number"))?,
+                .ok_or_else(|| bad(s, format!("`{p}` is not a port number")))?,
             None => default_port,
         };
         Ok(Endpoint { user, host, port })
@@ -89,63 +106,9 @@ impl Endpoint {
     }
 }
 
-fn expand_home(p: &str, base: &Path) -> PathBuf {
-    match p.strip_prefix("~/") {
-        Some(rest) => home().join(rest),
-        None if p == "~" => home(),
-        None => base.join(p),
-    }
-}
-
-fn home() -> PathBuf {
-    std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/root"))
-}
-
 impl SshOptions {
-    /// From a loaded config (relative paths are relative to the app root).
-    pub fn from_config(config: &Config) -> Result<SshOptions, String> {
-        let raw = config.raw.ssh.clone().unwrap_or_default();
-        let user = raw.user.clone().unwrap_or_else(|| "root".into());
-        let port = raw.port.unwrap_or(22);
-        let base = &config.app_root;
-        let keys: Vec<PathBuf> = match &raw.keys {
-            Some(k) => k.iter().map(|p| expand_home(p, base)).collect(),
-            None => ["id_ed25519", "id_ecdsa", "id_rsa"]
-                .iter()
-                .map(|n| home().join(".ssh").join(n))
-                .filter(|p| p.is_file())
-                .collect(),
-        };
-        let proxy = match &raw.proxy {
-            Some(p) => Some(Endpoint::parse(p, &user, 22).map_err(|e| format!("ssh.proxy: {e}"))?),
-            None => None,
-        };
-        if raw.proxy_command.is_some() {
-            return Err(
-                "ssh.proxy_command is not supported by hoist; use ssh.proxy (a jump host)".into(),
-            );
-        }
-        Ok(SshOptions {
-            user,
-            port,
-            keys,
-            keys_only: raw.keys_only.unwrap_or(false),
-            proxy,
-            known_hosts: raw
-                .known_hosts
-                .as_deref()
-                .map(|p| expand_home(p, base))
-                .unwrap_or_else(|| home().join(".ssh/known_hosts")),
-            strict_host_keys: raw.strict_host_keys.unwrap_or(false),
-            max_concurrent_starts: config.max_concurrency,
-            connect_timeout: Duration::from_secs(15),
-        })
-    }
-
     /// Where `host` (a config host string) is.
-    pub fn endpoint(&self, host: &str) -> Result<Endpoint, String> {
+    pub fn endpoint(&self, host: &str) -> Result<Endpoint, EndpointError> {
         Endpoint::parse(host, &self.user, self.port)
     }
 }

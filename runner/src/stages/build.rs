@@ -2,16 +2,17 @@
 //! own Docker engine, tagged `<repository>:<version>` and labelled with the
 //! service (as Kamal). With `-P/--skip-push` the image must already exist.
 
+use crate::delivery::Delivery;
 use crate::docker::BuildSpec;
-use crate::pipeline::Run;
+use crate::run::{DeployKind, Failure, Run, StageResult};
 
 /// Builds (or, with `-P`, checks) the image.
-pub async fn run(run: &Run) -> Result<((), String), String> {
-    if run.req.kind == crate::pipeline::DeployKind::Rollback {
+pub async fn run(run: &Run) -> StageResult<()> {
+    if run.req.kind == DeployKind::Rollback {
         return Ok(((), format!("rollback: nothing to build ({})", run.image)));
     }
-    let docker = run.fleet.builder().await.map_err(|e| e.to_string())?;
-    if run.req.skip_push && !matches!(run.delivery, crate::stages::push::Delivery::Stream) {
+    let docker = run.fleet.builder().await?;
+    if run.req.skip_push && !matches!(run.delivery, Delivery::Stream) {
         return Ok((
             (),
             format!(
@@ -21,16 +22,13 @@ pub async fn run(run: &Run) -> Result<((), String), String> {
         ));
     }
     if run.req.skip_push {
-        let exists = docker
-            .image_exists(&run.image)
-            .await
-            .map_err(|e| e.to_string())?;
+        let exists = docker.image_exists(&run.image).await?;
         if !exists && !run.req.dry_run {
-            return Err(format!(
+            return Err(Failure::Refused(format!(
                 "--skip-push: image {} is not on `{}`; build it first (run without -P)",
                 run.image,
                 docker.host()
-            ));
+            )));
         }
         return Ok((
             (),
@@ -41,14 +39,14 @@ pub async fn run(run: &Run) -> Result<((), String), String> {
     let mut labels = std::collections::BTreeMap::new();
     labels.insert("service".to_string(), c.service.clone());
     let spec = BuildSpec {
-        context: c.build_context.clone(),
-        dockerfile: c.dockerfile.clone(),
+        context: c.build.context.clone(),
+        dockerfile: c.build.dockerfile.clone(),
         tag: run.image.clone(),
-        args: c.build_args.clone(),
+        args: c.build.args.clone(),
         labels,
-        target: c.build_target.clone(),
+        target: c.build.target.clone(),
     };
-    let id = docker.build(spec).await.map_err(|e| e.to_string())?;
+    let id = docker.build(spec).await?;
     let short = id
         .trim_start_matches("sha256:")
         .chars()

@@ -6,16 +6,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config;
+use crate::delivery::Delivery;
 use crate::docker::fake::{FakeContainer, FakeEngine, OpLog};
 use crate::docker::{ContainerFilter, Engine};
 use crate::events::{Event, Kind, Level, Reporter};
-use crate::fleet::{self, Connector, Fleet, LOCAL};
-use crate::pipeline::{DeployRequest, Run};
-use crate::plugin::api::Services;
+use crate::fleet::{Connector, Fleet, LOCAL};
 use crate::plugin::bindings::types;
+use crate::plugin::call::Services;
 use crate::plugin::{ContextBase, PluginSet};
+use crate::run::{DeployRequest, Failure, Run, StageResult};
 use crate::secrets::Secrets;
-use crate::version;
+use crate::{selection, version};
 
 /// For `--dry-run`: fake engines, each seeded read-only from the real one
 /// (the local engine, servers over SSH) when it answers, so the plan shows
@@ -83,45 +84,37 @@ async fn dry_run_connector(
 }
 
 /// Loads everything the run needs.
-pub async fn run(
-    req: DeployRequest,
-    events: Reporter,
-    started: Instant,
-) -> Result<(Run, String), String> {
-    let config = config::load(&req.config).map_err(|e| e.to_string())?;
+pub async fn run(req: DeployRequest, events: Reporter, started: Instant) -> StageResult<Run> {
+    let config = config::load(&req.config)?;
     for note in &config.notes {
         events.log(Level::Warn, None, note.clone());
     }
-    let secrets =
-        Secrets::load(&config.secrets_files, &config.app_root).map_err(|e| e.to_string())?;
+    let secrets = Secrets::load(&config.secrets_files, &config.app_root)?;
     events.add_secrets(secrets.values());
-    let selection = fleet::select(&config, &req.filters).map_err(|e| e.to_string())?;
-    let mut ssh_options = crate::ssh::SshOptions::from_config(&config)?;
+    let selection = selection::select(&config, &req.filters)?;
+    let mut ssh_options = config.ssh.clone();
     // A dry run reads servers but records nothing, not even a host key.
     ssh_options.strict_host_keys |= req.dry_run;
-    let delivery = crate::stages::push::Delivery::from_config(&config, &secrets)?;
+    let delivery = Delivery::from_config(&config, &secrets)?;
     for host in selection.remote_hosts() {
         ssh_options
             .endpoint(host)
-            .map_err(|e| format!("servers: bad host {e}"))?;
+            .map_err(|e| Failure::Refused(format!("servers: bad host {e}")))?;
     }
     // Every secret the selected roles need must exist before anything runs.
     for role in &selection.roles {
         let rc = config.role(&role.name).expect("selected roles exist");
         for host in &role.hosts {
             for (_, secret) in &config.env_for(rc, host).secret {
-                secrets
-                    .require(secret, &format!("env.secret of role `{}`", role.name))
-                    .map_err(|e| e.to_string())?;
+                secrets.require(secret, &format!("env.secret of role `{}`", role.name))?;
             }
         }
     }
-    let version =
-        version::resolve(req.version.as_deref(), &config.app_root).map_err(|e| e.to_string())?;
+    let version = version::resolve(req.version.as_deref(), &config.app_root)?;
     if !version::valid_tag(&version) {
-        return Err(format!(
+        return Err(Failure::Refused(format!(
             "version `{version}` is not a valid image tag (letters, digits, `_`, `.`, `-`; at most 128)"
-        ));
+        )));
     }
     let image = config.repository.tagged(&version);
     let strategy = req
@@ -169,8 +162,7 @@ pub async fn run(
         // Every host must answer before anything changes anywhere, and so
         // must this machine's engine when it has to build or stream.
         let mut failed = fleet.connect_all().await;
-        let needs_builder =
-            !req.skip_push || matches!(delivery, crate::stages::push::Delivery::Stream);
+        let needs_builder = !req.skip_push || matches!(delivery, Delivery::Stream);
         if needs_builder
             && !selection.hosts.iter().any(|h| h == LOCAL)
             && let Err(e) = fleet.builder().await
@@ -178,14 +170,12 @@ pub async fn run(
             failed.push(e);
         }
         if !failed.is_empty() {
-            return Err(format!(
-                "{} Docker engine(s) cannot be reached; nothing was changed:\n  {}",
-                failed.len(),
-                failed
-                    .iter()
-                    .map(|e| e.to_string())
-                    .collect::<Vec<_>>()
-                    .join("\n  ")
+            return Err(Failure::hosts(
+                format!(
+                    "{} Docker engine(s) cannot be reached; nothing was changed",
+                    failed.len()
+                ),
+                &failed,
             ));
         }
         if let Some(pool) = fleet.ssh() {
@@ -230,8 +220,10 @@ pub async fn run(
         fleet: fleet.clone(),
         service,
         app_root: config.app_root.clone(),
+        delivery: delivery.clone(),
         rollout: None,
         config: Arc::new(config::redacted_json(&config)),
+        dry_run: req.dry_run,
     });
     let hook_count: usize = crate::stage::Stage::HOOKS
         .iter()

@@ -1,8 +1,8 @@
 //! post-deploy: hooks after the rollout, given its outcome and runtime. They
 //! run whether the rollout succeeded or failed (so they can record either).
 
-use crate::pipeline::{Run, StageError};
 use crate::plugin::bindings::types::{Outcome, Stage as WitStage};
+use crate::run::{Run, StageError, StageResult};
 use crate::stage::Stage;
 
 /// The outcome handed to post-deploy hooks.
@@ -16,7 +16,7 @@ pub fn outcome(run: &Run, rollout_error: Option<&StageError>) -> Outcome {
                 run.version,
                 run.selection.hosts.join(", ")
             ),
-            Some(e) => e.message.clone(),
+            Some(e) => e.message(),
         },
         runtime_ms: run.started.elapsed().as_millis() as u64,
         failed_stage: rollout_error.map(|_| WitStage::Rollout),
@@ -24,6 +24,6 @@ pub fn outcome(run: &Run, rollout_error: Option<&StageError>) -> Outcome {
 }
 
 /// Runs the post-deploy hooks.
-pub async fn run(run: &Run, outcome: Outcome) -> Result<((), String), String> {
-    super::hooks(run, Stage::PostDeploy, Some(outcome)).await
+pub async fn run(run: &Run, outcome: Outcome) -> StageResult<()> {
+    super::hooks::run(run, Stage::PostDeploy, Some(outcome)).await
 }

@@ -1,10 +1,10 @@
 //! pre-build: hooks before the image is built. A failing hook stops the
 //! deploy here.
 
-use crate::pipeline::Run;
+use crate::run::{Run, StageResult};
 use crate::stage::Stage;
 
 /// Runs the pre-build hooks.
-pub async fn run(run: &Run) -> Result<((), String), String> {
-    super::hooks(run, Stage::PreBuild, None).await
+pub async fn run(run: &Run) -> StageResult<()> {
+    super::hooks::run(run, Stage::PreBuild, None).await
 }

@@ -11,14 +11,15 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use tokio::sync::Semaphore;
 
-use crate::config::ProxySpec;
-use crate::config::{Config, RoleConfig};
+use crate::app_container;
+use crate::config::{Config, ProxySpec};
 use crate::docker::naming::ServiceId;
-use crate::docker::{ContainerFilter, Docker, DockerError, DockerOp, Readiness, RunSpec, Secret};
+use crate::docker::{ContainerFilter, Docker, DockerError, DockerOp, Readiness};
 use crate::events::{Event, Kind, Level, Reporter};
-use crate::fleet::{Fleet, Selection};
-use crate::proxy::{self, ProxyCommand};
-use crate::secrets::Secrets;
+use crate::fleet::Fleet;
+use crate::proxy::{self, ProxyCommand, ProxyError};
+use crate::secrets::{Secrets, SecretsError};
+use crate::selection::Selection;
 use crate::stage::Stage;
 
 /// A role on a host.
@@ -96,20 +97,31 @@ impl Step {
 }
 
 /// Why a step failed on a target.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 pub enum StepError {
     /// The call was wrong (unknown target, steps out of order).
+    #[error("{0}")]
     Invalid(String),
-    /// Docker failed or the container was not ready.
-    Failed(String),
-}
-
-impl std::fmt::Display for StepError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StepError::Invalid(m) | StepError::Failed(m) => f.write_str(m),
-        }
-    }
+    /// Docker on the target failed (or cannot be reached).
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    /// hoist-proxy on the target refused or failed.
+    #[error(transparent)]
+    Proxy(#[from] ProxyError),
+    /// A secret the container needs is missing.
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
+    /// The new container did not become ready (with its last output).
+    #[error("{0}")]
+    NotReady(String),
+    /// The new container failed and was removed; the old version serves.
+    #[error("{error}\n  {cleanup}")]
+    Discarded {
+        /// What failed.
+        error: Box<StepError>,
+        /// What happened to the new container.
+        cleanup: String,
+    },
 }
 
 /// Everything the steps need, shared by the strategy's calls.
@@ -123,63 +135,6 @@ pub struct Rollout {
     image: String,
     ledger: Mutex<BTreeMap<Target, TargetRecord>>,
     limit: Semaphore,
-}
-
-/// The `docker run` of an app container: a pure function of the config.
-pub fn app_run_spec(
-    config: &Config,
-    role: &RoleConfig,
-    host: &str,
-    version: &str,
-    image: &str,
-    secrets: &Secrets,
-) -> Result<RunSpec, crate::secrets::SecretsError> {
-    let sid: ServiceId = config.service_id();
-    let name = sid.container_name(&role.name, version);
-    let env = config.env_for(role, host);
-    let mut clear = env.clear.clone();
-    for (k, v) in [
-        ("KAMAL_CONTAINER_NAME", name.as_str()),
-        ("KAMAL_VERSION", version),
-        ("KAMAL_HOST", host),
-    ] {
-        clear.insert(k.into(), v.into());
-    }
-    if let Some(d) = &config.destination {
-        clear.insert("KAMAL_DESTINATION".into(), d.clone());
-    }
-    let mut secret_env = BTreeMap::new();
-    for (var, secret) in &env.secret {
-        let value: &Secret =
-            secrets.require(secret, &format!("env.secret of role `{}`", role.name))?;
-        secret_env.insert(var.clone(), value.clone());
-    }
-    let mut labels = role.labels.clone();
-    labels.extend(sid.labels(&role.name, version));
-    let host_part: String = host.chars().take(51).collect();
-    Ok(RunSpec {
-        name,
-        image: image.to_string(),
-        cmd: role.cmd.clone(),
-        env: clear,
-        secret_env,
-        labels,
-        volumes: config.volumes.clone(),
-        hostname: Some(format!(
-            "{}-{:012x}",
-            host_part.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-"),
-            rand::random::<u64>() & 0xffff_ffff_ffff
-        )),
-        restart: Some(role.restart.clone()),
-        // Kamal puts every app container on its network; the proxy reaches
-        // proxied ones there by name.
-        network: Some(crate::proxy::NETWORK.into()),
-        health_cmd: config.health_cmd.clone(),
-        health_interval: config.health_interval,
-        log_driver: role.log_driver.clone(),
-        log_opts: role.log_opts.clone(),
-        options: role.options.clone(),
-    })
 }
 
 impl Rollout {
@@ -326,54 +281,42 @@ impl Rollout {
         }
     }
 
-    fn failed(e: DockerError) -> StepError {
-        StepError::Failed(e.to_string())
-    }
-
     async fn start(&self, t: &Target) -> Result<String, StepError> {
         let role = self
             .config
             .role(&t.role)
             .ok_or_else(|| StepError::Invalid(format!("no role `{}`", t.role)))?;
-        let docker = self.fleet.docker(&t.host).await.map_err(Self::failed)?;
+        let docker = self.fleet.docker(&t.host).await?;
         let sid = self.config.service_id();
-        let spec = app_run_spec(
+        let spec = app_container::run_spec(
             &self.config,
             role,
             &t.host,
             &self.version,
             &self.image,
             &self.secrets,
-        )
-        .map_err(|e| StepError::Failed(e.to_string()))?;
+        )?;
         // Kamal's rule: a container already holding the name is renamed away.
-        if docker
-            .inspect(&spec.name)
-            .await
-            .map_err(Self::failed)?
-            .is_some()
-        {
+        if docker.inspect(&spec.name).await?.is_some() {
             let to = ServiceId::replaced_name(&spec.name);
             docker
                 .done(DockerOp::Rename {
                     container: spec.name.clone(),
                     to,
                 })
-                .await
-                .map_err(Self::failed)?;
+                .await?;
         }
         let old: Vec<String> = docker
             .containers(ContainerFilter {
                 labels: sid.filter(Some(&t.role)),
                 ..Default::default()
             })
-            .await
-            .map_err(Self::failed)?
+            .await?
             .into_iter()
             .map(|c| c.name)
             .collect();
         let name = spec.name.clone();
-        docker.run(spec).await.map_err(Self::failed)?;
+        docker.run(spec).await?;
         let msg = if old.is_empty() {
             format!("started {name}")
         } else {
@@ -401,12 +344,10 @@ impl Rollout {
         role: &str,
         container: &str,
         readiness_delay: Duration,
-    ) -> Result<(), String> {
+    ) -> Result<(), StepError> {
         match self.proxy_spec(role) {
             Some(spec) => {
-                let target = proxy::target_of(docker, container, spec)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let target = proxy::target_of(docker, container, spec).await?;
                 let check = ProxyCommand::Check {
                     target,
                     spec: spec.clone(),
@@ -432,10 +373,10 @@ impl Rollout {
                 };
                 match result {
                     Ok(()) => Ok(()),
-                    Err(e) => Err(format!(
+                    Err(e) => Err(StepError::NotReady(format!(
                         "{e}{}",
                         crate::docker::logs_suffix(&docker.logs(container, 20).await)
-                    )),
+                    ))),
                 }
             }
             None => docker
@@ -447,24 +388,33 @@ impl Rollout {
                     },
                 })
                 .await
-                .map_err(|e| e.to_string()),
+                .map_err(StepError::from),
         }
     }
 
     /// The new container failed: remove it so the old version keeps serving.
-    async fn discard(&self, t: &Target, docker: &Docker, name: &str, error: String) -> StepError {
+    async fn discard(
+        &self,
+        t: &Target,
+        docker: &Docker,
+        name: &str,
+        error: StepError,
+    ) -> StepError {
         let removed = docker.stop_and_remove(name, 1).await;
         self.update(t, |r| r.state = TargetState::Failed);
         let cleanup = match removed {
             Ok(()) => format!("{name} stopped and removed; the old version keeps running"),
             Err(re) => format!("removing {name} failed too: {re}"),
         };
-        StepError::Failed(format!("{error}\n  {cleanup}"))
+        StepError::Discarded {
+            error: Box::new(error),
+            cleanup,
+        }
     }
 
     async fn wait_healthy(&self, t: &Target, record: &TargetRecord) -> Result<String, StepError> {
         let name = record.new_container.clone().unwrap_or_default();
-        let docker = self.fleet.docker(&t.host).await.map_err(Self::failed)?;
+        let docker = self.fleet.docker(&t.host).await?;
         match self
             .ready(&docker, &t.role, &name, self.config.readiness_delay)
             .await
@@ -479,29 +429,25 @@ impl Rollout {
 
     /// Points the proxy at `container` for the role (health gate, atomic
     /// switch, drain of the old target); writes the role's certificate first.
-    async fn switch(&self, docker: &Docker, role: &str, container: &str) -> Result<String, String> {
+    async fn switch(
+        &self,
+        docker: &Docker,
+        role: &str,
+        container: &str,
+    ) -> Result<String, StepError> {
         let Some(spec) = self.proxy_spec(role) else {
             return Ok("routed (no proxy in front: nothing to switch)".into());
         };
         let service = proxy::service_name(&self.config.service_id(), role);
         if let Some(tls) = &spec.tls {
             let what = format!("proxy.ssl of role `{role}`");
-            let cert = self
-                .secrets
-                .require(&tls.certificate, &what)
-                .map_err(|e| e.to_string())?;
-            let key = self
-                .secrets
-                .require(&tls.private_key, &what)
-                .map_err(|e| e.to_string())?;
+            let cert = self.secrets.require(&tls.certificate, &what)?;
+            let key = self.secrets.require(&tls.private_key, &what)?;
             docker
                 .done(proxy::upload_tls(&service, cert.clone(), key.clone()))
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
         }
-        let target = proxy::target_of(docker, container, spec)
-            .await
-            .map_err(|e| e.to_string())?;
+        let target = proxy::target_of(docker, container, spec).await?;
         let deploy = ProxyCommand::Deploy {
             service: service.clone(),
             target,
@@ -509,9 +455,7 @@ impl Rollout {
             deploy_timeout: self.config.deploy_timeout,
             drain_timeout: self.config.drain_timeout,
         };
-        let out = proxy::exec(docker, &deploy)
-            .await
-            .map_err(|e| e.to_string())?;
+        let out = proxy::exec(docker, &deploy).await?;
         let last = out
             .lines()
             .rev()
@@ -529,7 +473,7 @@ impl Rollout {
 
     async fn route(&self, t: &Target, record: &TargetRecord) -> Result<String, StepError> {
         let name = record.new_container.clone().unwrap_or_default();
-        let docker = self.fleet.docker(&t.host).await.map_err(Self::failed)?;
+        let docker = self.fleet.docker(&t.host).await?;
         match self.switch(&docker, &t.role, &name).await {
             Ok(msg) => {
                 self.update(t, |r| r.state = TargetState::Routed);
@@ -549,7 +493,7 @@ impl Rollout {
     }
 
     async fn retire(&self, t: &Target, record: &TargetRecord) -> Result<String, StepError> {
-        let docker = self.fleet.docker(&t.host).await.map_err(Self::failed)?;
+        let docker = self.fleet.docker(&t.host).await?;
         let timeout = self.stop_timeout(&t.role);
         for old in &record.old_containers {
             docker
@@ -557,8 +501,7 @@ impl Rollout {
                     container: old.clone(),
                     timeout: Some(timeout),
                 })
-                .await
-                .map_err(Self::failed)?;
+                .await?;
         }
         self.update(t, |r| r.state = TargetState::Updated);
         Ok(if record.old_containers.is_empty() {
@@ -572,7 +515,7 @@ impl Rollout {
     }
 
     async fn roll_back(&self, t: &Target, record: &TargetRecord) -> Result<String, StepError> {
-        let docker = self.fleet.docker(&t.host).await.map_err(Self::failed)?;
+        let docker = self.fleet.docker(&t.host).await?;
         let Some(new) = record.new_container.clone() else {
             return Ok("nothing to roll back".into());
         };
@@ -583,19 +526,15 @@ impl Rollout {
         for old in &record.old_containers {
             let running = docker
                 .inspect(old)
-                .await
-                .map_err(Self::failed)?
+                .await?
                 .is_some_and(|s| s.state == "running");
             if !running {
                 docker
                     .done(DockerOp::Start {
                         container: old.clone(),
                     })
-                    .await
-                    .map_err(Self::failed)?;
-                self.ready(&docker, &t.role, old, Duration::ZERO)
-                    .await
-                    .map_err(StepError::Failed)?;
+                    .await?;
+                self.ready(&docker, &t.role, old, Duration::ZERO).await?;
             }
         }
         // Traffic back to the old container before the new one goes.
@@ -604,15 +543,11 @@ impl Rollout {
         {
             match record.old_containers.first() {
                 Some(old) => {
-                    self.switch(&docker, &t.role, old)
-                        .await
-                        .map_err(StepError::Failed)?;
+                    self.switch(&docker, &t.role, old).await?;
                 }
                 None => {
                     let service = proxy::service_name(&self.config.service_id(), &t.role);
-                    proxy::exec(&docker, &ProxyCommand::Remove { service })
-                        .await
-                        .map_err(|e| StepError::Failed(e.to_string()))?;
+                    proxy::exec(&docker, &ProxyCommand::Remove { service }).await?;
                 }
             }
         }
@@ -621,14 +556,12 @@ impl Rollout {
                 container: new.clone(),
                 timeout: Some(self.stop_timeout(&t.role)),
             })
-            .await
-            .map_err(Self::failed)?;
+            .await?;
         docker
             .done(DockerOp::Remove {
                 container: new.clone(),
             })
-            .await
-            .map_err(Self::failed)?;
+            .await?;
         self.update(t, |r| r.state = TargetState::RolledBack);
         Ok(if record.old_containers.is_empty() {
             format!("rolled back: removed {new} (no previous version was running)")

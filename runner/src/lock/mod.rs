@@ -1,7 +1,12 @@
 //! The deploy lock: a directory `.hoist/lock-<service>[-<destination>]` on
 //! the primary host, created atomically with `mkdir` (as Kamal's
 //! `.kamal/lock-*`), holding a `details` file that says who holds it, since
-//! when, for which version, and why.
+//! when, for which version, and why. [`with_lock`] is the one wrapper
+//! every command that changes something runs in (Kamal's `with_lock`).
+
+mod with_lock;
+
+pub use with_lock::{Ending, Interrupted, LockScope, Locked, Signals, with_lock};
 
 use crate::docker::naming::ServiceId;
 use crate::shell::{HostCommand, Shell, ShellError};

@@ -1,0 +1,193 @@
+//! `hoist plugin list|new|build|inspect`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+use super::common::Common;
+use crate::config;
+use crate::plugin::catalog::{Catalog, Origin};
+use crate::plugin::host::{PluginHost, default_cache_dir};
+use crate::plugin::manifest::PluginKind;
+use crate::plugin::scaffold;
+use crate::stage::Stage;
+
+/// `hoist plugin ...`.
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// List the plugins hoist can use (embedded and in the plugins dir), and check they load.
+    List,
+    /// Create a plugin crate that builds as is.
+    New {
+        /// The plugin's name (lowercase letters, digits, `-`).
+        name: String,
+        /// `hook` or `strategy`.
+        #[arg(long, value_parser = ["hook", "strategy"])]
+        kind: String,
+        /// For hooks: pre-build, pre-deploy (default) or post-deploy.
+        #[arg(long, default_value = "pre-deploy")]
+        stage: String,
+        /// Where to create it (default: ./NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The hoist-plugin SDK crate (default: the one this hoist was built from).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
+    /// Build a plugin crate for wasm32-wasip2, check it, and install it into the plugins dir.
+    Build {
+        /// The plugin crate (default: the current dir).
+        dir: Option<PathBuf>,
+        /// Install here (default: the config's plugins.dir, else .hoist/plugins).
+        #[arg(long)]
+        plugins_dir: Option<PathBuf>,
+    },
+    /// Show what a component is: kind, WIT version, imports and the capabilities they reach.
+    Inspect {
+        /// A .wasm component.
+        file: PathBuf,
+    },
+}
+
+pub fn plugin_new(
+    name: &str,
+    kind: &str,
+    stage: &str,
+    dir: Option<PathBuf>,
+    sdk: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let kind = match kind {
+        "strategy" => PluginKind::Strategy,
+        _ => PluginKind::Hook,
+    };
+    let stage = Stage::parse(stage).ok_or_else(|| {
+        anyhow::anyhow!("`{stage}` is not a stage (pre-build, pre-deploy, post-deploy)")
+    })?;
+    let dir = dir.unwrap_or_else(|| PathBuf::from(name));
+    scaffold::create(
+        &dir,
+        name,
+        kind,
+        stage,
+        &sdk.unwrap_or_else(scaffold::default_sdk),
+    )?;
+    println!(
+        "Created the {} plugin `{name}` in {}.\nNext: `hoist plugin build {}` (builds for wasm32-wasip2 and installs it into the plugins dir), then {}.",
+        kind.name(),
+        dir.display(),
+        dir.display(),
+        match kind {
+            PluginKind::Hook =>
+                format!("add `- {name}` under `hooks: {stage}:` in config/deploy.yml"),
+            PluginKind::Strategy => format!("`hoist deploy --strategy {name}`"),
+        }
+    );
+    Ok(())
+}
+
+pub fn plugin_build(
+    common: &Common,
+    dir: Option<PathBuf>,
+    plugins_dir: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let (default_dir, cache) = plugins_dir_and_cache(common)?;
+    let plugins_dir = plugins_dir.unwrap_or(default_dir);
+    let host = PluginHost::new(cache)?;
+    let dir = dir.unwrap_or_else(|| PathBuf::from("."));
+    let installed = scaffold::build(&dir, &plugins_dir, &host)?;
+    println!("Installed {}", installed.display());
+    Ok(())
+}
+
+pub fn plugin_inspect(common: &Common, file: &std::path::Path) -> anyhow::Result<()> {
+    let (_, cache) = plugins_dir_and_cache(common)?;
+    let host = PluginHost::new(cache)?;
+    let bytes =
+        std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let (_, info) = host
+        .inspect(&bytes)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    println!("kind:         {}", info.kind.name());
+    println!("wit:          hoist:plugin@{}", info.version);
+    println!("imports:      {}", info.imports.join(", "));
+    println!(
+        "capabilities: {}",
+        if info.capabilities.is_empty() {
+            "none (it can only log and read its context)".to_string()
+        } else {
+            info.capabilities.join("; ")
+        }
+    );
+    Ok(())
+}
+
+/// The config's plugins dir and compile cache, or the defaults without a config.
+fn plugins_dir_and_cache(common: &Common) -> anyhow::Result<(PathBuf, Option<PathBuf>)> {
+    match config::load(&common.load_options()) {
+        Ok(c) => Ok((
+            c.plugins_dir.clone(),
+            c.cache_dir.clone().or_else(default_cache_dir),
+        )),
+        Err(config::ConfigError::NotFound { .. }) => {
+            Ok((PathBuf::from(".hoist/plugins"), default_cache_dir()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn plugin_list(common: &Common) -> ExitCode {
+    let (plugins_dir, cache) = match plugins_dir_and_cache(common) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let catalog = Catalog::discover(&plugins_dir);
+    let host = match PluginHost::new(cache) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("plugins dir: {}", plugins_dir.display());
+    let mut bad = false;
+    for (name, entry) in &catalog.plugins {
+        let m = &entry.manifest;
+        let stages = if m.stages.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", m.stages.join(", "))
+        };
+        let origin = match &entry.origin {
+            Origin::Embedded => "embedded".to_string(),
+            Origin::Dir(d) if entry.overrides_embedded => {
+                format!("{} (replaces the embedded one)", d.display())
+            }
+            Origin::Dir(d) => d.display().to_string(),
+        };
+        let status = match host.load(entry) {
+            Ok(_) => "ok".to_string(),
+            Err(e) => {
+                bad = true;
+                format!("BROKEN: {e}")
+            }
+        };
+        println!(
+            "{name:<14} {:<8}{stages}  {}  ({origin}) {status}",
+            m.kind.name(),
+            m.description.as_deref().unwrap_or("")
+        );
+    }
+    for (path, why) in &catalog.problems {
+        bad = true;
+        println!("unusable: {}: {why}", path.display());
+    }
+    if bad {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,88 @@
+//! What commands that talk to hosts share: the config, the selection and
+//! the connections ([`connect`]), run without the lock for commands that
+//! only read ([`scoped`]) or inside [`crate::lock::with_lock`] for those that
+//! change something ([`locked`]).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use super::common::Common;
+use crate::config::{self, Config};
+use crate::fleet::{Connector, Fleet};
+use crate::lock::{Ending, LockScope, Locked, with_lock};
+use crate::manage::Scope;
+use crate::selection::{Selection, select};
+
+/// A command's work on its [`Scope`].
+pub type ScopeFn<'a> = Pin<Box<dyn Future<Output = anyhow::Result<()>> + 'a>>;
+
+/// Config, selection and connections for commands that talk to hosts.
+pub async fn connect(common: &Common) -> anyhow::Result<(Config, Selection, Fleet)> {
+    let c = config::load(&common.load_options())?;
+    let selection = select(&c, &common.filters())?;
+    let fleet = Fleet::new(
+        &selection.hosts,
+        Connector::real(c.ssh.clone(), None, &c.app_root),
+        None,
+    );
+    Ok((c, selection, fleet))
+}
+
+/// Runs `f` on the selected hosts (no lock: it only reads).
+pub async fn scoped(
+    common: &Common,
+    f: impl for<'a> FnOnce(&'a Scope<'a>) -> ScopeFn<'a>,
+) -> anyhow::Result<()> {
+    let (c, selection, fleet) = connect(common).await?;
+    let scope = Scope {
+        config: &c,
+        selection: &selection,
+        fleet: &fleet,
+    };
+    f(&scope).await
+}
+
+/// Runs `f` on the selected hosts holding the deploy lock (as Kamal does
+/// for commands that change things): Ctrl-C and SIGTERM stop it, and the
+/// audit line and the lock's release happen whatever the outcome.
+pub async fn locked(
+    common: &Common,
+    what: &str,
+    f: impl for<'a> FnOnce(&'a Scope<'a>) -> ScopeFn<'a>,
+) -> anyhow::Result<()> {
+    let (c, selection, fleet) = connect(common).await?;
+    let scope = Scope {
+        config: &c,
+        selection: &selection,
+        fleet: &fleet,
+    };
+    let lock = LockScope {
+        fleet: &fleet,
+        service: c.service_id(),
+        primary: selection.primary_host.clone(),
+        hosts: selection.hosts.clone(),
+        performer: crate::version::performer(&c.app_root),
+        version: common.app_version.clone().unwrap_or_else(|| "-".into()),
+        message: format!("hoist {what}"),
+        events: None,
+    };
+    let line = |host: &str, ending: Ending<'_, (), anyhow::Error>| {
+        let roles = selection.roles_on(host).join(", ");
+        let done = format!("`hoist {what}` on {} (role {roles})", c.service);
+        match ending {
+            Ending::Done(()) => format!("Ran {done}"),
+            Ending::Failed(e) => format!(
+                "Failed {done}: {}",
+                e.to_string().lines().next().unwrap_or("")
+            ),
+            Ending::Interrupted(i) => format!("Stopped {done}: {i}"),
+        }
+    };
+    with_lock(&lock, f(&scope), line).await.map_err(|e| match e {
+        Locked::Failed(e) => e,
+        Locked::Lock(l) => l.into(),
+        Locked::Interrupted(i) => anyhow::anyhow!(
+            "`hoist {what}` {i}; the lock is released and the audit log says so. Check the hosts with `hoist app details`"
+        ),
+    })
+}

@@ -1,0 +1,248 @@
+//! How the new version boots: `boot`, the Kamal 1 `healthcheck`, and hoist's
+//! `deploy` section (strategy, release command).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::de::{self, Deserializer, Unexpected};
+use serde::ser::Serializer;
+use serde::{Deserialize, Serialize};
+
+use super::ConfigError;
+use super::duration::*;
+use super::model::PluginUseConfig;
+use super::plugins::{Grants, Limits};
+use super::raw::RawConfig;
+use super::resolve::Cx;
+use super::shape::*;
+
+/// `boot`: boot the new containers in groups instead of all at once.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Boot {
+    /// `limit`: group size, a host count or a percentage of all hosts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<BootLimit>,
+    /// `wait`: seconds between groups.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait: Option<u64>,
+    /// `parallel_roles`: boot roles in parallel (default false).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parallel_roles: Option<bool>,
+}
+
+/// `boot.limit`: `2` (hosts per group) or `"25%"` (of all hosts, at least one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BootLimit {
+    /// A number of hosts.
+    Count(u32),
+    /// A percentage of the hosts, 1 to 100.
+    Percent(u8),
+}
+
+const BOOT_LIMIT_HELP: &str = "boot.limit must be a number of hosts or a percentage like \"25%\"";
+
+impl<'de> Deserialize<'de> for BootLimit {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct S;
+        impl<'de> Shape<'de> for S {
+            type Value = BootLimit;
+            fn expecting(&self) -> &'static str {
+                BOOT_LIMIT_HELP
+            }
+            fn wrong<E: de::Error>(&self, found: Unexpected<'_>) -> E {
+                E::custom(format_args!("{BOOT_LIMIT_HELP}, found {found}"))
+            }
+            fn scalar<E: de::Error>(self, found: Scalar<'_>) -> Result<Self::Value, E> {
+                let parsed = match found {
+                    Scalar::U64(n) => u32::try_from(n).ok().map(BootLimit::Count),
+                    Scalar::Str(s) => {
+                        let s = s.trim();
+                        match s.strip_suffix('%') {
+                            Some(p) => p
+                                .trim()
+                                .parse::<u8>()
+                                .ok()
+                                .filter(|p| (1..=100).contains(p))
+                                .map(BootLimit::Percent),
+                            None => s.parse::<u32>().ok().map(BootLimit::Count),
+                        }
+                    }
+                    _ => None,
+                };
+                parsed.ok_or_else(|| self.wrong(found.unexpected()))
+            }
+        }
+        read_shape(deserializer, S)
+    }
+}
+
+impl Serialize for BootLimit {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            BootLimit::Count(n) => serializer.serialize_u32(*n),
+            BootLimit::Percent(p) => serializer.collect_str(&format_args!("{p}%")),
+        }
+    }
+}
+
+/// `healthcheck`: Kamal 1.x container healthcheck settings (still accepted).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Healthcheck {
+    /// `path`: path checked (default `/up`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// `port`: port checked (default 3000).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// `max_attempts`: checks before giving up (default 7).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
+    /// `interval`: Docker healthcheck interval, e.g. `10s`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval: Option<String>,
+    /// `cmd`: healthcheck command.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cmd: Option<String>,
+    /// `log_lines`: container log lines shown on failure (default 50).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_lines: Option<u32>,
+    /// `cord`: cord file path, or `false` (kept as the text `"false"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cord: Option<String>,
+}
+
+/// `deploy` (hoist): strategy selection and the release command.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploySection {
+    /// `strategy`: name of the deploy strategy plugin.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
+    /// `roll_back_on_failure`: go back to the previous version when the deploy fails.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roll_back_on_failure: Option<bool>,
+    /// `strategies`: settings per strategy name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strategies: Option<BTreeMap<String, StrategyUse>>,
+    /// `release_command`: command run once in the new image before any container changes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release_command: Option<String>,
+    /// `release_command_timeout`: how long the release command may run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release_command_timeout: Option<DurationText>,
+}
+
+/// One entry of `deploy.strategies` (hoist).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StrategyUse {
+    /// `settings`: free-form settings handed to the strategy plugin.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settings: Option<BTreeMap<String, serde_json::Value>>,
+    /// `grants`: what the strategy plugin may do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grants: Option<Grants>,
+    /// `limits`: resource limits for the strategy plugin.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
+}
+
+/// How new versions boot and roll out.
+pub struct Resolved {
+    /// Kamal 1 `healthcheck.cmd` (a Docker health check for app containers).
+    pub health_cmd: Option<String>,
+    /// `healthcheck.interval`.
+    pub health_interval: Option<Duration>,
+    /// `readiness_delay` (default 7s).
+    pub readiness_delay: Duration,
+    /// `deploy_timeout` (default 30s).
+    pub deploy_timeout: Duration,
+    /// `drain_timeout` (default 30s).
+    pub drain_timeout: Duration,
+    /// `retain_containers` (default 5).
+    pub retain_containers: u32,
+    /// `boot.limit`.
+    pub boot_limit: Option<BootLimit>,
+    /// `boot.wait`.
+    pub boot_wait: Duration,
+    /// `deploy.strategy` (default `rolling`).
+    pub strategy: String,
+    /// Settings and grants per strategy name.
+    pub strategies: BTreeMap<String, PluginUseConfig>,
+    /// `deploy.roll_back_on_failure` (default true).
+    pub roll_back_on_failure: bool,
+    /// `deploy.release_command`, split like a shell would.
+    pub release_command: Option<Vec<String>>,
+    /// `deploy.release_command_timeout` (default 5 minutes, as fly).
+    pub release_command_timeout: Duration,
+}
+
+/// Resolves `boot`, the timeouts, `healthcheck`, `retain_containers` and
+/// hoist's `deploy` section.
+pub(super) fn resolve(raw: &RawConfig, cx: &Cx) -> Result<Resolved, ConfigError> {
+    let health_interval = match raw.healthcheck.as_ref().and_then(|h| h.interval.as_deref()) {
+        Some(i) => Some(
+            DurationText::new(i)
+                .and_then(|d| d.as_duration())
+                .map_err(|m| cx.err("healthcheck.interval", m.to_string()))?,
+        ),
+        None => None,
+    };
+    let retain_containers = raw.retain_containers.unwrap_or(5);
+    if retain_containers < 1 {
+        return Err(cx.err("retain_containers", "must be at least 1"));
+    }
+    let deploy = raw.deploy.clone().unwrap_or_default();
+    let mut strategies = BTreeMap::new();
+    for (name, s) in deploy.strategies.iter().flatten() {
+        strategies.insert(
+            name.clone(),
+            super::plugins::plugin_use(
+                cx,
+                format!("deploy.strategies.{name}"),
+                name,
+                s.settings.as_ref(),
+                &s.grants,
+                s.limits.as_ref(),
+            )?,
+        );
+    }
+    let release_command = deploy
+        .release_command
+        .as_deref()
+        .map(|c| {
+            shell_words::split(c)
+                .ok()
+                .filter(|w| !w.is_empty())
+                .ok_or_else(|| {
+                    cx.err(
+                        "deploy.release_command",
+                        format!("`{c}` is not a command (empty or unbalanced quotes)"),
+                    )
+                })
+        })
+        .transpose()?;
+    let release_command_timeout = match &deploy.release_command_timeout {
+        None => Duration::from_secs(300),
+        Some(t) => t
+            .as_duration()
+            .map_err(|e| cx.err("deploy.release_command_timeout", e.to_string()))?,
+    };
+    Ok(Resolved {
+        health_cmd: raw.healthcheck.as_ref().and_then(|h| h.cmd.clone()),
+        health_interval,
+        readiness_delay: Duration::from_secs(raw.readiness_delay.unwrap_or(7)),
+        deploy_timeout: Duration::from_secs(raw.deploy_timeout.unwrap_or(30)),
+        drain_timeout: Duration::from_secs(raw.drain_timeout.unwrap_or(30)),
+        retain_containers,
+        boot_limit: raw.boot.as_ref().and_then(|b| b.limit),
+        boot_wait: Duration::from_secs(raw.boot.as_ref().and_then(|b| b.wait).unwrap_or(0)),
+        strategy: deploy.strategy.clone().unwrap_or_else(|| "rolling".into()),
+        strategies,
+        roll_back_on_failure: deploy.roll_back_on_failure.unwrap_or(true),
+        release_command,
+        release_command_timeout,
+    })
+}

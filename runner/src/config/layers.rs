@@ -1,0 +1,248 @@
+//! Reading the config files: each file (`deploy.yml`, then
+//! `deploy.<destination>.yml`) is rendered (ERB), parsed and checked on its
+//! own so errors point at `file:line:column`, then the layers are
+//! deep-merged into one [`RawConfig`].
+
+use std::path::{Path, PathBuf};
+
+use super::raw::{self, RawConfig};
+use super::{ConfigError, LoadOptions, erb};
+
+/// The merged files, ready to resolve.
+pub struct Merged {
+    /// The merged config as written.
+    pub raw: RawConfig,
+    /// The files read, in merge order.
+    pub files: Vec<PathBuf>,
+    /// The files as errors name them (`a.yml + b.yml`).
+    pub names: String,
+}
+
+/// `config/deploy.yml` -> `config/deploy.staging.yml`.
+pub fn destination_file(config_file: &Path, destination: &str) -> PathBuf {
+    let stem = config_file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "deploy".into());
+    let ext = config_file
+        .extension()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "yml".into());
+    config_file.with_file_name(format!("{stem}.{destination}.{ext}"))
+}
+
+/// The app root: the directory holding `config/` when the file lives in a
+/// directory named `config` (Kamal's layout), else the file's directory.
+pub fn app_root(config_file: &Path) -> PathBuf {
+    let abs = std::path::absolute(config_file).unwrap_or_else(|_| config_file.to_path_buf());
+    let dir = abs.parent().map(Path::to_path_buf).unwrap_or_default();
+    match dir.file_name() {
+        Some(n) if n == "config" => dir.parent().map(Path::to_path_buf).unwrap_or(dir),
+        _ => dir,
+    }
+}
+
+/// Reads the config file and, with `-d`, its destination file.
+pub fn read(opts: &LoadOptions) -> Result<Merged, ConfigError> {
+    let path = &opts.config_file;
+    if !path.is_file() {
+        return Err(ConfigError::NotFound { path: path.clone() });
+    }
+    let mut layers = vec![read_layer(path, opts.destination.as_deref())?];
+    if let Some(dest) = &opts.destination {
+        let dpath = destination_file(path, dest);
+        if !dpath.is_file() {
+            return Err(ConfigError::DestinationNotFound {
+                destination: dest.clone(),
+                path: dpath,
+            });
+        }
+        layers.push(read_layer(&dpath, Some(dest))?);
+    }
+    let files: Vec<PathBuf> = layers.iter().map(|l| l.path.clone()).collect();
+    let names = files
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(" + ");
+    let raw = if layers.len() == 1 {
+        layers.remove(0).raw
+    } else {
+        merge(&layers, &names)?
+    };
+    Ok(Merged { raw, files, names })
+}
+
+/// One file, read, rendered and checked on its own.
+struct Layer {
+    path: PathBuf,
+    text: String,
+    raw: RawConfig,
+}
+
+fn read_layer(path: &Path, destination: Option<&str>) -> Result<Layer, ConfigError> {
+    let source = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let lookup = |name: &str| -> Option<String> {
+        if name == "KAMAL_DESTINATION" || name == "HOIST_DESTINATION" {
+            return destination.map(String::from);
+        }
+        std::env::var(name).ok()
+    };
+    let text = erb::render(&source, &lookup).map_err(|e| ConfigError::At {
+        path: path.to_path_buf(),
+        line: e.line as u64,
+        column: 1,
+        message: e.message,
+    })?;
+    let raw = raw::parse_str(&text).map_err(|e| located(path, &e))?;
+    check_root_keys(path, &text)?;
+    Ok(Layer {
+        path: path.to_path_buf(),
+        text,
+        raw,
+    })
+}
+
+/// Deep-merges the layers (maps merge, anything else is replaced) and reads
+/// the result again, so the merged config passes the same checks.
+fn merge(layers: &[Layer], names: &str) -> Result<RawConfig, ConfigError> {
+    let mut merged = serde_json::Value::Object(Default::default());
+    for layer in layers {
+        let v: serde_json::Value =
+            serde_saphyr::from_str(&layer.text).map_err(|e| located(&layer.path, &e))?;
+        deep_merge(&mut merged, v);
+    }
+    if let Some(map) = merged.as_object_mut() {
+        map.retain(|k, _| !k.starts_with("x-"));
+    }
+    let text = serde_saphyr::to_string(&merged).map_err(|e| ConfigError::Key {
+        files: names.to_string(),
+        key: "(merge)".into(),
+        message: e.to_string(),
+    })?;
+    raw::parse_str(&text).map_err(|e| ConfigError::Key {
+        files: names.to_string(),
+        key: "(merged config)".into(),
+        message: e.without_snippet().to_string(),
+    })
+}
+
+fn located(path: &Path, e: &serde_saphyr::Error) -> ConfigError {
+    let inner = e.without_snippet();
+    let (line, column) = e
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((0, 0));
+    let mut message = inner.to_string();
+    // serde-saphyr appends " at line L, column C"; we print it up front.
+    if let Some(i) = message.rfind(" at line ") {
+        message.truncate(i);
+    }
+    if line == 0 {
+        return ConfigError::Key {
+            files: path.display().to_string(),
+            key: "(file)".into(),
+            message,
+        };
+    }
+    ConfigError::At {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message,
+    }
+}
+
+/// Unknown root keys (other than Kamal's `x-*` anchor holders) are errors.
+fn check_root_keys(path: &Path, text: &str) -> Result<(), ConfigError> {
+    let value: serde_json::Value = serde_saphyr::from_str(text).map_err(|e| located(path, &e))?;
+    let Some(map) = value.as_object() else {
+        if value.is_null() {
+            return Ok(());
+        }
+        return Err(ConfigError::At {
+            path: path.to_path_buf(),
+            line: 1,
+            column: 1,
+            message: "the config must be a map of keys (service, image, servers, ...)".into(),
+        });
+    };
+    for key in map.keys() {
+        if key.starts_with("x-") || raw::ROOT_KEYS.contains(&key.as_str()) {
+            continue;
+        }
+        let line = text
+            .lines()
+            .position(|l| {
+                l.strip_prefix(key.as_str())
+                    .or_else(|| l.strip_prefix(&format!("\"{key}\"")))
+                    .is_some_and(|rest| rest.trim_start().starts_with(':'))
+            })
+            .map_or(0, |i| i as u64 + 1);
+        let hint = closest(key, raw::ROOT_KEYS)
+            .map(|k| format!(" (did you mean `{k}`?)"))
+            .unwrap_or_default();
+        let message = format!("unknown key `{key}`{hint}");
+        return Err(if line > 0 {
+            ConfigError::At {
+                path: path.to_path_buf(),
+                line,
+                column: 1,
+                message,
+            }
+        } else {
+            ConfigError::Key {
+                files: path.display().to_string(),
+                key: key.clone(),
+                message,
+            }
+        });
+    }
+    Ok(())
+}
+
+/// The known word closest to `word`, if it is a likely typo.
+fn closest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
+    fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut prev: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut cur = vec![i + 1];
+            for (j, cb) in b.iter().enumerate() {
+                cur.push(
+                    (prev[j] + usize::from(ca != *cb))
+                        .min(prev[j + 1] + 1)
+                        .min(cur[j] + 1),
+                );
+            }
+            prev = cur;
+        }
+        prev[b.len()]
+    }
+    known
+        .iter()
+        .map(|k| (distance(word, k), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
+        .min()
+        .map(|(_, k)| k)
+}
+
+/// Deep merge: maps merge key by key, anything else is replaced.
+fn deep_merge(base: &mut serde_json::Value, over: serde_json::Value) {
+    match (base, over) {
+        (serde_json::Value::Object(b), serde_json::Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(slot) => deep_merge(slot, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
+    }
+}

@@ -1,0 +1,259 @@
+//! hoist's `plugins` and `hooks` sections, and the `grants`/`limits` every
+//! plugin use takes.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::de::{self, Deserializer, MapAccess};
+use serde::ser::Serializer;
+use serde::{Deserialize, Serialize};
+
+use super::ConfigError;
+use super::duration::DurationText;
+use super::model::PluginUseConfig;
+use super::raw::RawConfig;
+use super::resolve::Cx;
+use super::shape::*;
+use crate::capabilities::{Capabilities, DockerAccess};
+use crate::stage::Stage;
+
+/// `plugins` (hoist): where plugin components are found and cached.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginsSection {
+    /// `dir`: directory searched for plugins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+    /// `cache_dir`: directory for compiled plugin caches.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_dir: Option<String>,
+}
+
+/// `hooks` (hoist): plugins run at each deploy stage. The YAML keys are kebab-case, so an
+/// unknown stage (e.g. `pre-boot`) is an unknown-field error at that key.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HooksSection {
+    /// `pre-build`: before the image is built.
+    #[serde(rename = "pre-build", skip_serializing_if = "Option::is_none")]
+    pub pre_build: Option<Vec<HookEntry>>,
+    /// `pre-deploy`: before the deploy starts.
+    #[serde(rename = "pre-deploy", skip_serializing_if = "Option::is_none")]
+    pub pre_deploy: Option<Vec<HookEntry>>,
+    /// `post-deploy`: after the deploy finished.
+    #[serde(rename = "post-deploy", skip_serializing_if = "Option::is_none")]
+    pub post_deploy: Option<Vec<HookEntry>>,
+}
+
+/// One entry of a `hooks` stage: a plugin name, or a map with the plugin and its settings.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HookEntry {
+    /// `- slack-notify`.
+    Name(String),
+    /// `- {plugin: slack-notify, settings: {...}, grants: {...}, limits: {...}}`.
+    Use(Box<PluginUse>),
+}
+
+impl<'de> Deserialize<'de> for HookEntry {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct S;
+        impl<'de> Shape<'de> for S {
+            type Value = HookEntry;
+            fn expecting(&self) -> &'static str {
+                "a plugin name or a map with plugin, settings, grants and limits"
+            }
+            fn scalar<E: de::Error>(self, found: Scalar<'_>) -> Result<Self::Value, E> {
+                match found {
+                    Scalar::Str(s) => Ok(HookEntry::Name(s.to_owned())),
+                    other => Err(self.wrong(other.unexpected())),
+                }
+            }
+            fn map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                map_as(map).map(|u| HookEntry::Use(Box::new(u)))
+            }
+        }
+        read_shape(deserializer, S)
+    }
+}
+
+impl Serialize for HookEntry {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            HookEntry::Name(name) => serializer.serialize_str(name),
+            HookEntry::Use(plugin_use) => plugin_use.serialize(serializer),
+        }
+    }
+}
+
+/// The map form of a hook entry (hoist).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginUse {
+    /// `plugin`: the plugin name (required).
+    pub plugin: String,
+    /// `settings`: free-form settings handed to the plugin.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settings: Option<BTreeMap<String, serde_json::Value>>,
+    /// `grants`: what the plugin may do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grants: Option<Grants>,
+    /// `limits`: resource limits for the plugin.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
+}
+
+/// `grants` (hoist): capabilities given to a plugin.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grants {
+    /// `docker`: `none`, `read` or `write` (checked later).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub docker: Option<String>,
+    /// `commands`: commands the plugin may run on hosts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commands: Option<Vec<String>>,
+    /// `hosts`: hosts the plugin may reach.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<Vec<String>>,
+    /// `roles`: roles whose hosts the plugin may reach with Docker.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
+    /// `state`: access to hoist's deploy state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<bool>,
+    /// `http`: hosts (`host` or `host:port`, `*` wildcards) the plugin may POST to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<Vec<String>>,
+    /// `config`: config key patterns the plugin may read (`env.clear.*`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<Vec<String>>,
+}
+
+/// `limits` (hoist): resource limits for a plugin.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// `timeout`: longest run time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<DurationText>,
+    /// `memory`: memory limit, e.g. `64MiB` (checked later).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+}
+
+/// Where plugins live, and the hooks of each stage.
+pub struct Resolved {
+    /// `plugins.dir` (default `.hoist/plugins`).
+    pub dir: PathBuf,
+    /// `plugins.cache_dir`.
+    pub cache_dir: Option<PathBuf>,
+    /// Where plugins' state dirs live (`.hoist/state`).
+    pub state_dir: PathBuf,
+    /// Hooks per stage, in run order.
+    pub hooks: BTreeMap<Stage, Vec<PluginUseConfig>>,
+}
+
+/// Resolves `plugins` and `hooks`.
+pub(super) fn resolve(raw: &RawConfig, cx: &Cx) -> Result<Resolved, ConfigError> {
+    let plugins = raw.plugins.clone().unwrap_or_default();
+    let mut hooks: BTreeMap<Stage, Vec<PluginUseConfig>> = BTreeMap::new();
+    if let Some(h) = &raw.hooks {
+        for (stage, entries) in [
+            (Stage::PreBuild, &h.pre_build),
+            (Stage::PreDeploy, &h.pre_deploy),
+            (Stage::PostDeploy, &h.post_deploy),
+        ] {
+            for (i, entry) in entries.iter().flatten().enumerate() {
+                let key = format!("hooks.{stage}[{i}]");
+                let u = match entry {
+                    HookEntry::Name(n) => plugin_use(cx, key, n, None, &None, None)?,
+                    HookEntry::Use(u) => plugin_use(
+                        cx,
+                        key,
+                        &u.plugin,
+                        u.settings.as_ref(),
+                        &u.grants,
+                        u.limits.as_ref(),
+                    )?,
+                };
+                hooks.entry(stage).or_default().push(u);
+            }
+        }
+    }
+    Ok(Resolved {
+        dir: cx.rel(plugins.dir.as_deref().unwrap_or(".hoist/plugins")),
+        cache_dir: plugins.cache_dir.as_deref().map(|p| cx.rel(p)),
+        state_dir: cx.app_root.join(".hoist/state"),
+        hooks,
+    })
+}
+
+/// A note when the app has Kamal shell hooks hoist does not run.
+pub(super) fn hooks_dir_note(raw: &RawConfig, cx: &Cx) -> Option<String> {
+    let dir = cx.rel(raw.hooks_path.as_deref().unwrap_or(".kamal/hooks"));
+    dir.is_dir().then(|| {
+        format!(
+            "{} holds Kamal shell hooks; hoist runs WebAssembly hooks configured under `hooks:` and does not run those scripts",
+            dir.display()
+        )
+    })
+}
+
+fn grants(cx: &Cx, key: &str, g: &Option<Grants>) -> Result<Option<Capabilities>, ConfigError> {
+    let Some(g) = g else { return Ok(None) };
+    let docker = match g.docker.as_deref() {
+        None => DockerAccess::None,
+        Some(t) => DockerAccess::parse(t).ok_or_else(|| {
+            cx.err(
+                format!("{key}.grants.docker"),
+                format!("`{t}` is not one of none, read, write"),
+            )
+        })?,
+    };
+    Ok(Some(Capabilities {
+        docker,
+        commands: g.commands.clone().unwrap_or_default(),
+        hosts: g.hosts.clone().unwrap_or_default(),
+        roles: g.roles.clone().unwrap_or_default(),
+        rollout: true,
+        state: g.state.unwrap_or(false),
+        http: g.http.clone().unwrap_or_default(),
+        config: g.config.clone().unwrap_or_default(),
+    }))
+}
+
+/// One use of a plugin (a hook entry or a strategy) with its settings,
+/// grants and limits checked.
+pub(super) fn plugin_use(
+    cx: &Cx,
+    key: String,
+    plugin: &str,
+    settings: Option<&BTreeMap<String, serde_json::Value>>,
+    g: &Option<Grants>,
+    limits: Option<&Limits>,
+) -> Result<PluginUseConfig, ConfigError> {
+    let timeout = match limits.and_then(|l| l.timeout.as_ref()) {
+        Some(t) => Some(
+            t.as_duration()
+                .map_err(|m| cx.err(format!("{key}.limits.timeout"), m.to_string()))?,
+        ),
+        None => None,
+    };
+    let memory = match limits.and_then(|l| l.memory.as_deref()) {
+        Some(m) => Some(crate::units::parse_size(m).ok_or_else(|| {
+            cx.err(
+                format!("{key}.limits.memory"),
+                format!("`{m}` is not a size like 64MiB"),
+            )
+        })?),
+        None => None,
+    };
+    Ok(PluginUseConfig {
+        plugin: plugin.to_string(),
+        settings: settings.cloned().unwrap_or_default(),
+        grants: grants(cx, &key, g)?,
+        timeout,
+        memory,
+        key_path: key,
+    })
+}

@@ -1,0 +1,356 @@
+//! `proxy`: how hoist-proxy fronts the app (Kamal's kamal-proxy keys).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::de::{self, Deserializer, MapAccess};
+use serde::ser::Serializer;
+use serde::{Deserialize, Serialize};
+
+use super::ConfigError;
+use super::model::{ProxyRunSpec, ProxySpec, TlsSecrets};
+use super::raw::RawConfig;
+use super::resolve::Cx;
+use super::shape::*;
+use super::values::*;
+
+/// `proxy` (root, role or accessory): kamal-proxy settings (Kamal `docs/proxy.yml`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Proxy {
+    /// `host`: routing host (comma-separated list allowed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// `hosts`: routing hosts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<Vec<String>>,
+    /// `app_port`: the port the app listens on in the container (default 80).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_port: Option<u16>,
+    /// `ssl`: `true` (Let's Encrypt), `false`, or a custom certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssl: Option<ProxySsl>,
+    /// `ssl_redirect`: redirect HTTP to HTTPS (default true with SSL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssl_redirect: Option<bool>,
+    /// `forward_headers`: pass on `X-Forwarded-*` headers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forward_headers: Option<bool>,
+    /// `response_timeout`: seconds to wait for the app's response (default 30).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_timeout: Option<u64>,
+    /// `path_prefix`: route only this path prefix (comma-separated list allowed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_prefix: Option<String>,
+    /// `path_prefixes`: route only these path prefixes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_prefixes: Option<Vec<String>>,
+    /// `strip_path_prefix`: strip the prefix before forwarding (default true).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strip_path_prefix: Option<bool>,
+    /// `healthcheck`: the proxy's deploy-time health check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<ProxyHealthcheck>,
+    /// `buffering`: request/response buffering.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub buffering: Option<ProxyBuffering>,
+    /// `logging`: extra headers to log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logging: Option<ProxyLogging>,
+    /// `run`: how the kamal-proxy container itself is run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<ProxyRun>,
+}
+
+/// `proxy.ssl`: `true`/`false`, or `{certificate_pem, private_key_pem}` naming secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxySsl {
+    /// `ssl: true` (automatic Let's Encrypt) / `ssl: false`.
+    Enabled(bool),
+    /// `ssl: {certificate_pem: SECRET, private_key_pem: SECRET}`.
+    Custom(ProxySslCertificate),
+}
+
+impl<'de> Deserialize<'de> for ProxySsl {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct S;
+        impl<'de> Shape<'de> for S {
+            type Value = ProxySsl;
+            fn expecting(&self) -> &'static str {
+                "true, false, or a map with certificate_pem and private_key_pem"
+            }
+            fn scalar<E: de::Error>(self, found: Scalar<'_>) -> Result<Self::Value, E> {
+                match found {
+                    Scalar::Bool(b) => Ok(ProxySsl::Enabled(b)),
+                    other => Err(self.wrong(other.unexpected())),
+                }
+            }
+            fn map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                map_as(map).map(ProxySsl::Custom)
+            }
+        }
+        read_shape(deserializer, S)
+    }
+}
+
+impl Serialize for ProxySsl {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ProxySsl::Enabled(b) => serializer.serialize_bool(*b),
+            ProxySsl::Custom(cert) => cert.serialize(serializer),
+        }
+    }
+}
+
+/// `proxy.ssl` map form: a custom certificate read from secrets.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxySslCertificate {
+    /// `certificate_pem`: secret name holding the PEM certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate_pem: Option<String>,
+    /// `private_key_pem`: secret name holding the PEM private key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub private_key_pem: Option<String>,
+}
+
+/// `proxy.healthcheck`: the proxy's health check of a new container.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyHealthcheck {
+    /// `interval`: seconds between checks (default 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval: Option<u64>,
+    /// `path`: path to GET (default `/up`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// `timeout`: seconds per check (default 5).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u64>,
+}
+
+/// `proxy.buffering`: request and response buffering in the proxy.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyBuffering {
+    /// `requests`: buffer request bodies (Kamal default true).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requests: Option<bool>,
+    /// `responses`: buffer response bodies (Kamal default true).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub responses: Option<bool>,
+    /// `max_request_body`: bytes; larger requests get 413 (0 = unlimited).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_request_body: Option<u64>,
+    /// `max_response_body`: bytes (0 = unlimited).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_response_body: Option<u64>,
+    /// `memory`: bytes buffered in memory before spilling to disk.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u64>,
+}
+
+/// `proxy.logging`: extra headers in the proxy's request log.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyLogging {
+    /// `request_headers`: request headers to log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_headers: Option<Vec<String>>,
+    /// `response_headers`: response headers to log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_headers: Option<Vec<String>>,
+}
+
+/// `proxy.run`: how the kamal-proxy container is booted on each host.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyRun {
+    /// `http_port`: published HTTP port (default 80).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_port: Option<u16>,
+    /// `https_port`: published HTTPS port (default 443).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub https_port: Option<u16>,
+    /// `metrics_port`: Prometheus metrics port (unset = off).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_port: Option<u16>,
+    /// `debug`: run the proxy with `--debug`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub debug: Option<bool>,
+    /// `log_max_size`: Docker `max-size` log option (default `10m`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_max_size: Option<String>,
+    /// `publish`: publish the ports on the host (default true).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub publish: Option<bool>,
+    /// `bind_ips`: host addresses to publish on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind_ips: Option<Vec<String>>,
+    /// `registry`: registry of the proxy image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
+    /// `repository`: proxy image repository (default `basecamp/kamal-proxy`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    /// `version`: proxy image tag.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// `options`: extra `docker run` flags for the proxy container.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub options: Option<BTreeMap<String, OptionValue>>,
+}
+
+/// A role's `proxy` map merged over the root one (the role wins per key).
+pub(super) fn merge(root: Option<&Proxy>, role: &Proxy) -> Proxy {
+    let Some(root) = root else {
+        return role.clone();
+    };
+    let r = role.clone();
+    // `host`/`hosts` (and the two path keys) are one setting each.
+    let role_hosts = r.host.is_some() || r.hosts.is_some();
+    let role_paths = r.path_prefix.is_some() || r.path_prefixes.is_some();
+    Proxy {
+        host: if role_hosts {
+            r.host
+        } else {
+            root.host.clone()
+        },
+        hosts: if role_hosts {
+            r.hosts
+        } else {
+            root.hosts.clone()
+        },
+        app_port: r.app_port.or(root.app_port),
+        ssl: r.ssl.or(root.ssl.clone()),
+        ssl_redirect: r.ssl_redirect.or(root.ssl_redirect),
+        forward_headers: r.forward_headers.or(root.forward_headers),
+        response_timeout: r.response_timeout.or(root.response_timeout),
+        path_prefix: if role_paths {
+            r.path_prefix
+        } else {
+            root.path_prefix.clone()
+        },
+        path_prefixes: if role_paths {
+            r.path_prefixes
+        } else {
+            root.path_prefixes.clone()
+        },
+        strip_path_prefix: r.strip_path_prefix.or(root.strip_path_prefix),
+        healthcheck: r.healthcheck.or(root.healthcheck.clone()),
+        buffering: r.buffering.or(root.buffering.clone()),
+        logging: r.logging.or(root.logging.clone()),
+        run: r.run.or(root.run.clone()),
+    }
+}
+
+/// Resolves a role's proxy map (`key` names it in errors).
+pub(super) fn resolve_spec(cx: &Cx, key: &str, p: &Proxy) -> Result<ProxySpec, ConfigError> {
+    let tls = match &p.ssl {
+        None | Some(ProxySsl::Enabled(false)) => None,
+        Some(ProxySsl::Enabled(true)) => {
+            return Err(cx.err(
+                format!("{key}.ssl"),
+                "`ssl: true` asks for Let's Encrypt certificates, which hoist-proxy does not fetch; \
+                 give your own: `ssl: {certificate_pem: CERT_SECRET, private_key_pem: KEY_SECRET}` \
+                 (names of secrets holding PEM text)",
+            ));
+        }
+        Some(ProxySsl::Custom(c)) => match (&c.certificate_pem, &c.private_key_pem) {
+            (Some(cert), Some(key_pem)) => Some(TlsSecrets {
+                certificate: cert.clone(),
+                private_key: key_pem.clone(),
+            }),
+            _ => {
+                return Err(cx.err(
+                    format!("{key}.ssl"),
+                    "needs both certificate_pem and private_key_pem (secret names)",
+                ));
+            }
+        },
+    };
+    let hosts = comma_list(&p.host, &p.hosts);
+    if tls.is_some() && hosts.is_empty() {
+        return Err(cx.err(
+            format!("{key}.host"),
+            "TLS needs the host name(s) the certificate is for: set `host:` or `hosts:`",
+        ));
+    }
+    let mut path_prefixes = comma_list(&p.path_prefix, &p.path_prefixes);
+    for prefix in &path_prefixes {
+        if !prefix.starts_with('/') {
+            return Err(cx.err(
+                format!("{key}.path_prefix"),
+                format!("`{prefix}` must start with `/`"),
+            ));
+        }
+    }
+    if path_prefixes.is_empty() {
+        path_prefixes.push("/".into());
+    }
+    let hc = p.healthcheck.clone().unwrap_or_default();
+    let health_path = hc.path.unwrap_or_else(|| "/up".into());
+    if !health_path.starts_with('/') {
+        return Err(cx.err(
+            format!("{key}.healthcheck.path"),
+            format!("`{health_path}` must start with `/`"),
+        ));
+    }
+    Ok(ProxySpec {
+        hosts,
+        app_port: p.app_port.unwrap_or(80),
+        path_prefixes,
+        strip_path_prefix: p.strip_path_prefix.unwrap_or(true),
+        health_path,
+        health_interval: Duration::from_secs(hc.interval.unwrap_or(1).max(1)),
+        health_timeout: Duration::from_secs(hc.timeout.unwrap_or(5).max(1)),
+        response_timeout: Duration::from_secs(p.response_timeout.unwrap_or(30)),
+        ssl_redirect: p.ssl_redirect.unwrap_or(true),
+        forward_headers: p.forward_headers,
+        tls,
+    })
+}
+
+/// `proxy.run` with defaults.
+pub(super) fn run_spec(run: Option<&ProxyRun>) -> ProxyRunSpec {
+    let r = run.cloned().unwrap_or_default();
+    let mut ignored = String::new();
+    ProxyRunSpec {
+        http_port: r.http_port.unwrap_or(80),
+        https_port: r.https_port.unwrap_or(443),
+        bind_ips: r.bind_ips.unwrap_or_default(),
+        publish: r.publish.unwrap_or(true),
+        log_max_size: r.log_max_size.unwrap_or_else(|| "10m".into()),
+        options: r
+            .options
+            .as_ref()
+            .map(|o| docker_options(o, &mut ignored))
+            .unwrap_or_default(),
+    }
+}
+
+/// `proxy` keys hoist accepts but does not act on, as notes.
+pub(super) fn notes(raw: &RawConfig) -> Vec<String> {
+    let Some(p) = &raw.proxy else {
+        return Vec::new();
+    };
+    let mut unused = Vec::new();
+    if p.buffering.is_some() {
+        unused.push("proxy.buffering (hoist-proxy streams bodies)");
+    }
+    if p.logging.is_some() {
+        unused.push("proxy.logging (hoist-proxy logs method, path, status and time)");
+    }
+    if p.run.as_ref().is_some_and(|r| {
+        r.metrics_port.is_some()
+            || r.registry.is_some()
+            || r.repository.is_some()
+            || r.version.is_some()
+    }) {
+        unused.push("proxy.run metrics_port/registry/repository/version (hoist builds and ships its own proxy image)");
+    }
+    unused
+        .into_iter()
+        .map(|u| format!("{u} is accepted but not acted on"))
+        .collect()
+}

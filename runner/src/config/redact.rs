@@ -1,0 +1,46 @@
+//! The merged config with secret values redacted: printed by `hoist config`,
+//! and what plugins may read by key (`context.config`).
+
+use super::Config;
+use super::raw::RawConfig;
+use super::values::Secretable;
+
+/// The merged config as YAML with secret values redacted (`hoist config`).
+pub fn redacted_yaml(config: &Config) -> String {
+    serde_saphyr::to_string(&redacted(config))
+        .unwrap_or_else(|e| format!("# cannot print the config: {e}\n"))
+}
+
+/// The merged config as JSON with secret values redacted: what plugins may
+/// read by key (`context.config`).
+pub fn redacted_json(config: &Config) -> serde_json::Value {
+    serde_json::to_value(redacted(config)).unwrap_or(serde_json::Value::Null)
+}
+
+/// A value of `tree` by dotted key (`env.clear.GREETING`, `servers.web.hosts.0`).
+pub fn lookup<'a>(tree: &'a serde_json::Value, key: &str) -> Option<&'a serde_json::Value> {
+    key.split('.').try_fold(tree, |v, part| match v {
+        serde_json::Value::Object(m) => m.get(part),
+        serde_json::Value::Array(a) => part.parse::<usize>().ok().and_then(|i| a.get(i)),
+        _ => None,
+    })
+}
+
+fn redacted(config: &Config) -> RawConfig {
+    let mut raw = config.raw.clone();
+    if let Some(r) = raw.registry.as_mut() {
+        for s in [&mut r.username, &mut r.password] {
+            if let Some(Secretable::Literal(v)) = s {
+                *v = "[REDACTED]".into();
+            }
+        }
+    }
+    if let Some(b) = raw.builder.as_mut()
+        && let Some(args) = b.args.as_mut()
+    {
+        for v in args.values_mut() {
+            *v = "[REDACTED]".into();
+        }
+    }
+    raw
+}

@@ -1,0 +1,157 @@
+//! From the merged [`RawConfig`] to a [`Config`]: each section resolves
+//! itself (its defaults and rules, in its own module); this module orders
+//! them and checks what spans sections (the service name, a required
+//! destination, where the secrets files are).
+
+use std::path::{Path, PathBuf};
+
+use super::raw::RawConfig;
+use super::{Config, ConfigError, layers};
+use super::{accessories, builder, deploy, env, plugins, proxy, registry, servers, ssh};
+
+/// What every section's resolve step needs: the files (for error messages)
+/// and the app root (for relative paths).
+pub struct Cx<'a> {
+    /// The files as errors name them (`a.yml + b.yml`).
+    pub files: &'a str,
+    /// Where relative paths start.
+    pub app_root: &'a Path,
+}
+
+impl Cx<'_> {
+    /// An error at `key` of the merged config.
+    pub fn err(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError::Key {
+            files: self.files.to_string(),
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A config path, relative to the app root.
+    pub fn rel(&self, p: &str) -> PathBuf {
+        normalize(&self.app_root.join(p))
+    }
+}
+
+/// Drops `.` components (`/app/./Dockerfile` -> `/app/Dockerfile`).
+pub fn normalize(p: &Path) -> PathBuf {
+    p.components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
+}
+
+/// Applies defaults and checks the rules that need the whole config.
+pub fn resolve(
+    raw: RawConfig,
+    files: Vec<PathBuf>,
+    destination: Option<String>,
+    names: &str,
+) -> Result<Config, ConfigError> {
+    let app_root = layers::app_root(&files[0]);
+    let cx = Cx {
+        files: names,
+        app_root: &app_root,
+    };
+    let service = service(&raw, &cx)?;
+    if raw.require_destination == Some(true) && destination.is_none() {
+        return Err(cx.err(
+            "require_destination",
+            "this config requires a destination: pass -d <destination>",
+        ));
+    }
+    let registry = registry::resolve(&raw, &service, &cx)?;
+    let (root_env, tag_env) = env::resolve(&raw);
+    let servers = servers::resolve(&raw, &root_env, &cx)?;
+    let build = builder::resolve(&raw, &cx);
+    let deploy = deploy::resolve(&raw, &cx)?;
+    let plugins = plugins::resolve(&raw, &cx)?;
+    let ssh = ssh::resolve(&raw, &cx)?;
+    let mut notes = proxy::notes(&raw);
+    notes.extend(accessories::notes(&raw));
+    notes.extend(plugins::hooks_dir_note(&raw, &cx));
+    let secrets_files = secrets_files(&raw, &cx, destination.as_deref());
+    Ok(Config {
+        files,
+        app_root: app_root.clone(),
+        destination,
+        service,
+        image: registry.image,
+        repository: registry.repository,
+        registry: registry.registry,
+        roles: servers.roles,
+        primary_role: servers.primary_role,
+        host_tags: servers.host_tags,
+        tag_env,
+        volumes: raw.volumes.clone().unwrap_or_default(),
+        build,
+        health_cmd: deploy.health_cmd,
+        health_interval: deploy.health_interval,
+        readiness_delay: deploy.readiness_delay,
+        deploy_timeout: deploy.deploy_timeout,
+        drain_timeout: deploy.drain_timeout,
+        proxy_run: proxy::run_spec(raw.proxy.as_ref().and_then(|p| p.run.as_ref())),
+        retain_containers: deploy.retain_containers,
+        boot_limit: deploy.boot_limit,
+        boot_wait: deploy.boot_wait,
+        max_concurrency: ssh.max_concurrent_starts,
+        ssh,
+        plugins_dir: plugins.dir,
+        cache_dir: plugins.cache_dir,
+        state_dir: plugins.state_dir,
+        hooks: plugins.hooks,
+        strategy: deploy.strategy,
+        strategies: deploy.strategies,
+        roll_back_on_failure: deploy.roll_back_on_failure,
+        release_command: deploy.release_command,
+        release_command_timeout: deploy.release_command_timeout,
+        secrets_files,
+        notes,
+        raw,
+    })
+}
+
+/// `service`: required, a Docker-name-safe word.
+fn service(raw: &RawConfig, cx: &Cx) -> Result<String, ConfigError> {
+    let service = raw.service.clone().ok_or_else(|| {
+        cx.err(
+            "service",
+            "missing: name the service, e.g. `service: hello`",
+        )
+    })?;
+    if service.is_empty()
+        || !service
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(cx.err(
+            "service",
+            format!("`{service}` may contain only letters, digits, `-` and `_`"),
+        ));
+    }
+    Ok(service)
+}
+
+/// The secrets files, in load order: `<base>-common`, then `<base>` (or
+/// `<base>.<destination>`). The base is `secrets_path`, else
+/// `.hoist/secrets`, else Kamal's `.kamal/secrets` when that is what exists.
+fn secrets_files(raw: &RawConfig, cx: &Cx, destination: Option<&str>) -> Vec<PathBuf> {
+    let app_root = cx.app_root;
+    let base = match &raw.secrets_path {
+        Some(p) => cx.rel(p),
+        None if app_root.join(".hoist/secrets").exists()
+            || app_root.join(".hoist/secrets-common").exists()
+            || !app_root.join(".kamal").is_dir() =>
+        {
+            app_root.join(".hoist/secrets")
+        }
+        None => app_root.join(".kamal/secrets"),
+    };
+    vec![
+        PathBuf::from(format!("{}-common", base.display())),
+        match destination {
+            Some(d) => PathBuf::from(format!("{}.{d}", base.display())),
+            None => base.clone(),
+        },
+    ]
+}

@@ -1,0 +1,174 @@
+//! Kamal's `with_lock`: the deploy and every command that changes something
+//! run inside [`with_lock`], which takes the lock, runs the work until it
+//! ends or Ctrl-C/SIGTERM stops it, then writes the audit line on every
+//! host the command touched and releases the lock, on every exit path.
+
+use futures_util::future::join_all;
+
+use super::{Lock, LockError, details};
+use crate::audit::{self, AuditLog};
+use crate::docker::naming::ServiceId;
+use crate::events::{Level, Reporter};
+use crate::fleet::Fleet;
+
+/// Where the lock is taken and whom the audit line is for.
+pub struct LockScope<'a> {
+    /// Shells per host.
+    pub fleet: &'a Fleet,
+    /// Whose lock.
+    pub service: ServiceId,
+    /// The host holding the lock.
+    pub primary: String,
+    /// The hosts whose audit log gets the line.
+    pub hosts: Vec<String>,
+    /// Who runs the command.
+    pub performer: String,
+    /// The version concerned (`-` for none).
+    pub version: String,
+    /// What runs (`Automatic deploy lock (web-1, web-2)`, `hoist app stop`).
+    pub message: String,
+    /// Where warnings go (stderr without).
+    pub events: Option<&'a Reporter>,
+}
+
+/// Ctrl-C or SIGTERM stopped the work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("interrupted by {0}")]
+pub struct Interrupted(pub &'static str);
+
+/// How a locked command ended, when it did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum Locked<E> {
+    /// The lock could not be taken (held, or the host unreachable):
+    /// nothing ran.
+    #[error(transparent)]
+    Lock(LockError),
+    /// The work failed.
+    #[error(transparent)]
+    Failed(E),
+    /// A signal stopped the work.
+    #[error(transparent)]
+    Interrupted(Interrupted),
+}
+
+/// What the audit line is written from.
+pub enum Ending<'a, T, E> {
+    /// The work succeeded.
+    Done(&'a T),
+    /// The work failed.
+    Failed(&'a E),
+    /// A signal stopped it.
+    Interrupted(Interrupted),
+}
+
+/// Runs `work` holding the lock. `audit` writes the line for each host
+/// from how the work ended. The lock is released whatever happens; a
+/// release that fails is reported (with the command that frees it), and is
+/// the error when the work itself succeeded.
+pub async fn with_lock<T, E, W>(
+    scope: &LockScope<'_>,
+    work: W,
+    audit: impl Fn(&str, Ending<'_, T, E>) -> String,
+) -> Result<T, Locked<E>>
+where
+    W: std::future::Future<Output = Result<T, E>>,
+{
+    // Listen before the lock is taken, so a signal from then on is seen.
+    let mut signals = Signals::listen();
+    let lock = Lock::new(&scope.service);
+    let shell = scope
+        .fleet
+        .shell(&scope.primary)
+        .await
+        .map_err(|e| Locked::Lock(e.into()))?;
+    lock.acquire(
+        shell.as_ref(),
+        &details(&scope.performer, &scope.version, &scope.message),
+    )
+    .await
+    .map_err(Locked::Lock)?;
+    warn(
+        scope,
+        Level::Debug,
+        format!("acquired the deploy lock on `{}`", scope.primary),
+    );
+    let result = tokio::select! {
+        r = work => r.map_err(Locked::Failed),
+        signal = signals.recv() => Err(Locked::Interrupted(Interrupted(signal))),
+    };
+    write_audit(scope, &result, &audit).await;
+    let released = lock.release(shell.as_ref()).await;
+    match (result, released) {
+        (r, Ok(())) => r,
+        (Ok(_), Err(e)) => Err(Locked::Lock(e)),
+        (Err(r), Err(e)) => {
+            warn(
+                scope,
+                Level::Error,
+                format!("{e}; release it with `hoist lock release`"),
+            );
+            Err(r)
+        }
+    }
+}
+
+async fn write_audit<T, E>(
+    scope: &LockScope<'_>,
+    result: &Result<T, Locked<E>>,
+    audit: &impl Fn(&str, Ending<'_, T, E>) -> String,
+) {
+    let log = AuditLog::new(&scope.service);
+    let writes = scope.hosts.iter().map(|h| {
+        let ending = match result {
+            Ok(v) => Ending::Done(v),
+            Err(Locked::Failed(e)) => Ending::Failed(e),
+            Err(Locked::Interrupted(i)) => Ending::Interrupted(*i),
+            Err(Locked::Lock(_)) => unreachable!("the work ran"),
+        };
+        let line = audit::line(&scope.performer, &audit(h, ending));
+        let log = log.clone();
+        async move {
+            let shell = scope.fleet.shell(h).await?;
+            log.append(shell.as_ref(), &line).await
+        }
+    });
+    for r in join_all(writes).await {
+        if let Err(e) = r {
+            warn(scope, Level::Warn, format!("audit log not written: {e}"));
+        }
+    }
+}
+
+fn warn(scope: &LockScope<'_>, level: Level, message: String) {
+    match scope.events {
+        Some(events) => events.log(level, None, message),
+        None if level >= Level::Warn => eprintln!("warning: {message}"),
+        None => {}
+    }
+}
+
+/// SIGINT and SIGTERM, caught from when [`Signals::listen`] is called.
+pub struct Signals(Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>);
+
+impl Signals {
+    /// Starts catching SIGINT and SIGTERM (they no longer end the process).
+    pub fn listen() -> Signals {
+        use tokio::signal::unix::{SignalKind, signal};
+        Signals(
+            signal(SignalKind::interrupt())
+                .ok()
+                .zip(signal(SignalKind::terminate()).ok()),
+        )
+    }
+
+    /// Resolves on the next SIGINT or SIGTERM, naming it.
+    pub async fn recv(&mut self) -> &'static str {
+        let Some((int, term)) = self.0.as_mut() else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = int.recv() => "Ctrl-C (SIGINT)",
+            _ = term.recv() => "SIGTERM",
+        }
+    }
+}

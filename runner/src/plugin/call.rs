@@ -1,0 +1,499 @@
+//! One plugin call's view of the run, and the capabilities plugins reach,
+//! independent of the WIT version that carries them.
+//!
+//! Every function here checks the plugin's grants first and refuses
+//! ([`CapError::Denied`]) without doing anything when the answer is no. The
+//! work itself goes through the same functions the built-in stages use:
+//! [`crate::docker::Docker`], [`crate::delivery::pull`],
+//! [`crate::steps::Rollout`], the fleet's shells and [`crate::http::post`].
+//! Each WIT version's host module (`plugin::wit::v0_*`) only converts its
+//! records to and from these calls.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::StoreLimits;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::types::DeployContext;
+use super::grants::{Grants, Refusal};
+use crate::delivery::{self, Delivery, DeliveryError};
+use crate::docker::naming::ServiceId;
+use crate::docker::{self as d, DockerError, DockerOp};
+use crate::events::{Event, Kind, Level, Reporter};
+use crate::fleet::{Fleet, LOCAL};
+use crate::http::HttpError;
+use crate::shell::{HostCommand, ShellError, ShellOutput};
+use crate::stage::Stage;
+use crate::steps::{Rollout, Step, StepError, Target};
+
+/// What a run offers every plugin call.
+#[derive(Clone)]
+pub struct Services {
+    /// Where events go.
+    pub events: Reporter,
+    /// Docker and shells per selected host.
+    pub fleet: Arc<Fleet>,
+    /// The service's identity (labels, names).
+    pub service: ServiceId,
+    /// The app root (working directory of commands on `local`).
+    pub app_root: PathBuf,
+    /// How images reach servers (a plugin's pull uses its credentials).
+    pub delivery: Delivery,
+    /// The rollout steps, during the rollout stage.
+    pub rollout: Option<Arc<Rollout>>,
+    /// The deploy config, secrets redacted (`context.config`).
+    pub config: Arc<serde_json::Value>,
+    /// `--dry-run`: nothing that changes anything happens (Docker and shells
+    /// only record; HTTP is not sent).
+    pub dry_run: bool,
+}
+
+impl Services {
+    /// The same services with the rollout steps (for the strategy's call).
+    pub fn with_rollout(&self, rollout: Arc<Rollout>) -> Services {
+        Services {
+            rollout: Some(rollout),
+            ..self.clone()
+        }
+    }
+}
+
+/// One call's view: who is calling, at which stage, with which grants.
+pub struct CallEnv {
+    /// Plugin name.
+    pub plugin: String,
+    /// Stage of the call.
+    pub stage: Stage,
+    /// Effective grants.
+    pub grants: Grants,
+    /// The deploy context handed to the plugin.
+    pub context: DeployContext,
+    /// The run's services.
+    pub services: Arc<Services>,
+}
+
+/// Store data for one plugin call.
+pub struct PluginState {
+    /// WASI (no env, no preopens but the granted state dir, no network).
+    pub wasi: WasiCtx,
+    /// Guest-visible handles.
+    pub table: ResourceTable,
+    /// Memory and instance limits.
+    pub limits: StoreLimits,
+    /// The call.
+    pub call: Arc<CallEnv>,
+}
+
+impl WasiView for PluginState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Why a capability call did nothing or failed; each WIT version maps these
+/// to its `plugin-error` cases one to one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CapError {
+    /// Not granted (or not declared). Nothing was done.
+    #[error("{0}")]
+    Denied(String),
+    /// Not possible now or here (a host that cannot be reached, no rollout
+    /// outside the rollout stage). Nothing was done.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A wrong argument: unknown host, a container hoist does not manage.
+    #[error("{0}")]
+    Invalid(String),
+    /// The work was tried and failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<Refusal> for CapError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::Denied(m) => CapError::Denied(m),
+        }
+    }
+}
+
+impl From<DockerError> for CapError {
+    fn from(e: DockerError) -> Self {
+        match e {
+            DockerError::Unreachable { .. } => CapError::Unavailable(e.to_string()),
+            DockerError::NotFound { .. } | DockerError::Unsupported(_) => {
+                CapError::Invalid(e.to_string())
+            }
+            other => CapError::Failed(other.to_string()),
+        }
+    }
+}
+
+impl From<ShellError> for CapError {
+    fn from(e: ShellError) -> Self {
+        match e {
+            ShellError::Unreachable { .. } => CapError::Unavailable(e.to_string()),
+            ShellError::Broken { .. } => CapError::Failed(e.to_string()),
+        }
+    }
+}
+
+impl From<DeliveryError> for CapError {
+    fn from(e: DeliveryError) -> Self {
+        match e {
+            DeliveryError::Docker(d) => d.into(),
+            DeliveryError::Tunnel(_) => CapError::Unavailable(e.to_string()),
+            other => CapError::Failed(other.to_string()),
+        }
+    }
+}
+
+impl From<StepError> for CapError {
+    fn from(e: StepError) -> Self {
+        match e {
+            StepError::Invalid(m) => CapError::Invalid(m),
+            StepError::Docker(d @ DockerError::Unreachable { .. }) => d.into(),
+            other => CapError::Failed(other.to_string()),
+        }
+    }
+}
+
+impl From<HttpError> for CapError {
+    fn from(e: HttpError) -> Self {
+        match e {
+            HttpError::Url { .. } => CapError::Invalid(e.to_string()),
+            HttpError::Send { .. } | HttpError::Timeout { .. } => CapError::Failed(e.to_string()),
+        }
+    }
+}
+
+/// Log lines and messages plugins send are cut at this many bytes.
+pub const MESSAGE_CAP: usize = 4096;
+
+/// `s` cut at [`MESSAGE_CAP`] bytes (on a character boundary).
+pub fn truncate(mut s: String) -> String {
+    if s.len() > MESSAGE_CAP {
+        let mut cut = MESSAGE_CAP;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push_str(" [...]");
+    }
+    s
+}
+
+impl CallEnv {
+    /// Reports `e` as coming from this plugin.
+    pub fn emit(&self, e: Event) {
+        self.services.events.emit(e.plugin(&self.plugin));
+    }
+
+    /// A log line from the plugin.
+    pub fn log(&self, level: Level, message: String) {
+        self.emit(
+            Event::new(Kind::Log, Some(self.stage))
+                .level(level)
+                .message(truncate(message)),
+        );
+    }
+
+    /// A progress line about one target.
+    pub fn progress(&self, host: String, role: String, message: String) {
+        self.emit(
+            Event::new(Kind::Log, Some(self.stage))
+                .host(host)
+                .role(role)
+                .message(truncate(message)),
+        );
+    }
+
+    /// A setting of the plugin's (`settings:` in the deploy config).
+    pub fn setting(&self, key: &str) -> Option<String> {
+        self.context
+            .settings
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// A deploy config value by dotted key, secrets redacted.
+    pub fn config(&self, key: &str) -> Result<Option<String>, CapError> {
+        self.grants.config(key)?;
+        Ok(
+            crate::config::lookup(&self.services.config, key).map(|v| match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            }),
+        )
+    }
+
+    fn not_in_run(&self, host: &str) -> CapError {
+        CapError::Invalid(format!(
+            "host `{host}` is not part of this deploy (hosts: {})",
+            self.context.hosts.join(", ")
+        ))
+    }
+
+    /// Docker on `host` after the grant check (`write` for changes).
+    async fn docker(&self, host: &str, write: bool) -> Result<d::Docker, CapError> {
+        let roles: Vec<&str> = self
+            .context
+            .roles
+            .iter()
+            .filter(|r| r.hosts.iter().any(|h| h == host))
+            .map(|r| r.name.as_str())
+            .collect();
+        self.grants.docker_on(host, &roles, write)?;
+        if !self.services.fleet.knows(host) {
+            return Err(self.not_in_run(host));
+        }
+        Ok(self.services.fleet.docker(host).await?)
+    }
+
+    /// Refuses containers hoist does not manage for this service.
+    async fn owned(&self, docker: &d::Docker, container: &str) -> Result<(), CapError> {
+        let state = docker.inspect(container).await?.ok_or_else(|| {
+            CapError::Invalid(format!("no container `{container}` on `{}`", docker.host()))
+        })?;
+        if self.services.service.owns(&state.labels) {
+            Ok(())
+        } else {
+            Err(CapError::Invalid(format!(
+                "container `{container}` on `{}` is not managed by hoist for service `{}`; hoist never touches it",
+                docker.host(),
+                self.services.service.service
+            )))
+        }
+    }
+
+    /// A changing Docker operation on `host`, on `container` when given
+    /// (which must be one of this service's).
+    async fn mutate(
+        &self,
+        host: &str,
+        container: Option<&str>,
+        op: DockerOp,
+    ) -> Result<d::OpOutput, CapError> {
+        let docker = self.docker(host, true).await?;
+        if let Some(c) = container {
+            self.owned(&docker, c).await?;
+        }
+        Ok(docker.execute(&op).await?)
+    }
+
+    /// The containers on `host` that match `filter`.
+    pub async fn list_containers(
+        &self,
+        host: &str,
+        filter: d::ContainerFilter,
+    ) -> Result<Vec<d::Container>, CapError> {
+        let docker = self.docker(host, false).await?;
+        Ok(docker.containers(filter).await?)
+    }
+
+    /// One container's state.
+    pub async fn inspect_container(
+        &self,
+        host: &str,
+        container: &str,
+    ) -> Result<d::ContainerState, CapError> {
+        let docker = self.docker(host, false).await?;
+        docker
+            .inspect(container)
+            .await?
+            .ok_or_else(|| CapError::Invalid(format!("no container `{container}` on `{host}`")))
+    }
+
+    /// True when `image` is on `host`.
+    pub async fn image_exists(&self, host: &str, image: &str) -> Result<bool, CapError> {
+        let docker = self.docker(host, false).await?;
+        Ok(docker.image_exists(image).await?)
+    }
+
+    /// Starts a container of the plugin's: hoist's labels for the service
+    /// and `hoist.plugin=<name>` are added, so it counts as managed.
+    pub async fn run_container(
+        &self,
+        host: &str,
+        mut spec: d::RunSpec,
+    ) -> Result<String, CapError> {
+        if spec.name.is_empty() || spec.image.is_empty() {
+            return Err(CapError::Invalid(
+                "run-spec needs a name and an image".into(),
+            ));
+        }
+        spec.labels.extend(self.services.service.base_labels());
+        spec.labels
+            .insert("hoist.plugin".into(), self.plugin.clone());
+        match self
+            .mutate(host, None, DockerOp::Run(Box::new(spec)))
+            .await?
+        {
+            d::OpOutput::Id(id) => Ok(id),
+            other => Err(CapError::Failed(format!(
+                "unexpected engine answer {other:?}"
+            ))),
+        }
+    }
+
+    /// Start, stop or remove one of the service's containers.
+    pub async fn container_op(&self, host: &str, op: DockerOp) -> Result<(), CapError> {
+        let container = match &op {
+            DockerOp::Start { container }
+            | DockerOp::Stop { container, .. }
+            | DockerOp::Remove { container } => container.clone(),
+            other => {
+                return Err(CapError::Invalid(format!(
+                    "`{other}` is not a container operation"
+                )));
+            }
+        };
+        self.mutate(host, Some(&container), op).await.map(|_| ())
+    }
+
+    /// Pulls `image` on `host` the way the push stage pulls: with the run's
+    /// registry credentials (for images of that registry) and through the
+    /// tunnel to this machine's registry when that is where it lives.
+    pub async fn pull_image(&self, host: &str, image: &str) -> Result<(), CapError> {
+        self.docker(host, true).await?;
+        let events = &self.services.events;
+        delivery::pull(
+            &self.services.fleet,
+            &self.services.delivery,
+            host,
+            image,
+            |line| {
+                events.emit(
+                    Event::new(Kind::Log, Some(self.stage))
+                        .plugin(&self.plugin)
+                        .host(host)
+                        .level(Level::Debug)
+                        .message(line),
+                )
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Tags `source` as `target` on `host`.
+    pub async fn tag_image(
+        &self,
+        host: &str,
+        source: String,
+        target: String,
+    ) -> Result<(), CapError> {
+        self.mutate(host, None, DockerOp::Tag { source, target })
+            .await
+            .map(|_| ())
+    }
+
+    /// Runs `command` in one of the service's containers.
+    pub async fn exec(
+        &self,
+        host: &str,
+        container: &str,
+        command: Vec<String>,
+    ) -> Result<d::CommandOutput, CapError> {
+        if command.is_empty() {
+            return Err(CapError::Invalid("exec needs a command".into()));
+        }
+        let op = DockerOp::Exec {
+            container: container.to_string(),
+            cmd: command,
+            env: Vec::new(),
+        };
+        match self.mutate(host, Some(container), op).await? {
+            d::OpOutput::Command(c) => Ok(c),
+            other => Err(CapError::Failed(format!(
+                "unexpected engine answer {other:?}"
+            ))),
+        }
+    }
+
+    /// Runs `argv` on `host` through the fleet's shell for it: over SSH on a
+    /// server (in the SSH user's home), in the app's root on `local`. In a
+    /// dry run the shell only reports the command.
+    pub async fn run_command(&self, host: &str, argv: &[String]) -> Result<ShellOutput, CapError> {
+        if argv.is_empty() {
+            return Err(CapError::Invalid("run needs a command".into()));
+        }
+        if !self.services.fleet.knows(host) && host != LOCAL {
+            return Err(self.not_in_run(host));
+        }
+        self.grants.command(host, argv)?;
+        self.emit(
+            Event::new(Kind::Op, Some(self.stage))
+                .host(host)
+                .level(Level::Debug)
+                .message(argv.join(" ")),
+        );
+        let shell = self
+            .services
+            .fleet
+            .command_shell(host, &self.services.app_root)
+            .await?;
+        Ok(shell.run(&HostCommand::argv(argv)).await?)
+    }
+
+    /// POSTs `body` to `url` (a granted host). In a dry run nothing is sent
+    /// and the answer is `204 No Content`.
+    pub async fn http_post(
+        &self,
+        url: &str,
+        headers: &[(String, String)],
+        body: Vec<u8>,
+    ) -> Result<crate::http::Response, CapError> {
+        let (host, port) = crate::http::target(url)?;
+        self.grants.http(&host, port)?;
+        let dry = self.services.dry_run;
+        self.emit(
+            Event::new(Kind::Op, Some(self.stage))
+                .level(if dry { Level::Info } else { Level::Debug })
+                .message(format!(
+                    "POST {url} ({} bytes){}",
+                    body.len(),
+                    if dry { " (dry run: not sent)" } else { "" }
+                )),
+        );
+        if dry {
+            return Ok(crate::http::Response {
+                status: 204,
+                body: String::new(),
+            });
+        }
+        Ok(crate::http::post(url, headers, body, Duration::from_secs(10)).await?)
+    }
+
+    /// Runs a rollout step on `targets`; one result per target, in order.
+    pub async fn steps(&self, step: Step, targets: Vec<Target>) -> Vec<Result<(), CapError>> {
+        let refuse = |e: CapError| targets.iter().map(|_| Err(e.clone())).collect();
+        if let Err(r) = self.grants.rollout() {
+            return refuse(r.into());
+        }
+        let Some(rollout) = self.services.rollout.clone() else {
+            return refuse(CapError::Unavailable(
+                "rollout steps exist only while a strategy rolls out".into(),
+            ));
+        };
+        rollout
+            .run(step, &targets)
+            .await
+            .into_iter()
+            .map(|r| r.map_err(CapError::from))
+            .collect()
+    }
+}
+
+/// Labels as (key, value) pairs, in order.
+pub fn pairs(m: &BTreeMap<String, String>) -> Vec<(String, String)> {
+    m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
