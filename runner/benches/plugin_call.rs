@@ -14,7 +14,7 @@ use hoist::delivery::Delivery;
 use hoist::docker::naming::ServiceId;
 use hoist::events::Reporter;
 use hoist::fleet::{Connector, Fleet};
-use hoist::plugin::bindings::types;
+use hoist::plugin::{ContextBase, Outcome};
 use hoist::plugin::call::{CallEnv, Services};
 use hoist::plugin::catalog::Catalog;
 use hoist::plugin::grants::Grants;
@@ -98,23 +98,21 @@ fn main() {
         plugin: "deploy-log".into(),
         stage: Stage::PostDeploy,
         grants: Grants::all("deploy-log"),
-        context: types::DeployContext {
+        facts: ContextBase {
             service: "bench".into(),
             version: "v1".into(),
             destination: None,
-            stage: types::Stage::PostDeploy,
             image: "bench:v1".into(),
             roles: vec![],
             hosts: vec!["local".into()],
             primary_host: "local".into(),
             primary_role: "web".into(),
             performer: "bench".into(),
-            plugin: "deploy-log".into(),
-            settings: vec![],
         },
+        settings: vec![],
         services,
     });
-    let outcome = types::Outcome {
+    let outcome = Outcome {
         success: true,
         message: "ok".into(),
         runtime_ms: 1,

@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 
 use super::env::Env;
 use super::proxy::Proxy;
-use super::raw::RawConfig;
 use super::registry::Registry;
 use super::shape::*;
 use super::values::*;
@@ -143,8 +142,8 @@ pub struct MountSpec {
 }
 
 /// Accessories are read and checked, not booted yet: a note says so.
-pub(super) fn notes(raw: &RawConfig) -> Vec<String> {
-    if raw.accessories.as_ref().is_some_and(|a| !a.is_empty()) {
+pub(super) fn notes(accessories: Option<&BTreeMap<String, Accessory>>) -> Vec<String> {
+    if accessories.is_some_and(|a| !a.is_empty()) {
         vec!["accessories are accepted but not booted by hoist yet; start them yourself (`docker run` on the hosts)".into()]
     } else {
         Vec::new()

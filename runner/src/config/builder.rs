@@ -4,9 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::context::{Cx, normalize};
 use super::model::BuildConfig;
-use super::raw::RawConfig;
-use super::resolve::{Cx, normalize};
 use super::values::*;
 
 /// `builder`: how the image is built (Kamal `docs/builder.yml`).
@@ -86,8 +85,8 @@ pub struct BuilderCache {
 
 /// Resolves the build context, Dockerfile, args and target (relative paths
 /// from the app root; the Dockerfile defaults to `<context>/Dockerfile`).
-pub(super) fn resolve(raw: &RawConfig, cx: &Cx) -> BuildConfig {
-    let builder = raw.builder.clone().unwrap_or_default();
+pub(super) fn resolve(builder: Option<&Builder>, cx: &Cx) -> BuildConfig {
+    let builder = builder.cloned().unwrap_or_default();
     let context = cx.rel(builder.context.as_deref().unwrap_or("."));
     let dockerfile = match builder.dockerfile.as_deref() {
         Some(d) => cx.rel(d),

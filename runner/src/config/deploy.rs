@@ -4,17 +4,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::de::{self, Deserializer, Unexpected};
-use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
+use super::context::Cx;
 use super::duration::*;
 use super::model::PluginUseConfig;
 use super::plugins::{Grants, Limits};
-use super::raw::RawConfig;
-use super::resolve::Cx;
-use super::shape::*;
+use super::values::BootLimit;
 
 /// `boot`: boot the new containers in groups instead of all at once.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,61 +26,6 @@ pub struct Boot {
     /// `parallel_roles`: boot roles in parallel (default false).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parallel_roles: Option<bool>,
-}
-
-/// `boot.limit`: `2` (hosts per group) or `"25%"` (of all hosts, at least one).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BootLimit {
-    /// A number of hosts.
-    Count(u32),
-    /// A percentage of the hosts, 1 to 100.
-    Percent(u8),
-}
-
-const BOOT_LIMIT_HELP: &str = "boot.limit must be a number of hosts or a percentage like \"25%\"";
-
-impl<'de> Deserialize<'de> for BootLimit {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct S;
-        impl<'de> Shape<'de> for S {
-            type Value = BootLimit;
-            fn expecting(&self) -> &'static str {
-                BOOT_LIMIT_HELP
-            }
-            fn wrong<E: de::Error>(&self, found: Unexpected<'_>) -> E {
-                E::custom(format_args!("{BOOT_LIMIT_HELP}, found {found}"))
-            }
-            fn scalar<E: de::Error>(self, found: Scalar<'_>) -> Result<Self::Value, E> {
-                let parsed = match found {
-                    Scalar::U64(n) => u32::try_from(n).ok().map(BootLimit::Count),
-                    Scalar::Str(s) => {
-                        let s = s.trim();
-                        match s.strip_suffix('%') {
-                            Some(p) => p
-                                .trim()
-                                .parse::<u8>()
-                                .ok()
-                                .filter(|p| (1..=100).contains(p))
-                                .map(BootLimit::Percent),
-                            None => s.parse::<u32>().ok().map(BootLimit::Count),
-                        }
-                    }
-                    _ => None,
-                };
-                parsed.ok_or_else(|| self.wrong(found.unexpected()))
-            }
-        }
-        read_shape(deserializer, S)
-    }
-}
-
-impl Serialize for BootLimit {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            BootLimit::Count(n) => serializer.serialize_u32(*n),
-            BootLimit::Percent(p) => serializer.collect_str(&format_args!("{p}%")),
-        }
-    }
 }
 
 /// `healthcheck`: Kamal 1.x container healthcheck settings (still accepted).
@@ -179,10 +121,28 @@ pub struct Resolved {
     pub release_command_timeout: Duration,
 }
 
+/// The root keys about booting and rolling out.
+pub struct Input<'a> {
+    /// `healthcheck`.
+    pub healthcheck: Option<&'a Healthcheck>,
+    /// `retain_containers`.
+    pub retain_containers: Option<u32>,
+    /// `boot`.
+    pub boot: Option<&'a Boot>,
+    /// `readiness_delay`.
+    pub readiness_delay: Option<u64>,
+    /// `deploy_timeout`.
+    pub deploy_timeout: Option<u64>,
+    /// `drain_timeout`.
+    pub drain_timeout: Option<u64>,
+    /// hoist's `deploy`.
+    pub deploy: Option<&'a DeploySection>,
+}
+
 /// Resolves `boot`, the timeouts, `healthcheck`, `retain_containers` and
 /// hoist's `deploy` section.
-pub(super) fn resolve(raw: &RawConfig, cx: &Cx) -> Result<Resolved, ConfigError> {
-    let health_interval = match raw.healthcheck.as_ref().and_then(|h| h.interval.as_deref()) {
+pub(super) fn resolve(raw: Input<'_>, cx: &Cx) -> Result<Resolved, ConfigError> {
+    let health_interval = match raw.healthcheck.and_then(|h| h.interval.as_deref()) {
         Some(i) => Some(
             DurationText::new(i)
                 .and_then(|d| d.as_duration())
@@ -194,7 +154,7 @@ pub(super) fn resolve(raw: &RawConfig, cx: &Cx) -> Result<Resolved, ConfigError>
     if retain_containers < 1 {
         return Err(cx.err("retain_containers", "must be at least 1"));
     }
-    let deploy = raw.deploy.clone().unwrap_or_default();
+    let deploy = raw.deploy.cloned().unwrap_or_default();
     let mut strategies = BTreeMap::new();
     for (name, s) in deploy.strategies.iter().flatten() {
         strategies.insert(
@@ -231,14 +191,14 @@ pub(super) fn resolve(raw: &RawConfig, cx: &Cx) -> Result<Resolved, ConfigError>
             .map_err(|e| cx.err("deploy.release_command_timeout", e.to_string()))?,
     };
     Ok(Resolved {
-        health_cmd: raw.healthcheck.as_ref().and_then(|h| h.cmd.clone()),
+        health_cmd: raw.healthcheck.and_then(|h| h.cmd.clone()),
         health_interval,
         readiness_delay: Duration::from_secs(raw.readiness_delay.unwrap_or(7)),
         deploy_timeout: Duration::from_secs(raw.deploy_timeout.unwrap_or(30)),
         drain_timeout: Duration::from_secs(raw.drain_timeout.unwrap_or(30)),
         retain_containers,
-        boot_limit: raw.boot.as_ref().and_then(|b| b.limit),
-        boot_wait: Duration::from_secs(raw.boot.as_ref().and_then(|b| b.wait).unwrap_or(0)),
+        boot_limit: raw.boot.and_then(|b| b.limit),
+        boot_wait: Duration::from_secs(raw.boot.and_then(|b| b.wait).unwrap_or(0)),
         strategy: deploy.strategy.clone().unwrap_or_else(|| "rolling".into()),
         strategies,
         roll_back_on_failure: deploy.roll_back_on_failure.unwrap_or(true),

@@ -7,7 +7,6 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
 use super::model::EnvSpec;
-use super::raw::RawConfig;
 use super::shape::*;
 
 /// `env` (root, role, accessory, or one `env.tags` entry).
@@ -116,11 +115,9 @@ pub fn spec_of(env: &Env) -> EnvSpec {
 }
 
 /// The root env, and the env of each host tag (`env.tags`).
-pub(super) fn resolve(raw: &RawConfig) -> (EnvSpec, BTreeMap<String, EnvSpec>) {
-    let root = raw.env.as_ref().map(spec_of).unwrap_or_default();
-    let tags = raw
-        .env
-        .as_ref()
+pub(super) fn resolve(env: Option<&Env>) -> (EnvSpec, BTreeMap<String, EnvSpec>) {
+    let root = env.map(spec_of).unwrap_or_default();
+    let tags = env
         .map(|e| {
             e.tags
                 .iter()

@@ -24,6 +24,7 @@
 
 pub mod accessories;
 pub mod builder;
+pub mod context;
 pub mod deploy;
 pub mod duration;
 pub mod env;
@@ -37,6 +38,7 @@ pub mod raw;
 pub mod redact;
 pub mod registry;
 pub mod resolve;
+pub mod resolved;
 pub mod servers;
 pub mod shape;
 pub mod ssh;
@@ -44,14 +46,15 @@ pub mod values;
 
 use std::path::PathBuf;
 
-pub use deploy::BootLimit;
 pub use duration::DurationText;
 pub use model::{
-    BuildConfig, Config, EnvSpec, PluginUseConfig, ProxyRunSpec, ProxySpec, RegistryConfig,
-    RoleConfig, SecretRef, TlsSecrets,
+    BuildConfig, EnvSpec, PluginUseConfig, ProxyRunSpec, ProxySpec, RegistryConfig, RoleConfig,
+    SecretRef, TlsSecrets,
 };
 pub use raw::RawConfig;
 pub use redact::{lookup, redacted_json, redacted_yaml};
+pub use resolved::Config;
+pub use values::BootLimit;
 
 /// Why the config could not be loaded.
 #[derive(Debug, thiserror::Error)]

@@ -9,10 +9,9 @@ use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
+use super::context::Cx;
 use super::duration::DurationText;
 use super::model::PluginUseConfig;
-use super::raw::RawConfig;
-use super::resolve::Cx;
 use super::shape::*;
 use crate::capabilities::{Capabilities, DockerAccess};
 use crate::stage::Stage;
@@ -154,10 +153,14 @@ pub struct Resolved {
 }
 
 /// Resolves `plugins` and `hooks`.
-pub(super) fn resolve(raw: &RawConfig, cx: &Cx) -> Result<Resolved, ConfigError> {
-    let plugins = raw.plugins.clone().unwrap_or_default();
+pub(super) fn resolve(
+    plugins: Option<&PluginsSection>,
+    hooks_section: Option<&HooksSection>,
+    cx: &Cx,
+) -> Result<Resolved, ConfigError> {
+    let plugins = plugins.cloned().unwrap_or_default();
     let mut hooks: BTreeMap<Stage, Vec<PluginUseConfig>> = BTreeMap::new();
-    if let Some(h) = &raw.hooks {
+    if let Some(h) = hooks_section {
         for (stage, entries) in [
             (Stage::PreBuild, &h.pre_build),
             (Stage::PreDeploy, &h.pre_deploy),
@@ -189,8 +192,8 @@ pub(super) fn resolve(raw: &RawConfig, cx: &Cx) -> Result<Resolved, ConfigError>
 }
 
 /// A note when the app has Kamal shell hooks hoist does not run.
-pub(super) fn hooks_dir_note(raw: &RawConfig, cx: &Cx) -> Option<String> {
-    let dir = cx.rel(raw.hooks_path.as_deref().unwrap_or(".kamal/hooks"));
+pub(super) fn hooks_dir_note(hooks_path: Option<&str>, cx: &Cx) -> Option<String> {
+    let dir = cx.rel(hooks_path.unwrap_or(".kamal/hooks"));
     dir.is_dir().then(|| {
         format!(
             "{} holds Kamal shell hooks; hoist runs WebAssembly hooks configured under `hooks:` and does not run those scripts",

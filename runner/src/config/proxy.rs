@@ -8,9 +8,8 @@ use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
+use super::context::Cx;
 use super::model::{ProxyRunSpec, ProxySpec, TlsSecrets};
-use super::raw::RawConfig;
-use super::resolve::Cx;
 use super::shape::*;
 use super::values::*;
 
@@ -330,8 +329,8 @@ pub(super) fn run_spec(run: Option<&ProxyRun>) -> ProxyRunSpec {
 }
 
 /// `proxy` keys hoist accepts but does not act on, as notes.
-pub(super) fn notes(raw: &RawConfig) -> Vec<String> {
-    let Some(p) = &raw.proxy else {
+pub(super) fn notes(proxy: Option<&Proxy>) -> Vec<String> {
+    let Some(p) = proxy else {
         return Vec::new();
     };
     let mut unused = Vec::new();

@@ -3,9 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
+use super::context::Cx;
 use super::model::{RegistryConfig, SecretRef};
-use super::raw::RawConfig;
-use super::resolve::Cx;
 use super::values::Secretable;
 use crate::docker::naming::Repository;
 
@@ -35,8 +34,13 @@ pub struct Resolved {
 }
 
 /// Resolves `registry` and `image`.
-pub(super) fn resolve(raw: &RawConfig, service: &str, cx: &Cx) -> Result<Resolved, ConfigError> {
-    let registry = raw.registry.as_ref().map(|r| RegistryConfig {
+pub(super) fn resolve(
+    registry: Option<&Registry>,
+    image: Option<&str>,
+    service: &str,
+    cx: &Cx,
+) -> Result<Resolved, ConfigError> {
+    let registry = registry.map(|r| RegistryConfig {
         server: r.server.clone(),
         username: r.username.as_ref().map(secret_ref),
         password: r.password.as_ref().map(secret_ref),
@@ -45,8 +49,8 @@ pub(super) fn resolve(raw: &RawConfig, service: &str, cx: &Cx) -> Result<Resolve
         .as_ref()
         .and_then(|r| r.server.as_deref())
         .is_some_and(|s| s == "localhost" || s.starts_with("localhost:"));
-    let image = match (&raw.image, local_registry) {
-        (Some(i), _) => i.clone(),
+    let image = match (image, local_registry) {
+        (Some(i), _) => i.to_string(),
         (None, true) => service.to_string(),
         (None, false) => {
             return Err(cx.err("image", "missing: name the image, e.g. `image: me/hello`"));

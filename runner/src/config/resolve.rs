@@ -3,43 +3,12 @@
 //! them and checks what spans sections (the service name, a required
 //! destination, where the secrets files are).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use super::context::Cx;
 use super::raw::RawConfig;
 use super::{Config, ConfigError, layers};
 use super::{accessories, builder, deploy, env, plugins, proxy, registry, servers, ssh};
-
-/// What every section's resolve step needs: the files (for error messages)
-/// and the app root (for relative paths).
-pub struct Cx<'a> {
-    /// The files as errors name them (`a.yml + b.yml`).
-    pub files: &'a str,
-    /// Where relative paths start.
-    pub app_root: &'a Path,
-}
-
-impl Cx<'_> {
-    /// An error at `key` of the merged config.
-    pub fn err(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
-        ConfigError::Key {
-            files: self.files.to_string(),
-            key: key.into(),
-            message: message.into(),
-        }
-    }
-
-    /// A config path, relative to the app root.
-    pub fn rel(&self, p: &str) -> PathBuf {
-        normalize(&self.app_root.join(p))
-    }
-}
-
-/// Drops `.` components (`/app/./Dockerfile` -> `/app/Dockerfile`).
-pub fn normalize(p: &Path) -> PathBuf {
-    p.components()
-        .filter(|c| !matches!(c, std::path::Component::CurDir))
-        .collect()
-}
 
 /// Applies defaults and checks the rules that need the whole config.
 pub fn resolve(
@@ -60,16 +29,39 @@ pub fn resolve(
             "this config requires a destination: pass -d <destination>",
         ));
     }
-    let registry = registry::resolve(&raw, &service, &cx)?;
-    let (root_env, tag_env) = env::resolve(&raw);
-    let servers = servers::resolve(&raw, &root_env, &cx)?;
-    let build = builder::resolve(&raw, &cx);
-    let deploy = deploy::resolve(&raw, &cx)?;
-    let plugins = plugins::resolve(&raw, &cx)?;
-    let ssh = ssh::resolve(&raw, &cx)?;
-    let mut notes = proxy::notes(&raw);
-    notes.extend(accessories::notes(&raw));
-    notes.extend(plugins::hooks_dir_note(&raw, &cx));
+    let registry = registry::resolve(raw.registry.as_ref(), raw.image.as_deref(), &service, &cx)?;
+    let (root_env, tag_env) = env::resolve(raw.env.as_ref());
+    let servers = servers::resolve(
+        servers::Input {
+            servers: raw.servers.as_ref(),
+            env: &root_env,
+            labels: raw.labels.as_ref(),
+            logging: raw.logging.as_ref(),
+            proxy: raw.proxy.as_ref(),
+            primary_role: raw.primary_role.as_deref(),
+            allow_empty_roles: raw.allow_empty_roles,
+            stop_timeout: raw.stop_timeout,
+        },
+        &cx,
+    )?;
+    let build = builder::resolve(raw.builder.as_ref(), &cx);
+    let deploy = deploy::resolve(
+        deploy::Input {
+            healthcheck: raw.healthcheck.as_ref(),
+            retain_containers: raw.retain_containers,
+            boot: raw.boot.as_ref(),
+            readiness_delay: raw.readiness_delay,
+            deploy_timeout: raw.deploy_timeout,
+            drain_timeout: raw.drain_timeout,
+            deploy: raw.deploy.as_ref(),
+        },
+        &cx,
+    )?;
+    let plugins = plugins::resolve(raw.plugins.as_ref(), raw.hooks.as_ref(), &cx)?;
+    let ssh = ssh::resolve(raw.ssh.as_ref(), raw.sshkit.as_ref(), &cx)?;
+    let mut notes = proxy::notes(raw.proxy.as_ref());
+    notes.extend(accessories::notes(raw.accessories.as_ref()));
+    notes.extend(plugins::hooks_dir_note(raw.hooks_path.as_deref(), &cx));
     let secrets_files = secrets_files(&raw, &cx, destination.as_deref());
     Ok(Config {
         files,

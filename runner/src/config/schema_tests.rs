@@ -7,13 +7,13 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
 use super::accessories::*;
-use super::deploy::*;
 use super::duration::*;
 use super::plugins::*;
 use super::proxy::*;
 use super::raw::*;
 use super::servers::*;
 use super::ssh::*;
+use super::values::BootLimit;
 use super::values::*;
 
 /// The field names a derived `Deserialize` asks for, captured with a tiny deserializer.

@@ -7,12 +7,11 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
+use super::context::Cx;
 use super::env::Env;
 use super::logging::Logging;
 use super::model::{EnvSpec, RoleConfig};
 use super::proxy::Proxy;
-use super::raw::RawConfig;
-use super::resolve::Cx;
 use super::shape::*;
 use super::values::*;
 
@@ -238,21 +237,39 @@ pub struct Resolved {
     pub host_tags: BTreeMap<String, Vec<String>>,
 }
 
+/// The root keys roles are resolved from (each role's own keys override
+/// them).
+pub struct Input<'a> {
+    /// `servers`.
+    pub servers: Option<&'a Servers>,
+    /// The root `env`, resolved.
+    pub env: &'a EnvSpec,
+    /// `labels`.
+    pub labels: Option<&'a BTreeMap<String, String>>,
+    /// `logging`.
+    pub logging: Option<&'a Logging>,
+    /// `proxy` (the primary role's, and every role's base).
+    pub proxy: Option<&'a Proxy>,
+    /// `primary_role`.
+    pub primary_role: Option<&'a str>,
+    /// `allow_empty_roles`.
+    pub allow_empty_roles: Option<bool>,
+    /// `stop_timeout`.
+    pub stop_timeout: Option<u64>,
+}
+
 /// Resolves `servers` (hosts and roles), `primary_role`, and each role's
 /// env, labels, options, command, logging and proxy over the root ones.
-pub(super) fn resolve(
-    raw: &RawConfig,
-    root_env: &EnvSpec,
-    cx: &Cx,
-) -> Result<Resolved, ConfigError> {
-    let root_labels = raw.labels.clone().unwrap_or_default();
+pub(super) fn resolve(raw: Input<'_>, cx: &Cx) -> Result<Resolved, ConfigError> {
+    let root_env = raw.env;
+    let root_labels = raw.labels.cloned().unwrap_or_default();
     for reserved in ["service", "role", "destination"] {
         if root_labels.contains_key(reserved) {
             return Err(cx.err(format!("labels.{reserved}"), "is reserved: hoist sets it"));
         }
     }
-    let root_logging = raw.logging.clone().unwrap_or_default();
-    let servers = raw.servers.as_ref().ok_or_else(|| {
+    let root_logging = raw.logging.cloned().unwrap_or_default();
+    let servers = raw.servers.ok_or_else(|| {
         cx.err(
             "servers",
             "missing: list the hosts, e.g. `servers: [local]`",
@@ -288,7 +305,7 @@ pub(super) fn resolve(
             }
         }
     }
-    let primary_role = raw.primary_role.clone().unwrap_or_else(|| {
+    let primary_role = raw.primary_role.map(String::from).unwrap_or_else(|| {
         if role_list.iter().any(|(n, _, _)| n == "web") {
             "web".into()
         } else {
@@ -329,7 +346,7 @@ pub(super) fn resolve(
         let mut stop_timeout = raw.stop_timeout;
         let mut logging = root_logging.clone();
         let mut proxy_map: Option<Proxy> =
-            (name == primary_role).then(|| raw.proxy.clone().unwrap_or_default());
+            (name == primary_role).then(|| raw.proxy.cloned().unwrap_or_default());
         let mut proxy_key = "proxy".to_string();
         if let Some(r) = role {
             if let Some(e) = &r.env {
@@ -356,11 +373,11 @@ pub(super) fn resolve(
             }
             match &r.proxy {
                 Some(RoleProxy::Enabled(true)) => {
-                    proxy_map = Some(raw.proxy.clone().unwrap_or_default())
+                    proxy_map = Some(raw.proxy.cloned().unwrap_or_default())
                 }
                 Some(RoleProxy::Enabled(false)) => proxy_map = None,
                 Some(RoleProxy::Config(p)) => {
-                    proxy_map = Some(super::proxy::merge(raw.proxy.as_ref(), p));
+                    proxy_map = Some(super::proxy::merge(raw.proxy, p));
                     proxy_key = format!("servers.{name}.proxy");
                 }
                 None => {}

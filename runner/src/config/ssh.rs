@@ -8,8 +8,7 @@ use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
-use super::raw::RawConfig;
-use super::resolve::Cx;
+use super::context::Cx;
 use super::shape::*;
 use crate::ssh::{Endpoint, SshOptions};
 
@@ -117,8 +116,12 @@ pub struct Sshkit {
 
 /// Resolves `ssh` and `sshkit` into connection options (relative key and
 /// known_hosts paths from the app root, `~` from `$HOME`).
-pub(super) fn resolve(raw: &RawConfig, cx: &Cx) -> Result<SshOptions, ConfigError> {
-    let ssh = raw.ssh.clone().unwrap_or_default();
+pub(super) fn resolve(
+    ssh: Option<&Ssh>,
+    sshkit: Option<&Sshkit>,
+    cx: &Cx,
+) -> Result<SshOptions, ConfigError> {
+    let ssh = ssh.cloned().unwrap_or_default();
     let user = ssh.user.clone().unwrap_or_else(|| "root".into());
     let port = ssh.port.unwrap_or(22);
     let keys: Vec<PathBuf> = match &ssh.keys {
@@ -153,16 +156,15 @@ pub(super) fn resolve(raw: &RawConfig, cx: &Cx) -> Result<SshOptions, ConfigErro
             .map(|p| expand_home(p, cx.app_root))
             .unwrap_or_else(|| home().join(".ssh/known_hosts")),
         strict_host_keys: ssh.strict_host_keys.unwrap_or(false),
-        max_concurrent_starts: max_concurrency(raw),
+        max_concurrent_starts: max_concurrency(sshkit),
         connect_timeout: Duration::from_secs(15),
     })
 }
 
 /// `sshkit.max_concurrent_starts` (default 30): connections opened, and
 /// containers started, at once.
-pub(super) fn max_concurrency(raw: &RawConfig) -> usize {
-    raw.sshkit
-        .as_ref()
+fn max_concurrency(sshkit: Option<&Sshkit>) -> usize {
+    sshkit
         .and_then(|s| s.max_concurrent_starts)
         .unwrap_or(30)
         .max(1) as usize

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::de::{self, Deserializer, MapAccess, SeqAccess};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Unexpected};
 use serde::ser::{SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 
@@ -260,4 +260,59 @@ pub fn comma_list(one: &Option<String>, many: &Option<Vec<String>>) -> Vec<Strin
         );
     }
     out
+}
+
+/// `boot.limit`: `2` (hosts per group) or `"25%"` (of all hosts, at least one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BootLimit {
+    /// A number of hosts.
+    Count(u32),
+    /// A percentage of the hosts, 1 to 100.
+    Percent(u8),
+}
+
+const BOOT_LIMIT_HELP: &str = "boot.limit must be a number of hosts or a percentage like \"25%\"";
+
+impl<'de> Deserialize<'de> for BootLimit {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct S;
+        impl<'de> Shape<'de> for S {
+            type Value = BootLimit;
+            fn expecting(&self) -> &'static str {
+                BOOT_LIMIT_HELP
+            }
+            fn wrong<E: de::Error>(&self, found: Unexpected<'_>) -> E {
+                E::custom(format_args!("{BOOT_LIMIT_HELP}, found {found}"))
+            }
+            fn scalar<E: de::Error>(self, found: Scalar<'_>) -> Result<Self::Value, E> {
+                let parsed = match found {
+                    Scalar::U64(n) => u32::try_from(n).ok().map(BootLimit::Count),
+                    Scalar::Str(s) => {
+                        let s = s.trim();
+                        match s.strip_suffix('%') {
+                            Some(p) => p
+                                .trim()
+                                .parse::<u8>()
+                                .ok()
+                                .filter(|p| (1..=100).contains(p))
+                                .map(BootLimit::Percent),
+                            None => s.parse::<u32>().ok().map(BootLimit::Count),
+                        }
+                    }
+                    _ => None,
+                };
+                parsed.ok_or_else(|| self.wrong(found.unexpected()))
+            }
+        }
+        read_shape(deserializer, S)
+    }
+}
+
+impl Serialize for BootLimit {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            BootLimit::Count(n) => serializer.serialize_u32(*n),
+            BootLimit::Percent(p) => serializer.collect_str(&format_args!("{p}%")),
+        }
+    }
 }

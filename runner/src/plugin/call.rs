@@ -18,7 +18,7 @@ use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::types::DeployContext;
+use super::context::ContextBase;
 use super::grants::{Grants, Refusal};
 use crate::delivery::{self, Delivery, DeliveryError};
 use crate::docker::naming::ServiceId;
@@ -70,8 +70,10 @@ pub struct CallEnv {
     pub stage: Stage,
     /// Effective grants.
     pub grants: Grants,
-    /// The deploy context handed to the plugin.
-    pub context: DeployContext,
+    /// The run's facts (the plugin's context).
+    pub facts: ContextBase,
+    /// The plugin's settings (`settings:` in the deploy config), as text.
+    pub settings: Vec<(String, String)>,
     /// The run's services.
     pub services: Arc<Services>,
 }
@@ -217,8 +219,7 @@ impl CallEnv {
 
     /// A setting of the plugin's (`settings:` in the deploy config).
     pub fn setting(&self, key: &str) -> Option<String> {
-        self.context
-            .settings
+        self.settings
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.clone())
@@ -238,14 +239,14 @@ impl CallEnv {
     fn not_in_run(&self, host: &str) -> CapError {
         CapError::Invalid(format!(
             "host `{host}` is not part of this deploy (hosts: {})",
-            self.context.hosts.join(", ")
+            self.facts.hosts.join(", ")
         ))
     }
 
     /// Docker on `host` after the grant check (`write` for changes).
     async fn docker(&self, host: &str, write: bool) -> Result<d::Docker, CapError> {
         let roles: Vec<&str> = self
-            .context
+            .facts
             .roles
             .iter()
             .filter(|r| r.hosts.iter().any(|h| h == host))

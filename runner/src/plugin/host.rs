@@ -18,9 +18,9 @@ use wasmtime::{Config, Engine, Store, StoreLimitsBuilder, Trap, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
-use super::bindings::types;
 use super::call::{CallEnv, PluginState};
 use super::catalog::{Entry, Wasm};
+use super::context::{Outcome, Plan, Returned};
 use super::manifest::PluginKind;
 use super::wit::{self, v0_1};
 use crate::events::{Event, Kind, Level};
@@ -68,7 +68,7 @@ pub struct NotAPlugin(pub String);
 #[derive(Debug, Clone)]
 pub enum CallFailure {
     /// The plugin returned an error.
-    Returned(types::PluginError),
+    Returned(Returned),
     /// It ran past its time limit and was stopped.
     Timeout(Duration),
     /// It tried to grow memory past its limit.
@@ -81,7 +81,7 @@ pub enum CallFailure {
 
 impl std::fmt::Display for CallFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use types::PluginError as E;
+        use Returned as E;
         match self {
             CallFailure::Returned(E::Aborted(m)) => write!(f, "aborted the deploy: {m}"),
             CallFailure::Returned(E::Denied(m)) => write!(f, "was denied: {m}"),
@@ -452,7 +452,7 @@ impl PluginHost {
         env: Arc<CallEnv>,
         limits: Limits,
         state_dir: Option<&Path>,
-        outcome: Option<types::Outcome>,
+        outcome: Option<Outcome>,
     ) -> Result<(), CallFailure> {
         let (out, err) = (
             MemoryOutputPipe::new(1 << 20),
@@ -461,10 +461,11 @@ impl PluginHost {
         let mut store = self
             .store(env.clone(), limits, state_dir, &out, &err)
             .map_err(CallFailure::Setup)?;
-        let ctx = env.context.clone();
         let result = async {
             match loaded {
                 Loaded::HookV0_1(pre) => {
+                    let ctx = v0_1::host::deploy_context(&env);
+                    let outcome = outcome.as_ref().map(v0_1::host::outcome);
                     let plugin = pre.instantiate_async(&mut store).await?;
                     plugin
                         .hoist_plugin_hook()
@@ -480,7 +481,7 @@ impl PluginHost {
         Self::report_output(&env, &out, &err);
         match result {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(CallFailure::Returned(e)),
+            Ok(Err(e)) => Err(CallFailure::Returned(v0_1::host::returned(e))),
             Err(e) => Err(Self::classify(e, limits)),
         }
     }
@@ -491,7 +492,7 @@ impl PluginHost {
         loaded: &Loaded,
         env: Arc<CallEnv>,
         limits: Limits,
-        plan: v0_1::strategy::exports::hoist::plugin::strategy::Plan,
+        plan: Plan,
     ) -> Result<String, CallFailure> {
         let (out, err) = (
             MemoryOutputPipe::new(1 << 20),
@@ -500,10 +501,11 @@ impl PluginHost {
         let mut store = self
             .store(env.clone(), limits, None, &out, &err)
             .map_err(CallFailure::Setup)?;
-        let ctx = env.context.clone();
         let result = async {
             match loaded {
                 Loaded::StrategyV0_1(pre) => {
+                    let ctx = v0_1::host::deploy_context(&env);
+                    let plan = v0_1::host::plan(&plan);
                     let plugin = pre.instantiate_async(&mut store).await?;
                     plugin
                         .hoist_plugin_strategy()
@@ -519,7 +521,7 @@ impl PluginHost {
         Self::report_output(&env, &out, &err);
         match result {
             Ok(Ok(summary)) => Ok(summary),
-            Ok(Err(e)) => Err(CallFailure::Returned(e)),
+            Ok(Err(e)) => Err(CallFailure::Returned(v0_1::host::returned(e))),
             Err(e) => Err(Self::classify(e, limits)),
         }
     }

@@ -14,6 +14,7 @@
 
 pub mod call;
 pub mod catalog;
+pub mod context;
 pub mod embedded;
 pub mod grants;
 pub mod host;
@@ -33,9 +34,9 @@ use crate::config::{Config, PluginUseConfig};
 use crate::events::{Event, Kind, Level};
 use crate::stage::Stage;
 
-use bindings::types;
 use call::{CallEnv, Services};
 use catalog::Catalog;
+pub use context::{ContextBase, Outcome, Plan, RoleFacts};
 use grants::Grants;
 use host::{CallFailure, Limits, LoadError, Loaded, PluginHost};
 use manifest::PluginKind;
@@ -64,77 +65,6 @@ pub struct PluginFailure {
     pub stage: Stage,
     /// What happened.
     pub failure: CallFailure,
-}
-
-/// Run-wide facts every plugin's context carries.
-#[derive(Debug, Clone)]
-pub struct ContextBase {
-    /// Service name.
-    pub service: String,
-    /// Version deployed.
-    pub version: String,
-    /// Destination.
-    pub destination: Option<String>,
-    /// Image reference.
-    pub image: String,
-    /// Roles with their selected hosts, primary first.
-    pub roles: Vec<types::Role>,
-    /// Selected hosts, primary first.
-    pub hosts: Vec<String>,
-    /// Primary host.
-    pub primary_host: String,
-    /// Primary role.
-    pub primary_role: String,
-    /// Who deploys.
-    pub performer: String,
-}
-
-/// Settings as the WIT carries them: scalars as text, the rest as JSON.
-pub fn settings_text(settings: &BTreeMap<String, serde_json::Value>) -> Vec<(String, String)> {
-    settings
-        .iter()
-        .map(|(k, v)| {
-            let text = match v {
-                serde_json::Value::String(s) => s.clone(),
-                serde_json::Value::Null => String::new(),
-                other => other.to_string(),
-            };
-            (k.clone(), text)
-        })
-        .collect()
-}
-
-fn wit_stage(s: Stage) -> types::Stage {
-    match s {
-        Stage::LoadConfig => types::Stage::LoadConfig,
-        Stage::PreBuild => types::Stage::PreBuild,
-        Stage::Build => types::Stage::Build,
-        Stage::Push => types::Stage::Push,
-        Stage::PreDeploy => types::Stage::PreDeploy,
-        Stage::Rollout => types::Stage::Rollout,
-        Stage::PostDeploy => types::Stage::PostDeploy,
-        Stage::Prune => types::Stage::Prune,
-    }
-}
-
-impl ContextBase {
-    /// The context for one call.
-    pub fn for_call(&self, plugin: &Prepared, stage: Stage) -> types::DeployContext {
-        types::DeployContext {
-            service: self.service.clone(),
-            version: self.version.clone(),
-            destination: self.destination.clone(),
-            stage: wit_stage(stage),
-            image: self.image.clone(),
-            roles: self.roles.clone(),
-            hosts: self.hosts.clone(),
-            primary_host: self.primary_host.clone(),
-            primary_role: self.primary_role.clone(),
-            performer: self.performer.clone(),
-            plugin: plugin.name.clone(),
-            settings: settings_text(&plugin.config.settings),
-        }
-    }
 }
 
 /// The plugins of one run.
@@ -264,7 +194,8 @@ impl PluginSet {
             plugin: p.name.clone(),
             stage,
             grants: p.grants.clone(),
-            context: base.for_call(p, stage),
+            facts: base.clone(),
+            settings: context::settings_text(&p.config.settings),
             services,
         })
     }
@@ -276,7 +207,7 @@ impl PluginSet {
         stage: Stage,
         base: &ContextBase,
         services: Arc<Services>,
-        outcome: Option<types::Outcome>,
+        outcome: Option<Outcome>,
     ) -> Result<usize, PluginFailure> {
         let events = services.events.clone();
         for p in self.hooks(stage) {
@@ -325,7 +256,7 @@ impl PluginSet {
         &self,
         base: &ContextBase,
         services: Arc<Services>,
-        plan: bindings::strategy::exports::hoist::plugin::strategy::Plan,
+        plan: Plan,
     ) -> Result<String, PluginFailure> {
         let p = &self.strategy;
         let events = services.events.clone();

@@ -1,7 +1,7 @@
 //! The hook stages' one shared step: run the hooks configured for a stage
 //! (none with `--skip-hooks`; listed, not run, in a dry run).
 
-use crate::plugin::bindings::types::Outcome;
+use crate::plugin::Outcome;
 use crate::run::{Run, StageResult};
 use crate::stage::Stage;
 

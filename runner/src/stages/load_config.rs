@@ -11,9 +11,8 @@ use crate::docker::fake::{FakeContainer, FakeEngine, OpLog};
 use crate::docker::{ContainerFilter, Engine};
 use crate::events::{Event, Kind, Level, Reporter};
 use crate::fleet::{Connector, Fleet, LOCAL};
-use crate::plugin::bindings::types;
 use crate::plugin::call::Services;
-use crate::plugin::{ContextBase, PluginSet};
+use crate::plugin::{ContextBase, PluginSet, RoleFacts};
 use crate::run::{DeployRequest, Failure, Run, StageResult};
 use crate::secrets::Secrets;
 use crate::{selection, version};
@@ -204,7 +203,7 @@ pub async fn run(req: DeployRequest, events: Reporter, started: Instant) -> Stag
         roles: selection
             .roles
             .iter()
-            .map(|r| types::Role {
+            .map(|r| RoleFacts {
                 name: r.name.clone(),
                 hosts: r.hosts.clone(),
                 primary: r.primary,

@@ -1,7 +1,7 @@
 //! post-deploy: hooks after the rollout, given its outcome and runtime. They
 //! run whether the rollout succeeded or failed (so they can record either).
 
-use crate::plugin::bindings::types::{Outcome, Stage as WitStage};
+use crate::plugin::Outcome;
 use crate::run::{Run, StageError, StageResult};
 use crate::stage::Stage;
 
@@ -19,7 +19,7 @@ pub fn outcome(run: &Run, rollout_error: Option<&StageError>) -> Outcome {
             Some(e) => e.message(),
         },
         runtime_ms: run.started.elapsed().as_millis() as u64,
-        failed_stage: rollout_error.map(|_| WitStage::Rollout),
+        failed_stage: rollout_error.map(|_| Stage::Rollout),
     }
 }
 

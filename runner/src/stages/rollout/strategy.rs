@@ -9,8 +9,7 @@ use std::sync::Arc;
 use crate::config::BootLimit;
 use crate::docker::DockerOp;
 use crate::events::Level;
-use crate::plugin::bindings::strategy::exports::hoist::plugin::strategy::Plan;
-use crate::plugin::bindings::types;
+use crate::plugin::Plan;
 use crate::run::{Failure, Run, StageResult};
 use crate::stage::Stage;
 use crate::steps::{Rollout, TargetState};
@@ -39,14 +38,7 @@ pub async fn run(run: &Run) -> StageResult<()> {
     ));
     let services = Arc::new(run.services.with_rollout(rollout.clone()));
     let plan = Plan {
-        targets: rollout
-            .targets()
-            .into_iter()
-            .map(|t| types::Target {
-                host: t.host,
-                role: t.role,
-            })
-            .collect(),
+        targets: rollout.targets(),
         batch_size: batch_size(run.config.boot_limit.as_ref(), run.selection.hosts.len()),
         batch_wait_ms: run.config.boot_wait.as_millis() as u64,
         roll_back_on_failure: run.config.roll_back_on_failure,

@@ -4,8 +4,10 @@
 
 use crate::docker::{self as d, DockerOp};
 use crate::events::Level;
-use crate::plugin::call::{CapError, PluginState, pairs};
+use crate::plugin::call::{CallEnv, CapError, PluginState, pairs};
+use crate::plugin::context::{Outcome, Plan, Returned};
 use crate::shell::ShellOutput;
+use crate::stage::Stage;
 use crate::steps::{Step, Target};
 
 use super::host_api::hoist::plugin::{commands, context, docker, http, log, rollout, types};
@@ -19,6 +21,84 @@ impl From<CapError> for PluginError {
             CapError::Invalid(m) => PluginError::Invalid(m),
             CapError::Failed(m) => PluginError::Failed(m),
         }
+    }
+}
+
+fn stage(s: Stage) -> types::Stage {
+    match s {
+        Stage::LoadConfig => types::Stage::LoadConfig,
+        Stage::PreBuild => types::Stage::PreBuild,
+        Stage::Build => types::Stage::Build,
+        Stage::Push => types::Stage::Push,
+        Stage::PreDeploy => types::Stage::PreDeploy,
+        Stage::Rollout => types::Stage::Rollout,
+        Stage::PostDeploy => types::Stage::PostDeploy,
+        Stage::Prune => types::Stage::Prune,
+    }
+}
+
+/// The deploy context of one call.
+pub fn deploy_context(env: &CallEnv) -> types::DeployContext {
+    let f = &env.facts;
+    types::DeployContext {
+        service: f.service.clone(),
+        version: f.version.clone(),
+        destination: f.destination.clone(),
+        stage: stage(env.stage),
+        image: f.image.clone(),
+        roles: f
+            .roles
+            .iter()
+            .map(|r| types::Role {
+                name: r.name.clone(),
+                hosts: r.hosts.clone(),
+                primary: r.primary,
+            })
+            .collect(),
+        hosts: f.hosts.clone(),
+        primary_host: f.primary_host.clone(),
+        primary_role: f.primary_role.clone(),
+        performer: f.performer.clone(),
+        plugin: env.plugin.clone(),
+        settings: env.settings.clone(),
+    }
+}
+
+/// A post-deploy hook's outcome.
+pub fn outcome(o: &Outcome) -> types::Outcome {
+    types::Outcome {
+        success: o.success,
+        message: o.message.clone(),
+        runtime_ms: o.runtime_ms,
+        failed_stage: o.failed_stage.map(stage),
+    }
+}
+
+/// A strategy's plan.
+pub fn plan(p: &Plan) -> super::strategy::exports::hoist::plugin::strategy::Plan {
+    super::strategy::exports::hoist::plugin::strategy::Plan {
+        targets: p
+            .targets
+            .iter()
+            .map(|t| types::Target {
+                host: t.host.clone(),
+                role: t.role.clone(),
+            })
+            .collect(),
+        batch_size: p.batch_size,
+        batch_wait_ms: p.batch_wait_ms,
+        roll_back_on_failure: p.roll_back_on_failure,
+    }
+}
+
+/// An error the plugin returned, in hoist's terms.
+pub fn returned(e: PluginError) -> Returned {
+    match e {
+        PluginError::Aborted(m) => Returned::Aborted(m),
+        PluginError::Denied(m) => Returned::Denied(m),
+        PluginError::Unavailable(m) => Returned::Unavailable(m),
+        PluginError::Invalid(m) => Returned::Invalid(m),
+        PluginError::Failed(m) => Returned::Failed(m),
     }
 }
 
@@ -79,7 +159,7 @@ impl log::Host for PluginState {
 
 impl context::Host for PluginState {
     async fn get(&mut self) -> types::DeployContext {
-        self.call.context.clone()
+        deploy_context(&self.call)
     }
 
     async fn setting(&mut self, key: String) -> Option<String> {
