@@ -14,11 +14,11 @@ use hoist::delivery::Delivery;
 use hoist::docker::naming::ServiceId;
 use hoist::events::Reporter;
 use hoist::fleet::{Connector, Fleet};
-use hoist::plugin::{ContextBase, Outcome};
 use hoist::plugin::call::{CallEnv, Services};
 use hoist::plugin::catalog::Catalog;
 use hoist::plugin::grants::Grants;
 use hoist::plugin::host::{Limits, PluginHost};
+use hoist::plugin::{ContextBase, Outcome};
 use hoist::stage::Stage;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
