@@ -104,11 +104,9 @@ fn zero_failed_requests_across_deploy_failed_deploy_and_rollback() {
     ));
     let back = app.hoist(&["rollback", "v1", "--json"]);
     back.assert_ok();
-    // Keep the load on a little longer: the bound is >= 20,000 requests.
-    while started.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let reports: Vec<LoadReport> = load.stop();
+    // The load stays on until it has sent 20,000 requests, however long
+    // that takes here; only the proxies going silent fails it.
+    let reports: Vec<LoadReport> = load.stop_after(20_000, Duration::from_secs(600));
     let total: usize = reports.iter().map(|r| r.total()).sum();
     let failed: usize = reports.iter().map(|r| r.failed()).sum();
     println!(
@@ -132,7 +130,6 @@ fn zero_failed_requests_across_deploy_failed_deploy_and_rollback() {
             );
         }
     }
-    assert!(total >= 20_000, "only {total} requests were sent");
     for i in [0, 1] {
         assert_eq!(
             b.running(i, &app.service),

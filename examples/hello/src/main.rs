@@ -4,10 +4,12 @@
 //! `GET /slow?ms=N` after N ms. `hello work` does the same (a worker that can
 //! be health-checked). `hello health` checks `/up` on localhost (the image's
 //! Docker HEALTHCHECK); `hello get PATH` prints a local response; `hello
-//! version` prints the version; `hello env NAME` prints `NAME=<value>`.
+//! version` prints the version; `hello env NAME...` prints `NAME=<value>` for
+//! each.
 //!
 //! `HELLO_MODE` picks a behaviour: `ok` (default), `unhealthy` (`/up`
-//! answers 503 forever), `crash` (exits with code 3 after half a second).
+//! answers 503 forever), `crash` (exits with code 3 after half a second),
+//! `stubborn` (ignores SIGTERM, so `docker stop` waits its whole timeout).
 //! The version shown is `KAMAL_VERSION` (set by hoist), else `APP_VERSION`.
 //! `HELLO_ECHO=NAME` prints `NAME=<value>` at start (tests use it to check
 //! that hoist never shows a secret a container prints).
@@ -104,9 +106,11 @@ fn serve(role: &str) -> ! {
     if let Ok(name) = std::env::var("HELLO_ECHO") {
         eprintln!("{name}={}", std::env::var(&name).unwrap_or_default());
     }
-    unsafe {
-        signal(15, on_stop);
-        signal(2, on_stop);
+    if mode != "stubborn" {
+        unsafe {
+            signal(15, on_stop);
+            signal(2, on_stop);
+        }
     }
     if mode == "crash" {
         eprintln!("hello: HELLO_MODE=crash, exiting");
@@ -187,8 +191,9 @@ fn main() {
         "work" => serve("worker"),
         "version" => println!("{}", version()),
         "env" => {
-            let name = args.get(1).map(String::as_str).unwrap_or("");
-            println!("{name}={}", std::env::var(name).unwrap_or_default());
+            for name in &args[1..] {
+                println!("{name}={}", std::env::var(name).unwrap_or_default());
+            }
         }
         "health" => match get("/up") {
             Ok((200, _)) => {}
@@ -209,7 +214,9 @@ fn main() {
             }
         },
         other => {
-            eprintln!("usage: hello [serve|work|health|version|env NAME|get PATH] (got `{other}`)");
+            eprintln!(
+                "usage: hello [serve|work|health|version|env NAME...|get PATH] (got `{other}`)"
+            );
             std::process::exit(2);
         }
     }

@@ -332,6 +332,25 @@ impl App {
         }
     }
 
+    /// Runs `hoist <args>` on a pseudo-terminal (through `script`), as at a
+    /// person's terminal: its output (stdout and stderr, as the terminal
+    /// showed them) and whether it succeeded.
+    pub fn hoist_tty(&self, args: &[&str]) -> (String, bool) {
+        let mut words = vec![env!("CARGO_BIN_EXE_hoist").to_string()];
+        words.extend(args.iter().map(|a| a.to_string()));
+        let out = Command::new("script")
+            .args(["-qec", &shell_words::join(&words), "/dev/null"])
+            .current_dir(self.path())
+            .env("HOIST_CACHE_DIR", tmp().join("component-cache"))
+            .env_remove("VERSION")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run hoist under script");
+        let text = String::from_utf8_lossy(&out.stdout).replace('\r', "")
+            + &String::from_utf8_lossy(&out.stderr);
+        (text, out.status.success())
+    }
+
     /// Starts `hoist <args>` in the app dir without waiting (output piped).
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {
         Command::new(env!("CARGO_BIN_EXE_hoist"))

@@ -208,6 +208,8 @@ impl Bed {
 /// [`Load::stop`].
 pub struct Load {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    sent: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    started: std::time::Instant,
     thread: std::thread::JoinHandle<Vec<hoist_proxy::load::LoadReport>>,
 }
 
@@ -216,6 +218,7 @@ impl Load {
         use hoist_proxy::load::{self, LoadSpec};
         let b = bed();
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let specs: Vec<LoadSpec> = servers
             .iter()
             .map(|i| {
@@ -223,6 +226,7 @@ impl Load {
                 s.host_header = Some(host.to_string());
                 s.workers = workers;
                 s.stop = stop.clone();
+                s.sent = sent.clone();
                 s.duration = Some(std::time::Duration::from_secs(600));
                 s.max_requests_per_worker = Some(200_000);
                 s
@@ -235,7 +239,36 @@ impl Load {
                     specs.into_iter().map(load::run),
                 ))
         });
-        Load { stop, thread }
+        Load {
+            stop,
+            sent,
+            started: std::time::Instant::now(),
+            thread,
+        }
+    }
+
+    /// Keeps the load on until `count` requests have been sent in all (a
+    /// slow machine takes longer; nothing here is a rate), then stops it.
+    /// Fails only when `cap` passes first: the proxies stopped answering.
+    pub fn stop_after(
+        self,
+        count: u64,
+        cap: std::time::Duration,
+    ) -> Vec<hoist_proxy::load::LoadReport> {
+        use std::sync::atomic::Ordering;
+        while self.sent.load(Ordering::Relaxed) < count {
+            if self.started.elapsed() > cap {
+                let sent = self.sent.load(Ordering::Relaxed);
+                self.stop.store(true, Ordering::SeqCst);
+                let _ = self.thread.join();
+                panic!(
+                    "only {sent} of {count} requests were sent in {}s: the proxies stopped answering",
+                    cap.as_secs()
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        self.stop()
     }
 
     /// Stops the load; one report per server, in the order given.

@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncWriteExt, BufReader};
@@ -41,6 +41,9 @@ pub struct LoadSpec {
     pub duration: Option<Duration>,
     /// Timeout of one request.
     pub request_timeout: Duration,
+    /// Counts every request sent (answered or not), as it happens, so a
+    /// caller can keep the load on until a count is reached.
+    pub sent: Arc<AtomicU64>,
 }
 
 impl LoadSpec {
@@ -56,6 +59,7 @@ impl LoadSpec {
             max_requests_per_worker: None,
             duration: Some(Duration::from_secs(60)),
             request_timeout: Duration::from_secs(10),
+            sent: Arc::new(AtomicU64::new(0)),
         }
     }
 }
@@ -266,6 +270,7 @@ async fn worker(spec: &LoadSpec, deadline: Option<Instant>) -> Vec<Record> {
             }
         };
         records.push(rec);
+        spec.sent.fetch_add(1, Ordering::Relaxed);
     }
     records
 }
