@@ -6,8 +6,10 @@
 //! x86_64-unknown-linux-musl binary: hoist puts it in a `FROM scratch` image
 //! and ships that to proxied hosts, so no proxy image is ever pulled.
 //!
-//! The nested build uses its own target dir (a shared one would deadlock on
-//! the outer build's lock) next to the outer one, so every profile reuses it.
+//! The two nested builds run at the same time, each in its own target dir
+//! (a shared one would make them wait on each other's lock, and the outer
+//! build's dir would deadlock) next to the outer one, so every profile of the
+//! outer build reuses them.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -62,7 +64,7 @@ fn main() {
     wit_versions(&workspace.join("wit"));
     check_installed(TARGET, "its default plugins");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
+    let mut cmd = Command::new(&cargo);
     cmd.current_dir(&workspace)
         .args([
             "build",
@@ -72,14 +74,19 @@ fn main() {
             TARGET,
             "--target-dir",
         ])
-        .arg(&guest_dir)
+        .arg(guest_dir.join("wasm"))
         .arg("--manifest-path")
         .arg(workspace.join("Cargo.toml"));
     for (_, package, _) in PLUGINS {
         cmd.args(["-p", package]);
     }
     clean_env(&mut cmd);
-    let status = cmd.status().expect("run cargo for the plugins");
+    let plugins = cmd.spawn().expect("run cargo for the plugins");
+    let proxy = start_proxy_build(&workspace, &guest_dir.join("proxy"));
+    let status = plugins
+        .wait_with_output()
+        .expect("wait for cargo (plugins)")
+        .status;
     if !status.success() {
         panic!(
             "building the default plugins for {TARGET} failed (see above). \
@@ -88,6 +95,7 @@ fn main() {
     }
     for (name, package, _) in PLUGINS {
         let wasm = guest_dir
+            .join("wasm")
             .join(TARGET)
             .join("wasm-guest")
             .join(format!("{}.wasm", package.replace('-', "_")));
@@ -95,7 +103,7 @@ fn main() {
         let var = format!("HOIST_WASM_{}", name.to_uppercase().replace('-', "_"));
         println!("cargo:rustc-env={var}={}", wasm.display());
     }
-    build_proxy(&workspace, &guest_dir);
+    finish_proxy_build(proxy, &guest_dir.join("proxy"));
 }
 
 /// `HOIST_WIT_0_1=0.1.0` for `wit/0.1/` (its `package hoist:plugin@...;`
@@ -134,16 +142,17 @@ fn wit_versions(wit: &Path) {
 
 const PROXY_TARGET: &str = "x86_64-unknown-linux-musl";
 
-/// Builds hoist-proxy, static, for the `FROM scratch` proxy image.
-/// `HOIST_PROXY_BINARY` names a prebuilt static binary to embed instead.
-fn build_proxy(workspace: &Path, target_dir: &Path) {
+/// Starts building hoist-proxy, static, for the `FROM scratch` proxy image;
+/// `None` when `HOIST_PROXY_BINARY` names a prebuilt static binary to embed
+/// instead.
+fn start_proxy_build(workspace: &Path, target_dir: &Path) -> Option<std::process::Child> {
     println!("cargo:rerun-if-env-changed=HOIST_PROXY_BINARY");
     if let Some(bin) = std::env::var_os("HOIST_PROXY_BINARY").filter(|v| !v.is_empty()) {
         println!(
             "cargo:rustc-env=HOIST_PROXY_BIN={}",
             PathBuf::from(bin).display()
         );
-        return;
+        return None;
     }
     check_installed(PROXY_TARGET, "hoist-proxy");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -176,7 +185,18 @@ fn build_proxy(workspace: &Path, target_dir: &Path) {
             },
         );
     }
-    let status = cmd.status().expect("run cargo for hoist-proxy");
+    Some(cmd.spawn().expect("run cargo for hoist-proxy"))
+}
+
+/// Waits for the proxy build and embeds its binary.
+fn finish_proxy_build(child: Option<std::process::Child>, target_dir: &Path) {
+    let Some(child) = child else {
+        return;
+    };
+    let status = child
+        .wait_with_output()
+        .expect("wait for cargo (hoist-proxy)")
+        .status;
     if !status.success() {
         panic!(
             "building hoist-proxy for {PROXY_TARGET} failed (see above). \

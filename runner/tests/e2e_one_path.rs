@@ -19,8 +19,17 @@ use support::{App, docker, guest_wasm};
 
 const LOCAL: &str = "servers:\n  web: [local]\nreadiness_delay: 1\ndeploy_timeout: 20\n";
 
+/// The lines a terminal showed, without the echo of control characters
+/// (`script` ends its input with one, echoed as `^@` or `^D`).
 fn lines_of(text: &str) -> Vec<String> {
-    text.lines().map(|l| l.trim().to_string()).collect()
+    text.lines()
+        .map(|l| {
+            l.replace("^@", "")
+                .replace("^D", "")
+                .trim_matches(|c: char| c.is_whitespace() || c.is_control())
+                .to_string()
+        })
+        .collect()
 }
 
 /// `hoist app exec -i` on `local`: the one-off container has the app's env,
@@ -182,7 +191,7 @@ fn a_plugin_pulls_from_the_authenticated_registry() {
     app.install_plugin(
         "prober",
         &wasm,
-        "name = \"prober\"\nkind = \"hook\"\nstages = [\"pre-deploy\"]\n[capabilities]\ndocker = \"write\"\n",
+        "name = \"prober\"\nkind = \"hook\"\nstages = [\"pre-deploy\"]\n[capabilities]\ndocker = \"write\"\ncommands = [\"touch **\"]\nconfig = [\"service\"]\n",
     );
     app.config(&format!(
         "servers:\n  web: [{s}]\n{}readiness_delay: 1\n{registry}hooks:\n  pre-deploy:\n    - plugin: prober\n      settings: {{ probe: pull, image: \"{image}\", host: \"{s}\" }}\n",

@@ -143,6 +143,28 @@ fn an_import_the_manifest_does_not_declare_is_refused_at_load() {
 }
 
 #[test]
+fn a_hook_importing_the_rollout_steps_is_refused_at_load() {
+    let app = App::new("hookrollout", BASE);
+    // The fixture calls rollout.start: the hook world has no rollout.
+    let wasm = std::fs::read(guest_wasm(
+        "hoist-fixture-rollout-hook",
+        "hoist_fixture_rollout_hook.wasm",
+    ))
+    .unwrap();
+    app.install_plugin("stepper", &wasm, &manifest("stepper", "hook"));
+    assert_bad_plugin(
+        &app,
+        "stepper",
+        "    - stepper\n",
+        "load-config",
+        &[
+            "imports hoist:plugin/rollout@0.1.0",
+            "hooks do not drive the rollout",
+        ],
+    );
+}
+
+#[test]
 fn a_plugin_built_for_an_incompatible_wit_version_is_refused_at_load() {
     let app = App::new("future", BASE);
     let wasm = std::fs::read(guest_wasm(

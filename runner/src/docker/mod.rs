@@ -4,6 +4,8 @@
 //! [`api::ApiEngine`] talks to a Docker Engine API socket through bollard (the
 //! local engine; over SSH a forwarded socket). [`fake::FakeEngine`] records
 //! operations against an in-memory model for unit tests and `--dry-run`.
+//! [`cli`] runs the docker CLI for the one thing only it does: attaching a
+//! terminal (`hoist app exec -i`).
 
 pub mod api;
 pub mod cli;
@@ -115,8 +117,9 @@ pub trait Engine: Send + Sync {
 /// Sink for progress lines (build output, pulls): `(host, line)`.
 pub type Progress = Arc<dyn Fn(&str, &str) + Send + Sync>;
 
-/// A host's Docker with typed helpers over [`Engine::execute`]. Every call
-/// goes through `execute`, so recording and dry runs see all of them.
+/// A host's Docker with typed helpers over [`Engine::execute`]. Every
+/// operation goes through `execute` (streams of images and logs through the
+/// engine's stream methods), so recording and dry runs see all of them.
 #[derive(Clone)]
 pub struct Docker {
     engine: Arc<dyn Engine>,

@@ -271,7 +271,9 @@ pub enum DockerOp {
 }
 
 impl DockerOp {
-    /// True for operations that change something (dry runs skip them).
+    /// True for operations that change something: each is reported as an
+    /// `op` event (shown by `--dry-run` and `-v`). Creating the shared
+    /// network converges on one that exists and is not reported.
     pub fn mutates(&self) -> bool {
         !matches!(
             self,

@@ -1,5 +1,5 @@
 //! [`Engine`] over the Docker Engine API (bollard): the one place hoist talks
-//! to Docker.
+//! to Docker's API (the docker CLI only attaches terminals, [`super::cli`]).
 
 use std::collections::HashMap;
 use std::time::Duration;
