@@ -1,7 +1,8 @@
 //! "A container of this app": the one definition every caller uses.
 //!
-//! [`run_spec`] is the `docker run` of a role's app container (the rollout's
-//! start step). [`one_off`] derives from it a container that runs one
+//! [`AppContainer::run_spec`] is the `docker run` of a role's app container
+//! (the rollout's start step). [`AppContainer::one_off`] derives from it a
+//! container that runs one
 //! command and goes away: the release command, `hoist app exec` and
 //! `hoist app exec -i`. It keeps what makes it the app (image, the role's
 //! env and secrets, volumes, network, options) and drops what makes it a
@@ -16,15 +17,51 @@ use crate::docker::naming::ServiceId;
 use crate::proxy::NETWORK;
 use crate::secrets::{Secret, Secrets, SecretsError};
 
-/// The `docker run` of an app container: a pure function of the config.
-pub fn run_spec(
-    config: &Config,
-    role: &RoleConfig,
-    host: &str,
-    version: &str,
-    image: &str,
-    secrets: &Secrets,
-) -> Result<RunSpec, SecretsError> {
+/// A container of the app: which role, on which host, of which version.
+#[derive(Clone, Copy)]
+pub struct AppContainer<'a> {
+    /// The config (env, volumes, options, labels).
+    pub config: &'a Config,
+    /// The role it runs.
+    pub role: &'a RoleConfig,
+    /// The host it runs on.
+    pub host: &'a str,
+    /// The version (its name and `KAMAL_VERSION`).
+    pub version: &'a str,
+    /// `<repository>:<version>`.
+    pub image: &'a str,
+    /// Where its secret env comes from.
+    pub secrets: &'a Secrets,
+}
+
+impl AppContainer<'_> {
+    /// The `docker run` of the serving container: a pure function of the
+    /// config.
+    pub fn run_spec(&self) -> Result<RunSpec, SecretsError> {
+        run_spec(self)
+    }
+
+    /// A one-off container of the app: [`AppContainer::run_spec`] running
+    /// `cmd`, with `extra_env` over the app's env.
+    pub fn one_off(
+        &self,
+        purpose: Purpose,
+        cmd: Vec<String>,
+        extra_env: &[(String, String)],
+    ) -> Result<RunSpec, SecretsError> {
+        one_off(self, purpose, cmd, extra_env)
+    }
+}
+
+fn run_spec(c: &AppContainer<'_>) -> Result<RunSpec, SecretsError> {
+    let AppContainer {
+        config,
+        role,
+        host,
+        version,
+        image,
+        secrets,
+    } = *c;
     let sid: ServiceId = config.service_id();
     let name = sid.container_name(&role.name, version);
     let env = config.env_for(role, host);
@@ -83,22 +120,15 @@ pub enum Purpose {
     Exec,
 }
 
-/// A one-off container of the app: the role's [`run_spec`] running `cmd`,
-/// with `extra_env` over the app's env.
-#[allow(clippy::too_many_arguments)]
-pub fn one_off(
-    config: &Config,
-    role: &RoleConfig,
-    host: &str,
-    version: &str,
-    image: &str,
-    secrets: &Secrets,
+fn one_off(
+    c: &AppContainer<'_>,
     purpose: Purpose,
     cmd: Vec<String>,
     extra_env: &[(String, String)],
 ) -> Result<RunSpec, SecretsError> {
-    let mut spec = run_spec(config, role, host, version, image, secrets)?;
-    let sid = config.service_id();
+    let (role, version) = (c.role, c.version);
+    let mut spec = run_spec(c)?;
+    let sid = c.config.service_id();
     spec.name = match purpose {
         Purpose::Release => format!("{}-release-{version}", sid.qualified()),
         Purpose::Exec => format!(

@@ -6,7 +6,11 @@ use crate::audit::AuditLog;
 
 /// `hoist audit`: the last 50 lines of each host's audit log.
 pub async fn audit(common: Common) -> anyhow::Result<()> {
-    let (c, selection, fleet) = connect(&common).await?;
+    let super::scope::Connected {
+        config: c,
+        selection,
+        fleet,
+    } = connect(&common).await?;
     let log = AuditLog::new(&c.service_id());
     let tails = futures_util::future::join_all(selection.hosts.iter().map(|h| {
         let (fleet, log) = (&fleet, log.clone());

@@ -23,7 +23,11 @@ pub enum LockCommand {
 
 /// Runs `hoist lock ...` on the primary host.
 pub async fn lock(common: Common, cmd: LockCommand) -> anyhow::Result<()> {
-    let (c, selection, fleet) = connect(&common).await?;
+    let super::scope::Connected {
+        config: c,
+        selection,
+        fleet,
+    } = connect(&common).await?;
     let host = selection.primary_host.clone();
     let shell = fleet.shell(&host).await?;
     let lock = Lock::new(&c.service_id());

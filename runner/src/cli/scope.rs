@@ -16,16 +16,41 @@ use crate::selection::{Selection, select};
 /// A command's work on its [`Scope`].
 pub type ScopeFn<'a> = Pin<Box<dyn Future<Output = anyhow::Result<()>> + 'a>>;
 
+/// The config, the selected hosts and their connections (opened on use).
+pub struct Connected {
+    /// The config.
+    pub config: Config,
+    /// `-h`/`-r`/`-p` applied.
+    pub selection: Selection,
+    /// Docker and a shell per selected host.
+    pub fleet: Fleet,
+}
+
+impl Connected {
+    /// What `manage` works on.
+    pub fn scope(&self) -> Scope<'_> {
+        Scope {
+            config: &self.config,
+            selection: &self.selection,
+            fleet: &self.fleet,
+        }
+    }
+}
+
 /// Config, selection and connections for commands that talk to hosts.
-pub async fn connect(common: &Common) -> anyhow::Result<(Config, Selection, Fleet)> {
-    let c = config::load(&common.load_options())?;
-    let selection = select(&c, &common.filters())?;
+pub async fn connect(common: &Common) -> anyhow::Result<Connected> {
+    let config = config::load(&common.load_options())?;
+    let selection = select(&config, &common.filters())?;
     let fleet = Fleet::new(
         &selection.hosts,
-        Connector::real(c.ssh.clone(), None, &c.app_root),
+        Connector::real(config.ssh.clone(), None, &config.app_root),
         None,
     );
-    Ok((c, selection, fleet))
+    Ok(Connected {
+        config,
+        selection,
+        fleet,
+    })
 }
 
 /// Runs `f` on the selected hosts (no lock: it only reads).
@@ -33,13 +58,8 @@ pub async fn scoped(
     common: &Common,
     f: impl for<'a> FnOnce(&'a Scope<'a>) -> ScopeFn<'a>,
 ) -> anyhow::Result<()> {
-    let (c, selection, fleet) = connect(common).await?;
-    let scope = Scope {
-        config: &c,
-        selection: &selection,
-        fleet: &fleet,
-    };
-    f(&scope).await
+    let hosts = connect(common).await?;
+    f(&hosts.scope()).await
 }
 
 /// Runs `f` on the selected hosts holding the deploy lock (as Kamal does
@@ -50,14 +70,11 @@ pub async fn locked(
     what: &str,
     f: impl for<'a> FnOnce(&'a Scope<'a>) -> ScopeFn<'a>,
 ) -> anyhow::Result<()> {
-    let (c, selection, fleet) = connect(common).await?;
-    let scope = Scope {
-        config: &c,
-        selection: &selection,
-        fleet: &fleet,
-    };
+    let hosts = connect(common).await?;
+    let scope = hosts.scope();
+    let (c, selection, fleet) = (&hosts.config, &hosts.selection, &hosts.fleet);
     let lock = LockScope {
-        fleet: &fleet,
+        fleet,
         service: c.service_id(),
         primary: selection.primary_host.clone(),
         hosts: selection.hosts.clone(),

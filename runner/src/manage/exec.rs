@@ -7,7 +7,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::app_container::{self, Purpose};
+use crate::app_container::{AppContainer, Purpose};
 use crate::docker::cli::Attached;
 use crate::docker::naming::VERSION_LABEL;
 use crate::docker::{CommandOutput, Docker, RunSpec};
@@ -67,17 +67,15 @@ async fn plan(
         .config
         .role(role)
         .ok_or_else(|| ManageError::Other(format!("no role `{role}` in the config")))?;
-    let spec = app_container::one_off(
-        s.config,
-        role_cfg,
+    let spec = AppContainer {
+        config: s.config,
+        role: role_cfg,
         host,
-        &version,
-        &running.image,
+        version: &version,
+        image: &running.image,
         secrets,
-        Purpose::Exec,
-        cmd.to_vec(),
-        &o.env,
-    )?;
+    }
+    .one_off(Purpose::Exec, cmd.to_vec(), &o.env)?;
     Ok(Plan::OneOff(Box::new(spec)))
 }
 

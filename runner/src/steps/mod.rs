@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use tokio::sync::Semaphore;
 
-use crate::app_container;
+use crate::app_container::AppContainer;
 use crate::config::{Config, ProxySpec};
 use crate::docker::naming::ServiceId;
 use crate::docker::{ContainerFilter, Docker, DockerError, DockerOp, Readiness};
@@ -288,14 +288,15 @@ impl Rollout {
             .ok_or_else(|| StepError::Invalid(format!("no role `{}`", t.role)))?;
         let docker = self.fleet.docker(&t.host).await?;
         let sid = self.config.service_id();
-        let spec = app_container::run_spec(
-            &self.config,
+        let spec = AppContainer {
+            config: &self.config,
             role,
-            &t.host,
-            &self.version,
-            &self.image,
-            &self.secrets,
-        )?;
+            host: &t.host,
+            version: &self.version,
+            image: &self.image,
+            secrets: &self.secrets,
+        }
+        .run_spec()?;
         // Kamal's rule: a container already holding the name is renamed away.
         if docker.inspect(&spec.name).await?.is_some() {
             let to = ServiceId::replaced_name(&spec.name);

@@ -3,7 +3,7 @@
 //! role's env and secrets), before any app container changes. Its output is
 //! streamed as it comes; a non-zero exit or the timeout stops the deploy.
 
-use crate::app_container::{self, Purpose};
+use crate::app_container::{AppContainer, Purpose};
 use crate::events::{Event, Kind, Level};
 use crate::run::{Failure, Run};
 use crate::stage::Stage;
@@ -38,17 +38,15 @@ pub async fn run(run: &Run) -> Result<(), Failure> {
         .or_else(|| run.config.roles.first())
         .ok_or_else(|| Failure::Refused("no role to take the release command's env from".into()))?;
     let docker = run.fleet.docker(host).await?;
-    let spec = app_container::one_off(
-        &run.config,
+    let spec = AppContainer {
+        config: &run.config,
         role,
         host,
-        &run.version,
-        &run.image,
-        &run.secrets,
-        Purpose::Release,
-        cmd.clone(),
-        &[],
-    )?;
+        version: &run.version,
+        image: &run.image,
+        secrets: &run.secrets,
+    }
+    .one_off(Purpose::Release, cmd.clone(), &[])?;
     let name = spec.name.clone();
     say(
         Level::Info,
