@@ -2,14 +2,14 @@
 //! `hooks/`) as WebAssembly components with a nested cargo, so `cargo build`
 //! of a fresh clone embeds them in `hoist` with no manual wasm step.
 //!
-//! It also builds `hoist-proxy` (`runner/proxy`) as a static
-//! x86_64-unknown-linux-musl binary: hoist puts it in a `FROM scratch` image
-//! and ships that to proxied hosts, so no proxy image is ever pulled.
+//! The nested build uses its own target dir (the outer build's would
+//! deadlock on its lock) next to the outer one, so every profile of the outer
+//! build reuses it. hoist-proxy is not built here: it is a workspace member
+//! built beside hoist by the same `cargo build`, sharing its dependencies
+//! (see `proxy::image`).
 //!
-//! The two nested builds run at the same time, each in its own target dir
-//! (a shared one would make them wait on each other's lock, and the outer
-//! build's dir would deadlock) next to the outer one, so every profile of the
-//! outer build reuses them.
+//! It also reads the WIT package versions (`wit/<series>/`), so the version
+//! literal is written once, in the WIT.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -46,13 +46,7 @@ fn main() {
                 .join("hoist-guests")
         });
 
-    for dir in [
-        "wit",
-        "plugins",
-        "hooks",
-        "runner/proxy/src",
-        "runner/proxy/Cargo.toml",
-    ] {
+    for dir in ["wit", "plugins", "hooks"] {
         println!("cargo:rerun-if-changed={}", workspace.join(dir).display());
     }
     println!(
@@ -81,12 +75,7 @@ fn main() {
         cmd.args(["-p", package]);
     }
     clean_env(&mut cmd);
-    let plugins = cmd.spawn().expect("run cargo for the plugins");
-    let proxy = start_proxy_build(&workspace, &guest_dir.join("proxy"));
-    let status = plugins
-        .wait_with_output()
-        .expect("wait for cargo (plugins)")
-        .status;
+    let status = cmd.status().expect("run cargo for the plugins");
     if !status.success() {
         panic!(
             "building the default plugins for {TARGET} failed (see above). \
@@ -103,7 +92,6 @@ fn main() {
         let var = format!("HOIST_WASM_{}", name.to_uppercase().replace('-', "_"));
         println!("cargo:rustc-env={var}={}", wasm.display());
     }
-    finish_proxy_build(proxy, &guest_dir.join("proxy"));
 }
 
 /// `HOIST_WIT_0_1=0.1.0` for `wit/0.1/` (its `package hoist:plugin@...;`
@@ -138,82 +126,6 @@ fn wit_versions(wit: &Path) {
             series.replace('.', "_")
         );
     }
-}
-
-const PROXY_TARGET: &str = "x86_64-unknown-linux-musl";
-
-/// Starts building hoist-proxy, static, for the `FROM scratch` proxy image;
-/// `None` when `HOIST_PROXY_BINARY` names a prebuilt static binary to embed
-/// instead.
-fn start_proxy_build(workspace: &Path, target_dir: &Path) -> Option<std::process::Child> {
-    println!("cargo:rerun-if-env-changed=HOIST_PROXY_BINARY");
-    if let Some(bin) = std::env::var_os("HOIST_PROXY_BINARY").filter(|v| !v.is_empty()) {
-        println!(
-            "cargo:rustc-env=HOIST_PROXY_BIN={}",
-            PathBuf::from(bin).display()
-        );
-        return None;
-    }
-    check_installed(PROXY_TARGET, "hoist-proxy");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(workspace)
-        .args([
-            "build",
-            "--release",
-            "--target",
-            PROXY_TARGET,
-            "-p",
-            "hoist-proxy",
-        ])
-        .arg("--target-dir")
-        .arg(target_dir)
-        .arg("--manifest-path")
-        .arg(workspace.join("Cargo.toml"));
-    clean_env(&mut cmd);
-    // ring compiles a little C; without a musl cross compiler the host gcc
-    // does (ring's C needs no libc headers).
-    let cc_var = "CC_x86_64_unknown_linux_musl";
-    println!("cargo:rerun-if-env-changed={cc_var}");
-    if std::env::var_os(cc_var).is_none() && !on_path("x86_64-linux-musl-gcc") {
-        cmd.env(
-            cc_var,
-            if on_path("musl-gcc") {
-                "musl-gcc"
-            } else {
-                "gcc"
-            },
-        );
-    }
-    Some(cmd.spawn().expect("run cargo for hoist-proxy"))
-}
-
-/// Waits for the proxy build and embeds its binary.
-fn finish_proxy_build(child: Option<std::process::Child>, target_dir: &Path) {
-    let Some(child) = child else {
-        return;
-    };
-    let status = child
-        .wait_with_output()
-        .expect("wait for cargo (hoist-proxy)")
-        .status;
-    if !status.success() {
-        panic!(
-            "building hoist-proxy for {PROXY_TARGET} failed (see above). \
-             Is the target installed? `rustup target add {PROXY_TARGET}`"
-        );
-    }
-    let bin = target_dir
-        .join(PROXY_TARGET)
-        .join("release")
-        .join("hoist-proxy");
-    assert!(bin.is_file(), "missing {}", bin.display());
-    println!("cargo:rustc-env=HOIST_PROXY_BIN={}", bin.display());
-}
-
-fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
 }
 
 fn clean_env(cmd: &mut Command) {

@@ -42,6 +42,14 @@ pub fn require_docker() {
             ok,
             "these end-to-end tests need a running Docker engine: run .ci/setup (installs docker.io, starts dockerd)"
         );
+        // hoist finds hoist-proxy next to itself; this package's tests do
+        // not build that other package's binary.
+        let proxy = Path::new(env!("CARGO_BIN_EXE_hoist")).with_file_name("hoist-proxy");
+        assert!(
+            proxy.is_file(),
+            "{} is missing: run the tests with `-p hoist-proxy` too (`cargo test -p hoist -p hoist-proxy`, as .ci/run does)",
+            proxy.display()
+        );
     });
 }
 

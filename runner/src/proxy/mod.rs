@@ -4,17 +4,20 @@
 //! host's Docker engine (local socket, or the socket forwarded over SSH), and
 //! the exit status says whether it worked.
 //!
-//! The proxy binary (`runner/proxy`, built static by `build.rs`) is embedded
-//! in hoist; [`build_image`] builds a `FROM scratch` image from it on this
-//! machine and streams it to hosts that lack it. Nothing is pulled.
+//! The proxy binary (`runner/proxy`, built beside hoist by the same `cargo
+//! build`) is found next to hoist; [`image::build_image`] builds a `FROM
+//! scratch` image from it (and the shared libraries it links) on this
+//! machine, and [`boot`] streams it to hosts that lack it. Nothing is pulled.
+
+pub mod image;
+
+pub use image::{build_image, image};
 
 use std::time::Duration;
 
-use sha2::Digest;
-
 use crate::config::{Config, ProxyRunSpec, ProxySpec};
 use crate::docker::naming::ServiceId;
-use crate::docker::{BuildSpec, Docker, DockerError, DockerOp, RunSpec, Secret};
+use crate::docker::{Docker, DockerError, DockerOp, RunSpec, Secret};
 use crate::selection::Selection;
 
 /// The proxy container's name on every host.
@@ -27,8 +30,6 @@ pub const VOLUME: &str = "hoist-proxy-state";
 pub const LABEL: &str = "hoist.proxy";
 const STATE_DIR: &str = "/var/lib/hoist-proxy";
 const BIN: &str = "/hoist-proxy";
-
-static BINARY: &[u8] = include_bytes!(env!("HOIST_PROXY_BIN"));
 
 /// Why a proxy action failed.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +48,9 @@ pub enum ProxyError {
     /// Writing the image's build context failed.
     #[error("cannot prepare the hoist-proxy image: {0}")]
     Io(#[from] std::io::Error),
+    /// The proxy binary (or a library it needs) is not where hoist looks.
+    #[error("cannot build the hoist-proxy image: {0}")]
+    Binary(String),
 }
 
 /// The proxied roles `host` runs in this run.
@@ -66,12 +70,6 @@ pub fn proxied_hosts(config: &Config, selection: &Selection) -> Vec<String> {
         .filter(|h| !proxied_roles_on(config, selection, h).is_empty())
         .cloned()
         .collect()
-}
-
-/// The proxy image this hoist ships: `hoist-proxy:<hash of the binary>`.
-pub fn image() -> String {
-    let digest = hex::encode(sha2::Sha256::digest(BINARY));
-    format!("hoist-proxy:{}", &digest[..12])
 }
 
 /// The name a role has in the proxy: `<service>-<role>[-<destination>]`.
@@ -330,51 +328,6 @@ pub fn run_spec(run: &ProxyRunSpec, host: &str) -> RunSpec {
     }
 }
 
-/// The image's build: the embedded binary on an empty base.
-pub fn build_spec(context: &std::path::Path) -> BuildSpec {
-    BuildSpec {
-        context: context.to_path_buf(),
-        dockerfile: context.join("Dockerfile"),
-        tag: image(),
-        args: Default::default(),
-        labels: [(LABEL.to_string(), "true".to_string())].into(),
-        target: None,
-    }
-}
-
-const DOCKERFILE: &str = "FROM scratch\nCOPY hoist-proxy /hoist-proxy\nEXPOSE 80 443\nVOLUME /var/lib/hoist-proxy\nENTRYPOINT [\"/hoist-proxy\"]\nCMD [\"run\"]\n";
-
-/// Builds the proxy image on this machine's engine (`builder`) unless it
-/// is there already; true when it built. Call it once before booting the
-/// proxy on any number of hosts.
-pub async fn build_image(builder: &Docker) -> Result<bool, ProxyError> {
-    if builder.image_exists(&image()).await? {
-        return Ok(false);
-    }
-    let dir = tempfile::tempdir()?;
-    std::fs::write(dir.path().join("Dockerfile"), DOCKERFILE)?;
-    let bin = dir.path().join("hoist-proxy");
-    std::fs::write(&bin, BINARY)?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755))?;
-    builder.build(build_spec(dir.path())).await?;
-    Ok(true)
-}
-
-/// Streams the proxy image from `builder` (see [`build_image`]) to
-/// `docker`'s host when that lacks it; what it sent, if anything.
-async fn ship_image(docker: &Docker, builder: &Docker) -> Result<Option<String>, ProxyError> {
-    let image = image();
-    if docker.host() == builder.host() || docker.image_exists(&image).await? {
-        return Ok(None);
-    }
-    let bytes = docker.load_from(builder, &image, |_| {}).await?;
-    Ok(Some(format!(
-        "sent {image} ({:.1} MiB)",
-        bytes as f64 / (1024.0 * 1024.0)
-    )))
-}
-
 /// Boots the proxy on `docker`'s host unless it runs: the network, the
 /// image (built on `builder` by [`build_image`] beforehand), then the
 /// container (started if stopped, created if missing). Returns a one-line
@@ -389,7 +342,7 @@ pub async fn boot(
             name: NETWORK.into(),
         })
         .await?;
-    let shipped = ship_image(docker, builder).await?;
+    let shipped = image::ship_image(docker, builder).await?;
     let mut what = Vec::new();
     if let Some(s) = shipped {
         what.push(s);
