@@ -17,7 +17,8 @@ use hoist::fleet::{Connector, Fleet};
 use hoist::plugin::call::{CallEnv, Services};
 use hoist::plugin::catalog::Catalog;
 use hoist::plugin::grants::Grants;
-use hoist::plugin::host::{Limits, PluginHost};
+use hoist::plugin::host::PluginHost;
+use hoist::plugin::limits::Limits;
 use hoist::plugin::{ContextBase, Outcome};
 use hoist::stage::Stage;
 
@@ -51,14 +52,14 @@ fn main() {
 
     // Compile once (cold) and load from the cache (warm), each in a new host.
     let cold = {
-        let host = PluginHost::new(Some(cache.clone())).unwrap();
+        let host = PluginHost::new(Some(cache.clone()), None).unwrap();
         let t = Instant::now();
         host.load(&entry).unwrap();
         t.elapsed()
     };
     let warm: Vec<Duration> = (0..20)
         .map(|_| {
-            let host = PluginHost::new(Some(cache.clone())).unwrap();
+            let host = PluginHost::new(Some(cache.clone()), None).unwrap();
             let t = Instant::now();
             host.load(&entry).unwrap();
             t.elapsed()
@@ -71,7 +72,7 @@ fn main() {
     );
     report("load deploy-log: from the .cwasm cache", warm);
 
-    let host = PluginHost::new(Some(cache)).unwrap();
+    let host = PluginHost::new(Some(cache), None).unwrap();
     let loaded = host.load(&entry).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -111,6 +112,7 @@ fn main() {
         },
         settings: vec![],
         services,
+        quota: Default::default(),
     });
     let outcome = Outcome {
         success: true,

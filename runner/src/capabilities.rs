@@ -50,6 +50,10 @@ pub struct Capabilities {
     /// The rollout steps (strategies).
     #[serde(default)]
     pub rollout: bool,
+    /// `docker.exec` into the app's containers (which hold its secrets);
+    /// a plugin may always exec into containers it started itself.
+    #[serde(default)]
+    pub exec: bool,
     /// A private state directory, `/state` inside the plugin.
     #[serde(default)]
     pub state: bool,
@@ -60,4 +64,41 @@ pub struct Capabilities {
     /// commands, always granted explicitly.
     #[serde(default)]
     pub http: Vec<String>,
+}
+
+/// The longest `limits.timeout` a plugin can be given (a day): longer
+/// values are refused where they are written, so no deadline overflows.
+pub const MAX_PLUGIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// The largest `limits.memory` (a wasm32 memory's own ceiling, 4 GiB).
+pub const MAX_PLUGIN_MEMORY: u64 = 4 << 30;
+
+/// Why a `limits:` value is refused (the text says the bound).
+pub fn check_limits(
+    timeout: Option<std::time::Duration>,
+    memory: Option<u64>,
+) -> Result<(), String> {
+    if let Some(t) = timeout {
+        if t.is_zero() {
+            return Err("limits.timeout must be more than 0s".into());
+        }
+        if t > MAX_PLUGIN_TIMEOUT {
+            return Err(format!(
+                "limits.timeout {}s is over the most a plugin call may take (24h)",
+                t.as_secs()
+            ));
+        }
+    }
+    if let Some(m) = memory {
+        if m < 1 << 20 {
+            return Err("limits.memory must be at least 1MiB".into());
+        }
+        if m > MAX_PLUGIN_MEMORY {
+            return Err(format!(
+                "limits.memory {} MiB is over the most a plugin may use (4GiB)",
+                m >> 20
+            ));
+        }
+    }
+    Ok(())
 }

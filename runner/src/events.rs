@@ -194,14 +194,29 @@ impl Reporter {
     /// than 4 characters are too common to scrub and are ignored.
     pub fn add_secrets<'a>(&self, values: impl IntoIterator<Item = &'a str>) {
         let mut scrub = self.0.scrub.lock().unwrap();
-        scrub.extend(
-            values
-                .into_iter()
-                .filter(|v| v.len() >= 4)
-                .map(String::from),
-        );
+        for v in values {
+            // A multi-line secret (a PEM key) is also scrubbed line by line,
+            // so output that splits it into lines still hides each one.
+            let lines = v.lines().map(str::trim).filter(|l| l.len() != v.len());
+            for piece in std::iter::once(v).chain(lines) {
+                if piece.len() >= 4 && !scrub.iter().any(|s| s == piece) {
+                    scrub.push(piece.to_string());
+                }
+            }
+        }
         // Longest first, so a secret containing another is replaced whole.
         scrub.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    }
+
+    /// `text` with every secret value replaced by `[REDACTED]`.
+    pub fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for secret in self.0.scrub.lock().unwrap().iter() {
+            if out.contains(secret.as_str()) {
+                out = out.replace(secret.as_str(), "[REDACTED]");
+            }
+        }
+        out
     }
 
     /// Sets the stage that log and op events without one belong to.
@@ -220,11 +235,9 @@ impl Reporter {
         if e.stage.is_none() && matches!(e.event, Kind::Log | Kind::Op | Kind::Step) {
             e.stage = *self.0.stage.lock().unwrap();
         }
-        if let Some(m) = e.message.as_mut() {
-            for secret in self.0.scrub.lock().unwrap().iter() {
-                if m.contains(secret.as_str()) {
-                    *m = m.replace(secret.as_str(), "[REDACTED]");
-                }
+        for field in [&mut e.message, &mut e.host, &mut e.role, &mut e.plugin] {
+            if let Some(text) = field.as_mut() {
+                *text = self.scrub(text);
             }
         }
         let line = match self.0.mode {
@@ -251,6 +264,34 @@ impl Reporter {
     }
 }
 
+/// `text` with control characters written out (`\n`, `\r`, `\x1b`...), so
+/// text from plugins and containers is one line on the terminal and cannot
+/// move the cursor, change colours or forge a line of hoist's. Tabs stay.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| {
+        (c.is_control() && c != '\t')
+            // Bidirectional overrides reorder what the terminal shows.
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(bad) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\t' => out.push(c),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() && (c as u32) < 0x100 => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if bad(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 fn secs(ms: u64) -> String {
     if ms < 1000 {
         format!("{ms} ms")
@@ -259,17 +300,40 @@ fn secs(ms: u64) -> String {
     }
 }
 
+/// What a human line shows of `text`: one line, control characters
+/// escaped; where `lines` (a final or failure message, which may carry a
+/// backtrace), each line escaped and continued indented, so nothing in it
+/// starts a line of hoist's own.
+fn shown(text: &str, lines: bool) -> String {
+    if lines {
+        text.split('\n')
+            .map(|l| escape_controls(l).into_owned())
+            .collect::<Vec<_>>()
+            .join("\n      ")
+    } else {
+        escape_controls(text).into_owned()
+    }
+}
+
 fn human(e: &Event, verbose: bool, quiet: bool) -> Option<String> {
-    let msg = e.message.as_deref().unwrap_or("");
+    let multi = !matches!(e.event, Kind::Log | Kind::Op | Kind::Step);
+    let msg = shown(e.message.as_deref().unwrap_or(""), multi);
+    let msg = msg.as_str();
     let failed = e.ok == Some(false);
     if quiet && !(failed || e.level >= Level::Error || e.event == Kind::DeployEnd) {
         return None;
     }
     let target = match (&e.host, &e.role) {
-        (Some(h), Some(r)) => format!("{h}/{r}"),
-        (Some(h), None) => h.clone(),
+        (Some(h), Some(r)) => format!("{}/{}", shown(h, false), shown(r, false)),
+        (Some(h), None) => shown(h, false),
         _ => String::new(),
     };
+    let plugin = e.plugin.as_deref().map(|p| shown(p, false));
+    let host = e
+        .host
+        .as_deref()
+        .map(|h| shown(h, false))
+        .unwrap_or_default();
     Some(match e.event {
         Kind::DeployStart | Kind::DeployEnd => msg.to_string(),
         Kind::StageStart => format!("▸ {}", e.stage.map(Stage::name).unwrap_or("")),
@@ -289,10 +353,10 @@ fn human(e: &Event, verbose: bool, quiet: bool) -> Option<String> {
             if !verbose {
                 return None;
             }
-            format!("  · {} starting", e.plugin.as_deref().unwrap_or(""))
+            format!("  · {} starting", plugin.as_deref().unwrap_or(""))
         }
         Kind::PluginEnd => {
-            let p = e.plugin.as_deref().unwrap_or("");
+            let p = plugin.as_deref().unwrap_or("");
             if failed {
                 format!("  ✗ {p} failed after {}: {msg}", secs(e.ms.unwrap_or(0)))
             } else {
@@ -310,14 +374,13 @@ fn human(e: &Event, verbose: bool, quiet: bool) -> Option<String> {
             if !verbose && e.level < Level::Info {
                 return None;
             }
-            format!("    $ [{}] {msg}", e.host.as_deref().unwrap_or(""))
+            format!("    $ [{host}] {msg}")
         }
         Kind::Log => {
             if e.level < Level::Info && !verbose {
                 return None;
             }
-            let who = e
-                .plugin
+            let who = plugin
                 .as_deref()
                 .map(|p| format!("[{p}] "))
                 .unwrap_or_default();
@@ -401,5 +464,48 @@ mod tests {
         assert!(human(&op, true, false).is_some());
         let info = Event::new(Kind::Log, None).message("hi");
         assert!(human(&info, false, true).is_none(), "quiet hides info");
+    }
+}
+
+#[cfg(test)]
+mod text_tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_cannot_forge_a_line_or_move_the_cursor() {
+        let forged = "ok\n\x1b[2K\rFinished deploying v9 \u{202e}txt";
+        let e = Event::new(Kind::Log, Some(Stage::PreDeploy))
+            .plugin("evil\x1b[31m")
+            .message(forged);
+        let line = human(&e, false, false).unwrap();
+        assert!(!line.contains('\n') && !line.contains('\x1b') && !line.contains('\r'));
+        assert!(!line.contains('\u{202e}'));
+        assert_eq!(
+            line,
+            "    [evil\\x1b[31m] ok\\n\\x1b[2K\\rFinished deploying v9 \\u{202e}txt"
+        );
+        // A final message keeps its lines, each indented under it.
+        let end = Event::new(Kind::DeployEnd, None).message("failed: x\nFinished deploying");
+        assert_eq!(
+            human(&end, false, false).unwrap(),
+            "failed: x\n      Finished deploying"
+        );
+    }
+
+    #[test]
+    fn multi_line_secrets_are_scrubbed_line_by_line_in_every_field() {
+        let r = Reporter::recording();
+        let pem = "-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END KEY-----";
+        r.add_secrets([pem, "s3cr3t-host"]);
+        r.emit(
+            Event::new(Kind::Log, None)
+                .host("s3cr3t-host")
+                .role("web")
+                .message("line: MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"),
+        );
+        let e = &r.events()[0];
+        assert_eq!(e.message.as_deref(), Some("line: [REDACTED]"));
+        assert_eq!(e.host.as_deref(), Some("[REDACTED]"));
+        assert_eq!(r.scrub(pem), "[REDACTED]");
     }
 }

@@ -165,8 +165,12 @@ impl Shell for LocalShell {
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true)
+            // Its own process group, so a call cut short (a plugin's time
+            // limit) kills what the script started too, not only `sh`.
+            .process_group(0)
             .spawn()
             .map_err(|e| broken(e.to_string()))?;
+        let group = KillGroupOnDrop(child.id());
         if let (Some(input), Some(mut stdin)) = (&cmd.stdin, child.stdin.take()) {
             stdin
                 .write_all(input)
@@ -177,11 +181,36 @@ impl Shell for LocalShell {
             .wait_with_output()
             .await
             .map_err(|e| broken(e.to_string()))?;
+        group.disarm();
         Ok(ShellOutput {
             status: out.status.code().unwrap_or(-1),
             stdout: text(&out.stdout),
             stderr: text(&out.stderr),
         })
+    }
+}
+
+/// Kills a local command's process group when its run is dropped before the
+/// command ended (the future was cancelled); disarmed once it has ended, so
+/// what a finished script left running is left alone.
+struct KillGroupOnDrop(Option<u32>);
+
+impl KillGroupOnDrop {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for KillGroupOnDrop {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.and_then(|p| libc::pid_t::try_from(p).ok()) {
+            // SAFETY: `kill` takes no pointers; the group is the one this
+            // run created (`process_group(0)`), and its leader is not reaped
+            // yet (the wait did not finish), so the id is still ours.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+            }
+        }
     }
 }
 

@@ -22,13 +22,16 @@ const HOOKS: &str = "hooks:
   pre-build:
     - plugin: git-clean
       grants: { commands: [\"git status --porcelain\"] }
-    - recorder
+    - plugin: recorder
+      grants: { state: true }
   pre-deploy:
     - preflight
-    - recorder
+    - plugin: recorder
+      grants: { state: true }
   post-deploy:
     - deploy-log
-    - recorder
+    - plugin: recorder
+      grants: { state: true }
 ";
 
 const RECORDER: &str = "name = \"recorder\"

@@ -194,7 +194,7 @@ fn a_plugin_pulls_from_the_authenticated_registry() {
         "name = \"prober\"\nkind = \"hook\"\nstages = [\"pre-deploy\"]\n[capabilities]\ndocker = \"write\"\ncommands = [\"touch **\"]\nconfig = [\"service\"]\n",
     );
     app.config(&format!(
-        "servers:\n  web: [{s}]\n{}readiness_delay: 1\n{registry}hooks:\n  pre-deploy:\n    - plugin: prober\n      settings: {{ probe: pull, image: \"{image}\", host: \"{s}\" }}\n",
+        "servers:\n  web: [{s}]\n{}readiness_delay: 1\n{registry}hooks:\n  pre-deploy:\n    - plugin: prober\n      settings: {{ probe: pull, image: \"{image}\", host: \"{s}\" }}\n      grants: {{ docker: write }}\n",
         b.ssh_yaml(&kh, ""),
         s = b.servers[2],
     ));

@@ -198,6 +198,85 @@ fn a_plugin_looping_forever_is_stopped_at_its_timeout() {
     );
 }
 
+/// The time limit holds while the plugin waits in a host call, not only in
+/// its own code: the call is stopped at the limit, the lock is free.
+fn assert_stopped_in_host_call(app: &App, plugin: &str, hook_yaml: &str) {
+    let started = std::time::Instant::now();
+    assert_bad_plugin(app, plugin, hook_yaml, "pre-deploy", &["time limit (2s)"]);
+    // Two deploys (v1 and the failing v2); an unbounded wait would be an hour.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(300),
+        "the host call was not cut at the limit"
+    );
+    assert!(
+        app.hoist(&["lock", "status"]).stdout.contains("No lock"),
+        "the lock was left held"
+    );
+}
+
+#[test]
+fn a_plugin_sleeping_in_a_host_call_is_stopped_at_its_timeout() {
+    let app = App::new("sleeper", BASE);
+    app.install_plugin("sleeper", &misbehave(), &manifest("sleeper", "hook"));
+    assert_stopped_in_host_call(
+        &app,
+        "sleeper",
+        "    - plugin: sleeper\n      settings: { mode: sleep }\n      limits: { timeout: 2s }\n",
+    );
+}
+
+#[test]
+fn a_command_that_never_ends_is_killed_at_the_plugins_timeout() {
+    let app = App::new("hang", BASE);
+    let wasm = std::fs::read(guest_wasm(
+        "hoist-fixture-commander",
+        "hoist_fixture_commander.wasm",
+    ))
+    .unwrap();
+    // A marker in the command line finds the process afterwards.
+    let marker = format!("3599.{}", std::process::id());
+    app.install_plugin(
+        "hang",
+        &wasm,
+        "name = \"hang\"\nkind = \"hook\"\nstages = [\"pre-deploy\"]\n[capabilities]\ncommands = [\"sleep *\"]\n",
+    );
+    assert_stopped_in_host_call(
+        &app,
+        "hang",
+        &format!(
+            "    - plugin: hang\n      settings: {{ argv: sleep {marker} }}\n      limits: {{ timeout: 2s }}\n      grants: {{ commands: [\"sleep *\"] }}\n"
+        ),
+    );
+    let ps = std::process::Command::new("ps")
+        .args(["-eo", "args"])
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&ps.stdout).contains(&format!("sleep {marker}")),
+        "the command outlived the call"
+    );
+}
+
+#[test]
+fn limits_past_their_bounds_are_refused_at_load() {
+    let app = App::new("bounds", BASE);
+    app.install_plugin("big", &misbehave(), &manifest("big", "hook"));
+    app.config(&format!(
+        "{BASE}hooks:\n  pre-deploy:\n    - plugin: big\n      limits: {{ timeout: 99999999h }}\n"
+    ));
+    let run = app.deploy("v1", &[]);
+    run.assert_failed();
+    let text = run.text();
+    assert!(text.contains("limits.timeout"), "{text}");
+    assert!(text.contains("24h"), "{text}");
+    assert!(!text.contains("panicked"), "{text}");
+    app.config(BASE);
+    assert!(
+        app.hoist(&["lock", "status"]).stdout.contains("No lock"),
+        "the lock was left held"
+    );
+}
+
 #[test]
 fn a_plugin_allocating_past_its_memory_limit_is_stopped() {
     let app = App::new("alloc", BASE);
@@ -308,12 +387,16 @@ fn grant_matrix_each_capability_granted_and_denied() {
             Some("{ docker: read, roles: [\"workers\"] }"),
             false,
         ),
+        // A manifest only declares: write needs a grant.
+        ("docker-write", None, false),
+        ("docker-read", None, true),
         ("docker-write", Some("{ docker: read }"), false),
         ("docker-write", Some("{ docker: write }"), true),
         ("commands", None, false),
         ("commands", Some("{ commands: [\"touch **\"] }"), true),
         ("state", Some("{ docker: read }"), false),
-        ("state", None, true),
+        ("state", None, false),
+        ("state", Some("{ state: true }"), true),
         ("config", None, true),
         ("config", Some("{ config: [\"servers.*\"] }"), false),
     ];
@@ -442,6 +525,310 @@ fn webhook_posts_when_granted_and_is_denied_otherwise() {
             rx.recv_timeout(std::time::Duration::from_millis(500))
                 .is_err(),
             "a denied webhook reached the receiver"
+        );
+    }
+    // A pattern (`*`) or a name (`localhost`) matches, but loopback is
+    // reached only when a grant names the address: denied, nothing sent.
+    for (url_host, grant) in [("127.0.0.1", "\"*\""), ("localhost", "\"localhost\"")] {
+        app.config(&format!(
+            "{BASE}hooks:\n  post-deploy:\n    - plugin: webhook\n      settings: {{ url: \"http://{url_host}:{port}/hook\" }}\n      grants: {{ http: [{grant}] }}\n"
+        ));
+        let run = app.deploy("v3", &[]);
+        run.assert_failed();
+        let msg = run.end()["message"].as_str().unwrap().to_string();
+        assert!(
+            msg.contains("plugin `webhook`") && msg.contains("loopback address"),
+            "{msg}"
+        );
+        assert!(
+            rx.recv_timeout(std::time::Duration::from_millis(500))
+                .is_err(),
+            "a loopback POST under `{grant}` reached the receiver"
+        );
+        assert!(
+            app.hoist(&["lock", "status"]).stdout.contains("No lock"),
+            "the lock was left held"
+        );
+    }
+}
+
+/// The `.cwasm` in `dir` compiled from `wasm` (its name starts with the
+/// SHA-256 of the component).
+fn cwasm_of(dir: &std::path::Path, wasm: &[u8]) -> std::path::PathBuf {
+    use sha2::Digest;
+    let prefix = hex::encode(sha2::Sha256::digest(wasm));
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            n.starts_with(&prefix) && n.ends_with(".cwasm")
+        })
+        .unwrap_or_else(|| panic!("no cwasm for {prefix} in {}", dir.display()))
+}
+
+#[test]
+fn native_code_is_loaded_only_from_a_cache_nobody_else_can_write() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = App::new("cwasm", BASE);
+    let prober = std::fs::read(guest_wasm(
+        "hoist-fixture-prober",
+        "hoist_fixture_prober.wasm",
+    ))
+    .unwrap();
+    app.install_plugin(
+        "recorder",
+        &misbehave(),
+        &format!(
+            "{}[capabilities]\nstate = true\n",
+            manifest("recorder", "hook")
+        ),
+    );
+    app.install_plugin(
+        "prober",
+        &prober,
+        "name = \"prober\"\nkind = \"hook\"\nstages = [\"pre-deploy\"]\n[capabilities]\ndocker = \"read\"\ncommands = [\"touch **\"]\n",
+    );
+    let hooks = "hooks:\n  pre-deploy:\n    - plugin: recorder\n      grants: { state: true }\n    - plugin: prober\n      settings: { probe: docker-read }\n";
+    // A private cache outside the app, filled by a first deploy.
+    let private = std::env::temp_dir().join(format!("hoist-cwasm-{}", app.service));
+    let _ = std::fs::remove_dir_all(&private);
+    let with_cache = |dir: &str| {
+        app.config(&format!("{BASE}plugins:\n  cache_dir: {dir}\n{hooks}"));
+    };
+    with_cache(&private.display().to_string());
+    app.deploy("v1", &[]).assert_ok();
+    let mode = std::fs::metadata(&private).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "cache dir created private: {mode:o}");
+    let recorder_code = cwasm_of(&private, &misbehave());
+    let prober_code = cwasm_of(&private, &prober);
+
+    // Swapped: the prober's native code under the recorder's name, in a
+    // file others can write. It must not run as the recorder.
+    std::fs::copy(&prober_code, &recorder_code).unwrap();
+    std::fs::set_permissions(&recorder_code, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let run = app.deploy("v2", &[]);
+    run.assert_ok();
+    let recorded = |run: &support::Run| {
+        run.of("log", Some("recorder")).iter().any(|e| {
+            e["message"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("recorded pre-deploy")
+        })
+    };
+    assert!(
+        recorded(&run),
+        "the recorder ran its own code:\n{}",
+        run.stdout
+    );
+    let mode = std::fs::metadata(&recorder_code)
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o022,
+        0,
+        "recompiled and rewritten privately: {mode:o}"
+    );
+
+    // A cache inside the app (where anyone who can commit could plant
+    // code): never loaded from, and the deploy says so.
+    let inside = app.path().join(".hoist/cache");
+    std::fs::create_dir_all(&inside).unwrap();
+    std::fs::set_permissions(&inside, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let planted = inside.join(recorder_code.file_name().unwrap());
+    std::fs::copy(&prober_code, &planted).unwrap();
+    std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o600)).unwrap();
+    with_cache(".hoist/cache");
+    let run = app.deploy("v3", &[]);
+    run.assert_ok();
+    assert!(
+        recorded(&run),
+        "the recorder ran its own code:\n{}",
+        run.stdout
+    );
+    assert!(
+        run.text().contains("is inside the app"),
+        "warns about the cache:\n{}",
+        run.text()
+    );
+    let _ = std::fs::remove_dir_all(&private);
+}
+
+#[test]
+fn a_plugin_flooding_the_log_is_stopped_at_its_quota() {
+    let app = App::new("spam", BASE);
+    app.install_plugin("spam", &misbehave(), &manifest("spam", "hook"));
+    assert_bad_plugin(
+        &app,
+        "spam",
+        "    - plugin: spam\n      settings: { mode: spam }\n",
+        "pre-deploy",
+        &["log lines per call quota (10000 lines)"],
+    );
+    let run = app.deploy("v3", &[]);
+    let lines = run.of("log", Some("spam")).len();
+    assert!(lines <= 10_000, "{lines} log lines got through");
+    assert!(
+        app.hoist(&["lock", "status"]).stdout.contains("No lock"),
+        "the lock was left held"
+    );
+}
+
+#[test]
+fn plugin_text_is_one_clean_line_and_secrets_never_reach_the_audit_log() {
+    let app = App::new("text", BASE);
+    app.install_plugin("loud", &misbehave(), &manifest("loud", "hook"));
+    let secret = "pem-line-7d1f0c9e44b2";
+    app.write(
+        ".hoist/secrets",
+        &format!("API_KEY=\"-----BEGIN KEY-----\n{secret}\n-----END KEY-----\"\n"),
+    );
+    let env = "env:\n  secret: [API_KEY]\n";
+    // An ESC sequence and a forged line, in the human output.
+    app.config(&format!(
+        "{BASE}{env}hooks:\n  pre-deploy:\n    - plugin: loud\n      settings: {{ mode: esc }}\n"
+    ));
+    let run = app.hoist(&["deploy", "--version", "v1"]);
+    run.assert_ok();
+    assert!(!run.stdout.contains('\x1b'), "raw ESC reached the terminal");
+    assert!(
+        run.stdout.contains("[loud] colour \\x1b[31mred"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout
+            .lines()
+            .any(|l| l.starts_with("Finished deploying forged")),
+        "a plugin forged a line:\n{}",
+        run.stdout
+    );
+    // One line of a multi-line secret in an abort message: redacted on the
+    // terminal and in the audit log written on the host.
+    app.config(&format!(
+        "{BASE}{env}hooks:\n  pre-deploy:\n    - plugin: loud\n      settings: {{ mode: fail, message: \"key is {secret}\" }}\n"
+    ));
+    let run = app.deploy("v2", &[]);
+    run.assert_failed();
+    assert!(!run.text().contains(secret), "{}", run.text());
+    assert!(run.text().contains("key is [REDACTED]"), "{}", run.text());
+    // `hoist audit` reads the log on each host.
+    let audit = app.hoist(&["audit"]).stdout;
+    assert!(audit.contains("key is [REDACTED]"), "{audit}");
+    assert!(!audit.contains(secret), "{audit}");
+}
+
+#[test]
+fn docker_write_stays_inside_the_service() {
+    let app = App::new("scoped", BASE);
+    let s = app.service.clone();
+    let wasm = std::fs::read(guest_wasm(
+        "hoist-fixture-prober",
+        "hoist_fixture_prober.wasm",
+    ))
+    .unwrap();
+    app.install_plugin(
+        "prober",
+        &wasm,
+        "name = \"prober\"\nkind = \"hook\"\nstages = [\"pre-deploy\"]\n[capabilities]\ndocker = \"write\"\nexec = true\ncommands = [\"touch **\"]\n",
+    );
+    let secret = "app-secret-0c5e9b17";
+    app.write(".hoist/secrets", &format!("API_KEY={secret}\n"));
+    let env = "env:\n  secret: [API_KEY]\n";
+    app.config(&format!("{BASE}{env}"));
+    app.deploy("v1", &[]).assert_ok();
+    let probe_container = format!("{s}-probe");
+    // (probe, settings, grants, expected start of the probe line)
+    let cases: &[(&str, &str, &str, &str)] = &[
+        // The manifest alone grants no write.
+        ("bind-root", "", "", "probe bind-root: denied"),
+        // Granted write: still no host path, and no foreign image.
+        (
+            "bind-root",
+            "",
+            "{ docker: write }",
+            "probe bind-root: denied",
+        ),
+        (
+            "bind-root",
+            ", image: \"hoist-proxy:latest\"",
+            "{ docker: write }",
+            "probe bind-root: denied",
+        ),
+        // Exec into the app's container needs its own grant.
+        (
+            "exec-env",
+            ", container: CONTAINER, argv: \"/hello env API_KEY\"",
+            "{ docker: write }",
+            "probe exec-env: denied",
+        ),
+        // Retagging a foreign image as the app's version.
+        (
+            "retag",
+            ", source: \"hoist-proxy:latest\"",
+            "{ docker: write }",
+            "probe retag: denied",
+        ),
+        // Granted exec: it runs, and the secret is redacted from its output.
+        (
+            "exec-env",
+            ", container: CONTAINER, argv: \"/hello env API_KEY\"",
+            "{ docker: write, exec: true }",
+            "probe exec-env: ok",
+        ),
+    ];
+    for (n, (probe, settings, grants, expect)) in cases.iter().enumerate() {
+        // The container serving before this deploy.
+        let serving = format!("{s}-web-v{}", n + 1);
+        let settings = settings.replace("CONTAINER", &serving);
+        let grants = if grants.is_empty() {
+            String::new()
+        } else {
+            format!("      grants: {grants}\n")
+        };
+        app.config(&format!(
+            "{BASE}{env}hooks:\n  pre-deploy:\n    - plugin: prober\n      settings: {{ probe: {probe}{settings} }}\n{grants}"
+        ));
+        let run = app.deploy(&format!("v{}", n + 2), &[]);
+        run.assert_ok();
+        let line = probe_line(&run);
+        assert!(line.starts_with(expect), "case {n}: {line}");
+        assert!(!run.text().contains(secret), "case {n}: the secret leaked");
+        assert!(
+            app.container(&probe_container).is_none(),
+            "case {n}: a container was started"
+        );
+        if *probe == "retag" {
+            // The version's tag still names the image the build made, which
+            // is what the new container runs.
+            let tag = format!("hoist-e2e/{s}:v{}", n + 2);
+            let tagged = support::docker(&["image", "inspect", "-f", "{{.Id}}", &tag]);
+            let running = support::docker(&[
+                "inspect",
+                "-f",
+                "{{.Image}}",
+                &format!("{s}-web-v{}", n + 2),
+            ]);
+            assert_eq!(tagged.trim(), running.trim(), "case {n}: the tag moved");
+        }
+        if expect.ends_with("ok") {
+            let env_line = run
+                .of("log", Some("prober"))
+                .iter()
+                .filter_map(|e| e["message"].as_str())
+                .find(|l| l.starts_with("exec env:"))
+                .unwrap_or_default()
+                .to_string();
+            assert!(
+                env_line.contains("API_KEY=[REDACTED]"),
+                "case {n}: {env_line}"
+            );
+        }
+        assert!(
+            app.hoist(&["lock", "status"]).stdout.contains("No lock"),
+            "case {n}: the lock was left held"
         );
     }
 }

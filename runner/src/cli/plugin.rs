@@ -91,9 +91,8 @@ pub fn plugin_build(
     dir: Option<PathBuf>,
     plugins_dir: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    let (default_dir, cache) = plugins_dir_and_cache(common)?;
+    let (default_dir, host) = plugins_dir_and_host(common)?;
     let plugins_dir = plugins_dir.unwrap_or(default_dir);
-    let host = PluginHost::new(cache)?;
     let dir = dir.unwrap_or_else(|| PathBuf::from("."));
     let installed = scaffold::build(&dir, &plugins_dir, &host)?;
     println!("Installed {}", installed.display());
@@ -101,8 +100,7 @@ pub fn plugin_build(
 }
 
 pub fn plugin_inspect(common: &Common, file: &std::path::Path) -> anyhow::Result<()> {
-    let (_, cache) = plugins_dir_and_cache(common)?;
-    let host = PluginHost::new(cache)?;
+    let (_, host) = plugins_dir_and_host(common)?;
     let bytes =
         std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
     let (_, info) = host
@@ -123,21 +121,29 @@ pub fn plugin_inspect(common: &Common, file: &std::path::Path) -> anyhow::Result
 }
 
 /// The config's plugins dir and compile cache, or the defaults without a config.
-fn plugins_dir_and_cache(common: &Common) -> anyhow::Result<(PathBuf, Option<PathBuf>)> {
-    match config::load(&common.load_options()) {
-        Ok(c) => Ok((
+/// The plugins dir and a plugin host whose cache is the config's (or the
+/// default one), checked against the app root (warning when refused).
+fn plugins_dir_and_host(common: &Common) -> anyhow::Result<(PathBuf, PluginHost)> {
+    let (dir, cache, app_root) = match config::load(&common.load_options()) {
+        Ok(c) => (
             c.plugins_dir.clone(),
             c.cache_dir.clone().or_else(default_cache_dir),
-        )),
+            Some(c.app_root.clone()),
+        ),
         Err(config::ConfigError::NotFound { .. }) => {
-            Ok((PathBuf::from(".hoist/plugins"), default_cache_dir()))
+            (PathBuf::from(".hoist/plugins"), default_cache_dir(), None)
         }
-        Err(e) => Err(e.into()),
+        Err(e) => return Err(e.into()),
+    };
+    let host = PluginHost::new(cache, app_root.as_deref())?;
+    if let Some(why) = host.cache_refusal() {
+        eprintln!("warning: {why}");
     }
+    Ok((dir, host))
 }
 
 pub fn plugin_list(common: &Common) -> ExitCode {
-    let (plugins_dir, cache) = match plugins_dir_and_cache(common) {
+    let (plugins_dir, host) = match plugins_dir_and_host(common) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -145,13 +151,6 @@ pub fn plugin_list(common: &Common) -> ExitCode {
         }
     };
     let catalog = Catalog::discover(&plugins_dir);
-    let host = match PluginHost::new(cache) {
-        Ok(h) => h,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     println!("plugins dir: {}", plugins_dir.display());
     let mut bad = false;
     for (name, entry) in &catalog.plugins {

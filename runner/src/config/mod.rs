@@ -52,7 +52,7 @@ pub use model::{
     SecretRef, TlsSecrets,
 };
 pub use raw::RawConfig;
-pub use redact::{lookup, redacted_json, redacted_yaml};
+pub use redact::{lookup, plugin_view_json, redacted_json, redacted_yaml};
 pub use resolved::Config;
 pub use values::BootLimit;
 

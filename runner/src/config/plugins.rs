@@ -120,6 +120,9 @@ pub struct Grants {
     /// `state`: access to hoist's deploy state.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<bool>,
+    /// `exec`: `docker.exec` into the app's containers (needs docker write).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exec: Option<bool>,
     /// `http`: hosts (`host` or `host:port`, `*` wildcards) the plugin may POST to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http: Option<Vec<String>>,
@@ -220,6 +223,7 @@ fn grants(cx: &Cx, key: &str, g: &Option<Grants>) -> Result<Option<Capabilities>
         roles: g.roles.clone().unwrap_or_default(),
         rollout: true,
         state: g.state.unwrap_or(false),
+        exec: g.exec.unwrap_or(false),
         http: g.http.clone().unwrap_or_default(),
         config: g.config.clone().unwrap_or_default(),
     }))
@@ -251,6 +255,8 @@ pub(super) fn plugin_use(
         })?),
         None => None,
     };
+    crate::capabilities::check_limits(timeout, memory)
+        .map_err(|m| cx.err(format!("{key}.limits"), m))?;
     Ok(PluginUseConfig {
         plugin: plugin.to_string(),
         settings: settings.cloned().unwrap_or_default(),

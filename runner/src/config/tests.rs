@@ -97,6 +97,13 @@ fn resolves_a_kamal_style_config() {
     let yaml = redacted_yaml(&c);
     assert!(yaml.contains("REGISTRY_PASSWORD"), "{yaml}");
     assert!(!yaml.contains("abc"), "build args are redacted: {yaml}");
+    // What plugins read has no plugin's settings or grants.
+    let view = super::plugin_view_json(&c);
+    assert!(super::lookup(&view, "deploy.strategies.rolling.settings").is_none());
+    assert!(super::lookup(&view, "deploy.strategies.rolling.settings.note").is_none());
+    let hook = super::lookup(&view, "hooks.post-deploy.0").expect("the hook entry stays");
+    assert!(hook.get("settings").is_none() && hook.get("grants").is_none());
+    assert_eq!(super::lookup(&view, "service").unwrap(), "hello");
 }
 
 #[test]

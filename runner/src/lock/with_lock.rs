@@ -83,7 +83,10 @@ where
         .map_err(|e| Locked::Lock(e.into()))?;
     lock.acquire(
         shell.as_ref(),
-        &details(&scope.performer, &scope.version, &scope.message),
+        &scrubbed(
+            scope,
+            details(&scope.performer, &scope.version, &scope.message),
+        ),
     )
     .await
     .map_err(Locked::Lock)?;
@@ -125,7 +128,9 @@ async fn write_audit<T, E>(
             Err(Locked::Interrupted(i)) => Ending::Interrupted(*i),
             Err(Locked::Lock(_)) => unreachable!("the work ran"),
         };
-        let line = audit::line(&scope.performer, &audit(h, ending));
+        // Secrets never reach a server's files (a plugin's abort message
+        // may carry one).
+        let line = scrubbed(scope, audit::line(&scope.performer, &audit(h, ending)));
         let log = log.clone();
         async move {
             let shell = scope.fleet.shell(h).await?;
@@ -136,6 +141,15 @@ async fn write_audit<T, E>(
         if let Err(e) = r {
             warn(scope, Level::Warn, format!("audit log not written: {e}"));
         }
+    }
+}
+
+/// `text` with the run's secrets replaced (when the scope reports events,
+/// which hold them).
+fn scrubbed(scope: &LockScope<'_>, text: String) -> String {
+    match scope.events {
+        Some(events) => events.scrub(&text),
+        None => text,
     }
 }
 

@@ -14,7 +14,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -76,6 +75,67 @@ pub struct CallEnv {
     pub settings: Vec<(String, String)>,
     /// The run's services.
     pub services: Arc<Services>,
+    /// What this call has used of its quotas.
+    pub quota: Quota,
+}
+
+/// Log lines one call may send.
+pub const LOG_LINES_QUOTA: u64 = 10_000;
+/// Bytes of log messages one call may send.
+pub const LOG_BYTES_QUOTA: u64 = 1 << 20;
+
+/// A call's use of its quotas. Going over one marks the call, and the store's
+/// epoch check (every 10 ms) then ends it with [`QuotaExceeded`].
+#[derive(Debug, Default)]
+pub struct Quota {
+    lines: std::sync::atomic::AtomicU64,
+    bytes: std::sync::atomic::AtomicU64,
+    over: std::sync::OnceLock<QuotaExceeded>,
+}
+
+/// The quota a call went over (the typed cause of its end).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("went over its {what} quota ({limit}) and was stopped")]
+pub struct QuotaExceeded {
+    /// Which quota (`log lines per call`...).
+    pub what: &'static str,
+    /// The quota, as text.
+    pub limit: String,
+}
+
+impl Quota {
+    /// Counts one log line of `bytes`; false (and the call marked) when it
+    /// goes over a quota, and for every line after.
+    fn log(&self, bytes: usize) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.over.get().is_some() {
+            return false;
+        }
+        let lines = self.lines.fetch_add(1, Relaxed) + 1;
+        let total = self.bytes.fetch_add(bytes as u64, Relaxed) + bytes as u64;
+        let over = if lines > LOG_LINES_QUOTA {
+            Some(("log lines per call", format!("{LOG_LINES_QUOTA} lines")))
+        } else if total > LOG_BYTES_QUOTA {
+            Some((
+                "log bytes per call",
+                format!("{} MiB", LOG_BYTES_QUOTA >> 20),
+            ))
+        } else {
+            None
+        };
+        match over {
+            Some((what, limit)) => {
+                let _ = self.over.set(QuotaExceeded { what, limit });
+                false
+            }
+            None => true,
+        }
+    }
+
+    /// The quota the call went over, if it did.
+    pub fn exceeded(&self) -> Option<&QuotaExceeded> {
+        self.over.get()
+    }
 }
 
 /// Store data for one plugin call.
@@ -84,8 +144,9 @@ pub struct PluginState {
     pub wasi: WasiCtx,
     /// Guest-visible handles.
     pub table: ResourceTable,
-    /// Memory and instance limits.
-    pub limits: StoreLimits,
+    /// The call's memory budget (memories and tables together) and
+    /// instance counts.
+    pub limits: super::limits::Budget,
     /// The call.
     pub call: Arc<CallEnv>,
 }
@@ -198,22 +259,36 @@ impl CallEnv {
         self.services.events.emit(e.plugin(&self.plugin));
     }
 
-    /// A log line from the plugin.
+    /// Text from the plugin as hoist passes it on: secrets scrubbed first
+    /// (so a cut cannot leave half a secret), then cut at [`MESSAGE_CAP`].
+    /// Control characters are escaped where it is shown.
+    pub fn text(&self, text: String) -> String {
+        truncate(self.services.events.scrub(&text))
+    }
+
+    /// A log line from the plugin (dropped once the call is over its log
+    /// quota; the call then ends).
     pub fn log(&self, level: Level, message: String) {
+        if !self.quota.log(message.len()) {
+            return;
+        }
         self.emit(
             Event::new(Kind::Log, Some(self.stage))
                 .level(level)
-                .message(truncate(message)),
+                .message(self.text(message)),
         );
     }
 
     /// A progress line about one target.
     pub fn progress(&self, host: String, role: String, message: String) {
+        if !self.quota.log(message.len() + host.len() + role.len()) {
+            return;
+        }
         self.emit(
             Event::new(Kind::Log, Some(self.stage))
-                .host(host)
-                .role(role)
-                .message(truncate(message)),
+                .host(self.text(host))
+                .role(self.text(role))
+                .message(self.text(message)),
         );
     }
 
@@ -259,13 +334,20 @@ impl CallEnv {
         Ok(self.services.fleet.docker(host).await?)
     }
 
-    /// Refuses containers hoist does not manage for this service.
-    async fn owned(&self, docker: &d::Docker, container: &str) -> Result<(), CapError> {
+    /// Refuses containers hoist does not manage for this service, and ones
+    /// of a role the grant does not name; the container's labels otherwise.
+    async fn owned(
+        &self,
+        docker: &d::Docker,
+        container: &str,
+    ) -> Result<BTreeMap<String, String>, CapError> {
         let state = docker.inspect(container).await?.ok_or_else(|| {
             CapError::Invalid(format!("no container `{container}` on `{}`", docker.host()))
         })?;
         if self.services.service.owns(&state.labels) {
-            Ok(())
+            self.grants
+                .container_role(state.labels.get("role").map(String::as_str))?;
+            Ok(state.labels)
         } else {
             Err(CapError::Invalid(format!(
                 "container `{container}` on `{}` is not managed by hoist for service `{}`; hoist never touches it",
@@ -285,7 +367,12 @@ impl CallEnv {
     ) -> Result<d::OpOutput, CapError> {
         let docker = self.docker(host, true).await?;
         if let Some(c) = container {
-            self.owned(&docker, c).await?;
+            let labels = self.owned(&docker, c).await?;
+            if matches!(op, DockerOp::Exec { .. })
+                && labels.get("hoist.plugin") != Some(&self.plugin)
+            {
+                self.grants.exec()?;
+            }
         }
         Ok(docker.execute(&op).await?)
     }
@@ -331,6 +418,7 @@ impl CallEnv {
                 "run-spec needs a name and an image".into(),
             ));
         }
+        self.confined(&spec)?;
         spec.labels.extend(self.services.service.base_labels());
         spec.labels
             .insert("hoist.plugin".into(), self.plugin.clone());
@@ -343,6 +431,60 @@ impl CallEnv {
                 "unexpected engine answer {other:?}"
             ))),
         }
+    }
+
+    /// The service's image repository (the deploy's image without its tag).
+    fn repository(&self) -> &str {
+        repository_of(&self.facts.image)
+    }
+
+    /// Refuses `image` unless it is one of the service's.
+    fn own_image(&self, image: &str, what: &str) -> Result<(), CapError> {
+        if repository_of(image) == self.repository() {
+            Ok(())
+        } else {
+            Err(CapError::Denied(format!(
+                "plugin `{}` may {what} only the service's images (`{}:<tag>`), not `{image}`",
+                self.plugin,
+                self.repository()
+            )))
+        }
+    }
+
+    /// A plugin's container stays inside the service: its images, no host
+    /// paths, devices, privileges or host namespaces, no other service's
+    /// volumes, and only resource flags among the options.
+    fn confined(&self, spec: &d::RunSpec) -> Result<(), CapError> {
+        self.own_image(&spec.image, "run")?;
+        let deny = |why: String| CapError::Denied(format!("plugin `{}` {why}", self.plugin));
+        let service = &self.services.service.service;
+        for v in &spec.volumes {
+            let source = v.split(':').next().unwrap_or("");
+            if source.starts_with(['/', '.', '~']) || !v.contains(':') {
+                return Err(deny(format!(
+                    "may not mount `{v}`: plugins' containers get no host paths"
+                )));
+            }
+            if !source.starts_with(&format!("{service}-")) {
+                return Err(deny(format!(
+                    "may not mount volume `{source}`: only this service's volumes (`{service}-*`)"
+                )));
+            }
+        }
+        if let Some(n) = &spec.network
+            && (n == "host" || n.starts_with("container:"))
+        {
+            return Err(deny(format!("may not use network `{n}`")));
+        }
+        for (flag, _) in &spec.options {
+            if !PLUGIN_RUN_OPTIONS.contains(&flag.as_str()) {
+                return Err(deny(format!(
+                    "may not pass `--{flag}` to a container (allowed: {})",
+                    PLUGIN_RUN_OPTIONS.join(", ")
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Start, stop or remove one of the service's containers.
@@ -385,13 +527,15 @@ impl CallEnv {
         Ok(())
     }
 
-    /// Tags `source` as `target` on `host`.
+    /// Tags `source` as `target` on `host`, both the service's images.
     pub async fn tag_image(
         &self,
         host: &str,
         source: String,
         target: String,
     ) -> Result<(), CapError> {
+        self.own_image(&source, "tag")?;
+        self.own_image(&target, "tag")?;
         self.mutate(host, None, DockerOp::Tag { source, target })
             .await
             .map(|_| ())
@@ -471,7 +615,13 @@ impl CallEnv {
                 body: String::new(),
             });
         }
-        Ok(crate::http::post(url, headers, body, Duration::from_secs(10)).await?)
+        // Check every address the name resolves to, then connect to those
+        // (no second lookup for a rebinding answer to slip in).
+        let addrs = crate::http::resolve(url, &host, port).await?;
+        for a in &addrs {
+            self.grants.http_address(&host, *a)?;
+        }
+        Ok(crate::http::post(url, addrs, headers, body, Duration::from_secs(10)).await?)
     }
 
     /// Runs a rollout step on `targets`; one result per target, in order.
@@ -494,7 +644,45 @@ impl CallEnv {
     }
 }
 
+/// `docker run` flags a plugin's container may have: resources and
+/// process settings, nothing that reaches the host.
+pub const PLUGIN_RUN_OPTIONS: &[&str] = &[
+    "cpus",
+    "cpu-shares",
+    "init",
+    "memory",
+    "memory-reservation",
+    "memory-swap",
+    "pids-limit",
+    "read-only",
+    "stop-signal",
+    "stop-timeout",
+    "workdir",
+];
+
+/// `image` without its tag or digest (`reg:5000/app:v1` -> `reg:5000/app`).
+pub fn repository_of(image: &str) -> &str {
+    let image = image.split('@').next().unwrap_or(image);
+    match image.rfind(':') {
+        Some(i) if !image[i..].contains('/') => &image[..i],
+        _ => image,
+    }
+}
+
 /// Labels as (key, value) pairs, in order.
 pub fn pairs(m: &BTreeMap<String, String>) -> Vec<(String, String)> {
     m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::repository_of;
+
+    #[test]
+    fn repositories() {
+        assert_eq!(repository_of("app:v1"), "app");
+        assert_eq!(repository_of("reg:5000/team/app:v1"), "reg:5000/team/app");
+        assert_eq!(repository_of("reg:5000/team/app"), "reg:5000/team/app");
+        assert_eq!(repository_of("app@sha256:abc"), "app");
+    }
 }

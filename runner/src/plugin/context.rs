@@ -82,6 +82,19 @@ pub enum Returned {
     Failed(String),
 }
 
+impl Returned {
+    /// The same error with its message passed through `f`.
+    pub fn map(self, f: impl FnOnce(String) -> String) -> Returned {
+        match self {
+            Returned::Aborted(m) => Returned::Aborted(f(m)),
+            Returned::Denied(m) => Returned::Denied(f(m)),
+            Returned::Unavailable(m) => Returned::Unavailable(f(m)),
+            Returned::Invalid(m) => Returned::Invalid(f(m)),
+            Returned::Failed(m) => Returned::Failed(f(m)),
+        }
+    }
+}
+
 /// Settings as plugins get them: scalars as text, the rest as JSON.
 pub fn settings_text(settings: &BTreeMap<String, serde_json::Value>) -> Vec<(String, String)> {
     settings

@@ -25,8 +25,10 @@ pub struct Grants {
     roles: Vec<GlobMatcher>,
     rollout: bool,
     state: bool,
+    exec: bool,
     declared_http: Vec<GlobMatcher>,
     granted_http: Vec<GlobMatcher>,
+    granted_http_text: Vec<String>,
     declared_config: Vec<GlobMatcher>,
     granted_config: Vec<GlobMatcher>,
 }
@@ -101,21 +103,55 @@ pub fn command_matches(pattern: &[String], argv: &[String]) -> bool {
     i == argv.len()
 }
 
+/// Where a plugin comes from, which decides what it gets without a
+/// `grants:` block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trust {
+    /// Shipped inside hoist (`git-clean`, `preflight`, `deploy-log`,
+    /// `webhook`, the four strategies): reviewed with hoist itself.
+    Shipped,
+    /// Found in the plugins dir (also when it replaces a shipped name).
+    DroppedIn,
+}
+
+/// What a plugin gets when the config has no `grants:` for it.
+///
+/// Nothing that changes anything comes from a manifest alone: commands and
+/// HTTP always need a grant. A shipped plugin gets the rest of what it
+/// declares (`deploy-log` its state dir, `preflight` Docker read). A
+/// dropped-in plugin gets reads only: Docker `read` (when declared), the
+/// config keys it declares, and, for a strategy the config chose, the
+/// rollout steps; Docker `write` and `state` need a grant.
+pub fn default_grant(declared: &Capabilities, origin: Trust) -> Capabilities {
+    let shipped = Capabilities {
+        commands: Vec::new(),
+        http: Vec::new(),
+        ..declared.clone()
+    };
+    match origin {
+        Trust::Shipped => shipped,
+        Trust::DroppedIn => Capabilities {
+            docker: declared.docker.min(DockerAccess::Read),
+            state: false,
+            exec: false,
+            ..shipped
+        },
+    }
+}
+
 impl Grants {
     /// The intersection of what `declared` (the manifest) asks for and what
-    /// `granted` (the deploy config) allows. Without a `grants:` block in the
-    /// config a plugin gets what it declares, except commands, which are
-    /// always granted explicitly.
+    /// `granted` (the deploy config) allows. A manifest only declares:
+    /// without a `grants:` block in the config a plugin gets
+    /// [`default_grant`], which lets a dropped-in plugin read and nothing
+    /// more.
     pub fn effective(
         plugin: &str,
         declared: &Capabilities,
         granted: Option<&Capabilities>,
+        origin: Trust,
     ) -> Result<Grants, BadPattern> {
-        let default_grant = Capabilities {
-            commands: Vec::new(),
-            http: Vec::new(),
-            ..declared.clone()
-        };
+        let default_grant = default_grant(declared, origin);
         let granted = granted.unwrap_or(&default_grant);
         // Every declared and every granted pattern must match.
         let all_of = |declared: &[String], granted: &[String], what: &'static str| {
@@ -140,8 +176,10 @@ impl Grants {
             hosts,
             rollout: declared.rollout && granted.rollout,
             state: declared.state && granted.state,
+            exec: declared.exec && granted.exec,
             declared_http: http_matchers(&declared.http)?,
             granted_http: http_matchers(&granted.http)?,
+            granted_http_text: granted.http.clone(),
             declared_config: key_matchers(&declared.config)?,
             granted_config: key_matchers(&granted.config)?,
         })
@@ -158,8 +196,10 @@ impl Grants {
             roles: Vec::new(),
             rollout: true,
             state: true,
+            exec: true,
             declared_http: http_matchers(&["*".into()]).expect("valid"),
             granted_http: http_matchers(&["*".into()]).expect("valid"),
+            granted_http_text: vec!["*".into()],
             declared_config: key_matchers(&["**".into()]).expect("valid"),
             granted_config: key_matchers(&["**".into()]).expect("valid"),
         }
@@ -209,6 +249,69 @@ impl Grants {
             &format!("HTTP to `{host}:{port}`"),
             &format!("http: [\"{host}\"]"),
         )
+    }
+
+    /// May the plugin reach `addr`, which `host` resolved to? A public
+    /// address, yes (the host was granted); an internal one (loopback,
+    /// private, link-local, metadata) only when a grant names that address
+    /// itself, with or without the port: a pattern (`*`, `*.corp`) or a
+    /// host name never reaches one.
+    pub fn http_address(&self, host: &str, addr: std::net::SocketAddr) -> Result<(), Refusal> {
+        let Some(kind) = crate::http::internal(addr.ip()) else {
+            return Ok(());
+        };
+        let ip = addr.ip();
+        let named = self.granted_http_text.iter().any(|g| {
+            let g = g.trim();
+            match g.parse::<std::net::SocketAddr>() {
+                Ok(sa) => sa == addr,
+                Err(_) => g
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|a| a == ip),
+            }
+        });
+        if named {
+            return Ok(());
+        }
+        let shown = if ip.to_string() == host {
+            format!("`{host}`")
+        } else {
+            format!("`{host}` ({ip})")
+        };
+        Err(Refusal::Denied(format!(
+            "plugin `{}` may not reach {shown}: a {kind} address is reached only when a grant names it: `grants: {{ http: [\"{ip}\"] }}`",
+            self.plugin
+        )))
+    }
+
+    /// May the plugin exec into the app's containers (not only its own)?
+    pub fn exec(&self) -> Result<(), Refusal> {
+        if self.exec {
+            Ok(())
+        } else {
+            Err(Refusal::Denied(format!(
+                "plugin `{}` may exec only into containers it started; exec into the app's containers (which hold its secrets) needs `exec = true` in its manifest and `grants: {{ exec: true }}`",
+                self.plugin
+            )))
+        }
+    }
+
+    /// May the plugin act on a container of role `role` (the grant's
+    /// `roles`, checked per container)?
+    pub fn container_role(&self, role: Option<&str>) -> Result<(), Refusal> {
+        if self.roles.is_empty() {
+            return Ok(());
+        }
+        match role {
+            Some(r) if self.roles.iter().all(|m| m.is_match(r)) => Ok(()),
+            _ => Err(Refusal::Denied(format!(
+                "plugin `{}` is not granted role `{}` of that container",
+                self.plugin,
+                role.unwrap_or("(none)")
+            ))),
+        }
     }
 
     fn host_allowed(&self, host: &str) -> bool {
@@ -360,10 +463,15 @@ mod tests {
             state: true,
             ..Default::default()
         };
-        // No grants block: what is declared, minus commands.
-        let g = Grants::effective("p", &declared, None).unwrap();
+        // No grants block, shipped: what is declared, minus commands.
+        let g = Grants::effective("p", &declared, None, Trust::Shipped).unwrap();
         assert!(g.docker("local", true).is_ok());
         assert!(g.state());
+        // Dropped in: reads only, whatever the manifest declares.
+        let g = Grants::effective("p", &declared, None, Trust::DroppedIn).unwrap();
+        assert!(g.docker("local", false).is_ok());
+        assert!(matches!(g.docker("local", true), Err(Refusal::Denied(_))));
+        assert!(!g.state());
         assert!(matches!(
             g.command("local", &argv("git status --porcelain")),
             Err(Refusal::Denied(_))
@@ -378,7 +486,7 @@ mod tests {
             commands: vec!["git status *".into()],
             ..Default::default()
         };
-        let g = Grants::effective("p", &declared, Some(&granted)).unwrap();
+        let g = Grants::effective("p", &declared, Some(&granted), Trust::DroppedIn).unwrap();
         assert!(g.docker("local", false).is_ok());
         assert!(matches!(g.docker("local", true), Err(Refusal::Denied(_))));
         assert!(g.command("local", &argv("git status --porcelain")).is_ok());
@@ -394,7 +502,7 @@ mod tests {
             hosts: vec!["web-*".into()],
             ..Default::default()
         };
-        let g = Grants::effective("p", &declared, Some(&granted)).unwrap();
+        let g = Grants::effective("p", &declared, Some(&granted), Trust::DroppedIn).unwrap();
         assert!(g.docker("web-1", true).is_ok());
         assert!(matches!(g.docker("db-1", false), Err(Refusal::Denied(_))));
     }
@@ -408,7 +516,7 @@ mod tests {
             ..Default::default()
         };
         // No grants block: http is never granted by default; config is.
-        let g = Grants::effective("p", &declared, None).unwrap();
+        let g = Grants::effective("p", &declared, None, Trust::DroppedIn).unwrap();
         assert!(
             matches!(g.http("127.0.0.1", 8080), Err(Refusal::Denied(m)) if m.contains("grants: { http: [\"127.0.0.1\"] }"))
         );
@@ -420,9 +528,36 @@ mod tests {
             roles: vec!["web".into()],
             ..Default::default()
         };
-        let g = Grants::effective("p", &declared, Some(&granted)).unwrap();
+        let g = Grants::effective("p", &declared, Some(&granted), Trust::DroppedIn).unwrap();
         assert!(g.http("hooks.example.com", 443).is_ok());
         assert!(g.http("127.0.0.1", 9000).is_ok() && g.http("127.0.0.1", 9001).is_err());
+        // Internal addresses: only when a grant names the address.
+        let at = |a: &str| a.parse::<std::net::SocketAddr>().unwrap();
+        assert!(g.http_address("127.0.0.1", at("127.0.0.1:9000")).is_ok());
+        assert!(g.http_address("127.0.0.1", at("127.0.0.1:9001")).is_err());
+        assert!(
+            g.http_address("hooks.example.com", at("10.0.0.5:443"))
+                .is_err()
+        );
+        assert!(
+            g.http_address("hooks.example.com", at("93.184.216.34:443"))
+                .is_ok()
+        );
+        let star = Capabilities {
+            http: vec!["*".into()],
+            ..Default::default()
+        };
+        let gs = Grants::effective("p", &declared, Some(&star), Trust::DroppedIn).unwrap();
+        assert!(gs.http("127.0.0.1", 2375).is_ok(), "the pattern matches");
+        let e = gs
+            .http_address("127.0.0.1", at("127.0.0.1:2375"))
+            .unwrap_err();
+        assert!(matches!(e, Refusal::Denied(m) if m.contains("loopback")));
+        assert!(
+            gs.http_address("metadata", at("169.254.169.254:80"))
+                .is_err()
+        );
+        assert!(gs.http_address("x", at("[::1]:80")).is_err());
         assert!(g.config("env.clear.GREETING").is_err(), "not granted");
         assert!(g.docker_on("h", &["web", "workers"], false).is_ok());
         assert!(g.docker_on("h", &["workers"], false).is_err());

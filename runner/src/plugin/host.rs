@@ -14,7 +14,11 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store, StoreLimitsBuilder, Trap, UpdateDeadline};
+use wasmtime::{Config, Engine, Store, Trap, UpdateDeadline};
+
+use super::cache::{CacheRefusal, CodeCache};
+use super::call::QuotaExceeded;
+use super::limits::{Budget, Limits, OverBudget};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
@@ -73,6 +77,8 @@ pub enum CallFailure {
     Timeout(Duration),
     /// It tried to grow memory past its limit.
     Memory(u64),
+    /// It went over a quota (log lines, log bytes, captured output).
+    Quota(QuotaExceeded),
     /// It trapped (panic, bad memory access...).
     Trap(String),
     /// The host could not set the call up.
@@ -100,6 +106,7 @@ impl std::fmt::Display for CallFailure {
                 "tried to use more than its memory limit ({} MiB) and was stopped; raise `limits.memory` if it needs more",
                 b >> 20
             ),
+            CallFailure::Quota(q) => write!(f, "{q}"),
             CallFailure::Trap(m) => write!(f, "crashed: {m}"),
             CallFailure::Setup(m) => write!(f, "could not be started: {m}"),
         }
@@ -124,21 +131,16 @@ pub enum Loaded {
     StrategyV0_1(v0_1::strategy::StrategyPluginPre<PluginState>),
 }
 
-/// Per-call limits.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Wall-clock deadline for the call.
-    pub timeout: Duration,
-    /// Linear memory cap in bytes.
-    pub memory: u64,
-}
-
 /// The plugin host.
 pub struct PluginHost {
     engine: Engine,
     linker: Linker<PluginState>,
-    cache_dir: Option<PathBuf>,
+    cache: Option<CodeCache>,
+    cache_refusal: Option<CacheRefusal>,
 }
+
+/// Bytes of stdout (and of stderr) kept per call.
+pub const OUTPUT_QUOTA: usize = 1 << 20;
 
 /// The default component cache: `$HOIST_CACHE_DIR`, else
 /// `$XDG_CACHE_HOME/hoist`, else `~/.cache/hoist`; then `/components`.
@@ -151,8 +153,19 @@ pub fn default_cache_dir() -> Option<PathBuf> {
 }
 
 impl PluginHost {
-    /// Builds the engine and linker. `cache_dir: None` disables the cache.
-    pub fn new(cache_dir: Option<PathBuf>) -> Result<PluginHost, LoadError> {
+    /// Builds the engine and linker. `cache_dir: None` disables the cache;
+    /// a cache dir that fails [`CodeCache::open`]'s checks (inside
+    /// `app_root`, writable by others) is not used ([`Self::cache_refusal`]
+    /// says why).
+    pub fn new(
+        cache_dir: Option<PathBuf>,
+        app_root: Option<&Path>,
+    ) -> Result<PluginHost, LoadError> {
+        let (cache, cache_refusal) = match cache_dir.map(|d| CodeCache::open(&d, app_root)) {
+            None => (None, None),
+            Some(Ok(c)) => (Some(c), None),
+            Some(Err(r)) => (None, Some(r)),
+        };
         let mut cfg = Config::new();
         cfg.epoch_interruption(true);
         let engine = Engine::new(&cfg).map_err(|e| LoadError::Host(format!("wasm engine: {e}")))?;
@@ -179,12 +192,18 @@ impl PluginHost {
         Ok(PluginHost {
             engine,
             linker,
-            cache_dir,
+            cache,
+            cache_refusal,
         })
     }
 
+    /// Why the configured cache is not used, when it is not.
+    pub fn cache_refusal(&self) -> Option<&CacheRefusal> {
+        self.cache_refusal.as_ref()
+    }
+
     fn compile(&self, bytes: &[u8]) -> Result<Component, String> {
-        let Some(dir) = &self.cache_dir else {
+        let Some(cache) = &self.cache else {
             return Component::from_binary(&self.engine, bytes).map_err(|e| format!("{e:#}"));
         };
         let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -194,11 +213,13 @@ impl PluginHost {
             hex::encode(Sha256::digest(bytes)),
             h.finish()
         );
-        let path = dir.join(key);
-        if path.is_file() {
-            // SAFETY: the file was written by this host from
-            // `precompile_component` with the same engine configuration (its
-            // compatibility hash is part of the name), in hoist's own cache.
+        if let Some(path) = cache.trusted_file(&key) {
+            // SAFETY: `trusted_file` only returns a regular file this user
+            // owns, that nobody else can write, in a directory that passed
+            // `CodeCache::open` (outside the app, writable only by this
+            // user): it was written by this host from `precompile_component`
+            // with the same engine configuration (its compatibility hash is
+            // part of the name). wasmtime checks its header and version too.
             if let Ok(c) = unsafe { Component::deserialize_file(&self.engine, &path) } {
                 return Ok(c);
             }
@@ -207,17 +228,7 @@ impl PluginHost {
             .engine
             .precompile_component(bytes)
             .map_err(|e| format!("{e:#}"))?;
-        if std::fs::create_dir_all(dir).is_ok() {
-            let tmp = dir.join(format!(
-                ".{}.tmp-{}",
-                std::process::id(),
-                rand::random::<u32>()
-            ));
-            if std::fs::write(&tmp, &compiled).is_ok() {
-                let _ = std::fs::rename(&tmp, &path);
-            }
-            let _ = std::fs::remove_file(&tmp);
-        }
+        cache.store(&key, &compiled);
         // SAFETY: bytes just produced by `precompile_component` on this engine.
         unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(|e| format!("{e:#}"))
     }
@@ -374,6 +385,7 @@ impl PluginHost {
         state_dir: Option<&Path>,
         out: &MemoryOutputPipe,
         err: &MemoryOutputPipe,
+        deadline: Instant,
     ) -> Result<Store<PluginState>, String> {
         let mut wasi = WasiCtxBuilder::new();
         wasi.stdout(out.clone()).stderr(err.clone());
@@ -386,20 +398,16 @@ impl PluginHost {
         let state = PluginState {
             wasi: wasi.build(),
             table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(limits.memory as usize)
-                .instances(16)
-                .tables(16)
-                .memories(4)
-                .trap_on_grow_failure(true)
-                .build(),
+            limits: Budget::new(limits.memory),
             call: env,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
-        let deadline = Instant::now() + limits.timeout;
         store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| {
+        store.epoch_deadline_callback(move |store| {
+            if let Some(q) = store.data().call.quota.exceeded() {
+                return Err(wasmtime::Error::new(q.clone()));
+            }
             Ok(if Instant::now() >= deadline {
                 UpdateDeadline::Interrupt
             } else {
@@ -409,14 +417,42 @@ impl PluginHost {
         Ok(store)
     }
 
+    /// When a call with `limits` must end (the limit was checked at load;
+    /// a value past the clock's range is refused here, never a panic).
+    fn deadline(limits: Limits) -> Result<Instant, CallFailure> {
+        Instant::now().checked_add(limits.timeout).ok_or_else(|| {
+            CallFailure::Setup(format!(
+                "limits.timeout {}s is out of range",
+                limits.timeout.as_secs()
+            ))
+        })
+    }
+
+    /// Runs a call's future until `deadline`. The epoch interrupt stops
+    /// wasm code; this stops the call while it waits in a host function
+    /// (a WASI sleep or poll, a Docker or shell call, a rollout step): the
+    /// host future is dropped, which kills a local command (`kill_on_drop`)
+    /// and closes an SSH channel or engine request.
+    async fn within<T>(
+        deadline: Instant,
+        call: impl std::future::Future<Output = wasmtime::Result<T>>,
+    ) -> wasmtime::Result<T> {
+        match tokio::time::timeout_at(deadline.into(), call).await {
+            Ok(r) => r,
+            Err(_) => Err(wasmtime::Error::from(Trap::Interrupt)),
+        }
+    }
+
     fn classify(e: wasmtime::Error, limits: Limits) -> CallFailure {
         if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
             return CallFailure::Timeout(limits.timeout);
         }
-        let text = format!("{e:?}");
-        if text.contains("forcing trap when growing memory") {
+        if e.downcast_ref::<OverBudget>().is_some()
+            || format!("{e:?}").contains("plugin memory limit of")
+        {
             return CallFailure::Memory(limits.memory);
         }
+        let text = format!("{e:?}");
         let first = format!("{e}");
         let detail = text
             .lines()
@@ -431,9 +467,27 @@ impl PluginHost {
         }
     }
 
+    /// A call that filled its captured stdout or stderr (and so failed to
+    /// print) went over that quota, whatever the trap says.
+    fn output_quota(out: &MemoryOutputPipe, err: &MemoryOutputPipe) -> Option<CallFailure> {
+        [(out, "captured stdout"), (err, "captured stderr")]
+            .into_iter()
+            .find(|(p, _)| p.contents().len() >= OUTPUT_QUOTA)
+            .map(|(_, what)| {
+                CallFailure::Quota(QuotaExceeded {
+                    what,
+                    limit: format!("{} MiB", OUTPUT_QUOTA >> 20),
+                })
+            })
+    }
+
     fn report_output(env: &CallEnv, out: &MemoryOutputPipe, err: &MemoryOutputPipe) {
         for (pipe, level) in [(out, Level::Debug), (err, Level::Warn)] {
-            let text = String::from_utf8_lossy(&pipe.contents()).into_owned();
+            // Scrubbed whole first, so a secret split across lines is caught.
+            let text = env
+                .services
+                .events
+                .scrub(&String::from_utf8_lossy(&pipe.contents()));
             for line in text.lines().filter(|l| !l.trim().is_empty()) {
                 env.services.events.emit(
                     Event::new(Kind::Log, Some(env.stage))
@@ -455,13 +509,14 @@ impl PluginHost {
         outcome: Option<Outcome>,
     ) -> Result<(), CallFailure> {
         let (out, err) = (
-            MemoryOutputPipe::new(1 << 20),
-            MemoryOutputPipe::new(1 << 20),
+            MemoryOutputPipe::new(OUTPUT_QUOTA),
+            MemoryOutputPipe::new(OUTPUT_QUOTA),
         );
+        let deadline = Self::deadline(limits)?;
         let mut store = self
-            .store(env.clone(), limits, state_dir, &out, &err)
+            .store(env.clone(), limits, state_dir, &out, &err, deadline)
             .map_err(CallFailure::Setup)?;
-        let result = async {
+        let result = Self::within(deadline, async {
             match loaded {
                 Loaded::HookV0_1(pre) => {
                     let ctx = v0_1::host::deploy_context(&env);
@@ -476,13 +531,17 @@ impl PluginHost {
                     Err(wasmtime::format_err!("a strategy was called as a hook"))
                 }
             }
-        }
+        })
         .await;
         Self::report_output(&env, &out, &err);
         match result {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(CallFailure::Returned(v0_1::host::returned(e))),
-            Err(e) => Err(Self::classify(e, limits)),
+            Ok(Err(e)) => Err(CallFailure::Returned(
+                v0_1::host::returned(e).map(|m| env.text(m)),
+            )),
+            Err(e) => Err(Self::output_quota(&out, &err)
+                .or_else(|| env.quota.exceeded().cloned().map(CallFailure::Quota))
+                .unwrap_or_else(|| Self::classify(e, limits))),
         }
     }
 
@@ -495,13 +554,14 @@ impl PluginHost {
         plan: Plan,
     ) -> Result<String, CallFailure> {
         let (out, err) = (
-            MemoryOutputPipe::new(1 << 20),
-            MemoryOutputPipe::new(1 << 20),
+            MemoryOutputPipe::new(OUTPUT_QUOTA),
+            MemoryOutputPipe::new(OUTPUT_QUOTA),
         );
+        let deadline = Self::deadline(limits)?;
         let mut store = self
-            .store(env.clone(), limits, None, &out, &err)
+            .store(env.clone(), limits, None, &out, &err, deadline)
             .map_err(CallFailure::Setup)?;
-        let result = async {
+        let result = Self::within(deadline, async {
             match loaded {
                 Loaded::StrategyV0_1(pre) => {
                     let ctx = v0_1::host::deploy_context(&env);
@@ -516,13 +576,17 @@ impl PluginHost {
                     Err(wasmtime::format_err!("a hook was called as a strategy"))
                 }
             }
-        }
+        })
         .await;
         Self::report_output(&env, &out, &err);
         match result {
             Ok(Ok(summary)) => Ok(summary),
-            Ok(Err(e)) => Err(CallFailure::Returned(v0_1::host::returned(e))),
-            Err(e) => Err(Self::classify(e, limits)),
+            Ok(Err(e)) => Err(CallFailure::Returned(
+                v0_1::host::returned(e).map(|m| env.text(m)),
+            )),
+            Err(e) => Err(Self::output_quota(&out, &err)
+                .or_else(|| env.quota.exceeded().cloned().map(CallFailure::Quota))
+                .unwrap_or_else(|| Self::classify(e, limits))),
         }
     }
 }

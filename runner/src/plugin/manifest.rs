@@ -160,6 +160,11 @@ impl Manifest {
         {
             return Err(bad(format!("limits.memory `{s}` is not a size like 64MiB")));
         }
+        crate::capabilities::check_limits(
+            m.limits.timeout.as_deref().and_then(parse_duration),
+            m.limits.memory.as_deref().and_then(parse_size),
+        )
+        .map_err(bad)?;
         Ok(m)
     }
 

@@ -12,12 +12,14 @@
 //! The pipeline uses [`PluginSet`]: prepare the run's plugins once, then
 //! "run the hooks of this stage" and "run the strategy".
 
+pub mod cache;
 pub mod call;
 pub mod catalog;
 pub mod context;
 pub mod embedded;
 pub mod grants;
 pub mod host;
+pub mod limits;
 pub mod manifest;
 pub mod scaffold;
 pub mod wit;
@@ -37,8 +39,9 @@ use crate::stage::Stage;
 use call::{CallEnv, Services};
 use catalog::Catalog;
 pub use context::{ContextBase, Outcome, Plan, RoleFacts};
-use grants::Grants;
-use host::{CallFailure, Limits, LoadError, Loaded, PluginHost};
+use grants::{Grants, Trust};
+use host::{CallFailure, LoadError, Loaded, PluginHost};
+use limits::Limits;
 use manifest::PluginKind;
 
 /// A plugin ready to call in this run.
@@ -112,7 +115,11 @@ fn prepare(
         LoadError::Plugin { message, place, .. } => fail(format!("{message} ({place})")),
         other => other,
     })?;
-    let grants = Grants::effective(&m.name, &m.declared(), use_cfg.grants.as_ref())
+    let trust = match entry.origin {
+        catalog::Origin::Embedded => Trust::Shipped,
+        catalog::Origin::Dir(_) => Trust::DroppedIn,
+    };
+    let grants = Grants::effective(&m.name, &m.declared(), use_cfg.grants.as_ref(), trust)
         .map_err(|e| fail(e.to_string()))?;
     Ok(Prepared {
         name: m.name.clone(),
@@ -135,7 +142,7 @@ impl PluginSet {
         skip_hooks: bool,
     ) -> Result<PluginSet, LoadError> {
         let cache = config.cache_dir.clone().or_else(host::default_cache_dir);
-        let host = PluginHost::new(cache)?;
+        let host = PluginHost::new(cache, Some(&config.app_root))?;
         let catalog = Catalog::discover(&config.plugins_dir);
         let mut hooks = BTreeMap::new();
         if !skip_hooks {
@@ -170,6 +177,12 @@ impl PluginSet {
         })
     }
 
+    /// Why the configured plugin cache is not used (compiled plugins are
+    /// recompiled each run), for a warning.
+    pub fn cache_refusal(&self) -> Option<String> {
+        self.host.cache_refusal().map(|r| r.to_string())
+    }
+
     /// The hooks of `stage`, in run order.
     pub fn hooks(&self, stage: Stage) -> &[Prepared] {
         self.hooks
@@ -197,6 +210,7 @@ impl PluginSet {
             facts: base.clone(),
             settings: context::settings_text(&p.config.settings),
             services,
+            quota: Default::default(),
         })
     }
 

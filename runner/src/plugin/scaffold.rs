@@ -96,11 +96,13 @@ kind = "hook"
 description = "A hook made with hoist plugin new"
 stages = ["{stage}"]
 
-# What it may use; the deploy config can only narrow this (`grants:`).
+# What it may use. A manifest only declares: Docker read and the config keys
+# it names come by default; Docker write, commands, HTTP and state only when
+# the deploy config grants them (`grants:` under the plugin).
 [capabilities]
 docker = "read"
-# commands = ["git status *"]   # argv patterns; always need an explicit grant
-# state = true                  # a private dir, /state inside the plugin
+# commands = ["git status *"]   # argv patterns; need a grant
+# state = true                  # a private dir, /state inside the plugin; needs a grant
 
 [limits]
 timeout = "30s"

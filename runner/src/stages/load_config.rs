@@ -128,6 +128,9 @@ pub async fn run(req: DeployRequest, events: Reporter, started: Instant) -> Stag
         );
     }
     let plugins = PluginSet::prepare(&config, &strategy, req.skip_hooks)?;
+    if let Some(why) = plugins.cache_refusal() {
+        events.log(Level::Warn, None, why);
+    }
     let service = config.service_id();
     let progress_events = events.clone();
     let real = Connector::real(
@@ -221,7 +224,7 @@ pub async fn run(req: DeployRequest, events: Reporter, started: Instant) -> Stag
         app_root: config.app_root.clone(),
         delivery: delivery.clone(),
         rollout: None,
-        config: Arc::new(config::redacted_json(&config)),
+        config: Arc::new(config::plugin_view_json(&config)),
         dry_run: req.dry_run,
     });
     let hook_count: usize = crate::stage::Stage::HOOKS
