@@ -208,10 +208,7 @@ fn assert_stopped_in_host_call(app: &App, plugin: &str, hook_yaml: &str) {
         started.elapsed() < std::time::Duration::from_secs(300),
         "the host call was not cut at the limit"
     );
-    assert!(
-        app.hoist(&["lock", "status"]).stdout.contains("No lock"),
-        "the lock was left held"
-    );
+    app.assert_unlocked("after the run");
 }
 
 #[test]
@@ -271,10 +268,7 @@ fn limits_past_their_bounds_are_refused_at_load() {
     assert!(text.contains("24h"), "{text}");
     assert!(!text.contains("panicked"), "{text}");
     app.config(BASE);
-    assert!(
-        app.hoist(&["lock", "status"]).stdout.contains("No lock"),
-        "the lock was left held"
-    );
+    app.assert_unlocked("after the run");
 }
 
 #[test]
@@ -545,10 +539,7 @@ fn webhook_posts_when_granted_and_is_denied_otherwise() {
                 .is_err(),
             "a loopback POST under `{grant}` reached the receiver"
         );
-        assert!(
-            app.hoist(&["lock", "status"]).stdout.contains("No lock"),
-            "the lock was left held"
-        );
+        app.assert_unlocked(&format!("under `{grant}`"));
     }
 }
 
@@ -670,10 +661,7 @@ fn a_plugin_flooding_the_log_is_stopped_at_its_quota() {
     let run = app.deploy("v3", &[]);
     let lines = run.of("log", Some("spam")).len();
     assert!(lines <= 10_000, "{lines} log lines got through");
-    assert!(
-        app.hoist(&["lock", "status"]).stdout.contains("No lock"),
-        "the lock was left held"
-    );
+    app.assert_unlocked("after the run");
 }
 
 #[test]
@@ -826,9 +814,6 @@ fn docker_write_stays_inside_the_service() {
                 "case {n}: {env_line}"
             );
         }
-        assert!(
-            app.hoist(&["lock", "status"]).stdout.contains("No lock"),
-            "case {n}: the lock was left held"
-        );
+        app.assert_unlocked(&format!("case {n}"));
     }
 }

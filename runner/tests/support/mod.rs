@@ -310,6 +310,16 @@ impl App {
         std::fs::write(dir.join("plugin.toml"), manifest).unwrap();
     }
 
+    /// Asserts that no deploy lock is held (`hoist lock status`).
+    pub fn assert_unlocked(&self, context: &str) {
+        let status = self.hoist(&["lock", "status"]);
+        assert!(
+            status.stdout.contains("No lock"),
+            "{context}: the lock was left held:\n{}",
+            status.text()
+        );
+    }
+
     /// Runs `hoist <args>` in the app dir.
     pub fn hoist(&self, args: &[&str]) -> Run {
         let out = Command::new(env!("CARGO_BIN_EXE_hoist"))
