@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{App, guest_wasm};
+use support::{App, guest_component};
 
 const BASE: &str = "servers:
   web:
@@ -42,11 +42,7 @@ state = true
 ";
 
 fn recorder() -> Vec<u8> {
-    std::fs::read(guest_wasm(
-        "hoist-fixture-misbehave",
-        "hoist_fixture_misbehave.wasm",
-    ))
-    .unwrap()
+    guest_component("hoist-fixture-misbehave")
 }
 
 /// Hooks ran once each, in pipeline order, in this deploy's events.

@@ -15,7 +15,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::testbed::{bed, bed_app, shared};
-use support::{App, docker, guest_wasm};
+use support::{App, docker, guest_component};
 
 const LOCAL: &str = "servers:\n  web: [local]\nreadiness_delay: 1\ndeploy_timeout: 20\n";
 
@@ -183,11 +183,7 @@ fn a_plugin_pulls_from_the_authenticated_registry() {
     );
 
     let (app, kh) = bed_app("pull");
-    let wasm = std::fs::read(guest_wasm(
-        "hoist-fixture-prober",
-        "hoist_fixture_prober.wasm",
-    ))
-    .unwrap();
+    let wasm = guest_component("hoist-fixture-prober");
     app.install_plugin(
         "prober",
         &wasm,
@@ -293,11 +289,7 @@ fn sigterm_during_mutating_commands_leaves_no_lock_and_one_audit_line() {
 #[test]
 fn a_strategy_local_command_does_not_run_in_a_dry_run() {
     let app = App::new("drycmd", LOCAL);
-    let wasm = std::fs::read(guest_wasm(
-        "hoist-fixture-reverse",
-        "hoist_fixture_reverse.wasm",
-    ))
-    .unwrap();
+    let wasm = guest_component("hoist-fixture-reverse");
     app.install_plugin(
         "reverse",
         &wasm,

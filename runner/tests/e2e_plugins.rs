@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{App, guest_wasm};
+use support::{App, guest_component, guest_wasm};
 
 const BASE: &str = "servers:
   web: [local]
@@ -13,11 +13,7 @@ drain_timeout: 5
 ";
 
 fn misbehave() -> Vec<u8> {
-    std::fs::read(guest_wasm(
-        "hoist-fixture-misbehave",
-        "hoist_fixture_misbehave.wasm",
-    ))
-    .unwrap()
+    guest_component("hoist-fixture-misbehave")
 }
 
 fn manifest(name: &str, kind: &str) -> String {
@@ -104,11 +100,7 @@ fn components_of_the_wrong_world_are_refused_at_load() {
         "load-config",
         &["not a hoist plugin", "wasi:cli/run"],
     );
-    let strategy = std::fs::read(guest_wasm(
-        "hoist-strategy-rolling",
-        "hoist_strategy_rolling.wasm",
-    ))
-    .unwrap();
+    let strategy = guest_component("hoist-strategy-rolling");
     app.install_plugin("strat", &strategy, &manifest("strat", "hook"));
     assert_bad_plugin(
         &app,
@@ -124,11 +116,7 @@ fn an_import_the_manifest_does_not_declare_is_refused_at_load() {
     let app = App::new("undeclared", BASE);
     // The commander fixture imports hoist:plugin/commands; this manifest
     // declares no commands capability.
-    let wasm = std::fs::read(guest_wasm(
-        "hoist-fixture-commander",
-        "hoist_fixture_commander.wasm",
-    ))
-    .unwrap();
+    let wasm = guest_component("hoist-fixture-commander");
     app.install_plugin("sneaky", &wasm, &manifest("sneaky", "hook"));
     assert_bad_plugin(
         &app,
@@ -146,11 +134,7 @@ fn an_import_the_manifest_does_not_declare_is_refused_at_load() {
 fn a_hook_importing_the_rollout_steps_is_refused_at_load() {
     let app = App::new("hookrollout", BASE);
     // The fixture calls rollout.start: the hook world has no rollout.
-    let wasm = std::fs::read(guest_wasm(
-        "hoist-fixture-rollout-hook",
-        "hoist_fixture_rollout_hook.wasm",
-    ))
-    .unwrap();
+    let wasm = guest_component("hoist-fixture-rollout-hook");
     app.install_plugin("stepper", &wasm, &manifest("stepper", "hook"));
     assert_bad_plugin(
         &app,
@@ -167,11 +151,7 @@ fn a_hook_importing_the_rollout_steps_is_refused_at_load() {
 #[test]
 fn a_plugin_built_for_an_incompatible_wit_version_is_refused_at_load() {
     let app = App::new("future", BASE);
-    let wasm = std::fs::read(guest_wasm(
-        "hoist-fixture-future-api",
-        "hoist_fixture_future_api.wasm",
-    ))
-    .unwrap();
+    let wasm = guest_component("hoist-fixture-future-api");
     app.install_plugin("future", &wasm, &manifest("future", "hook"));
     assert_bad_plugin(
         &app,
@@ -225,11 +205,7 @@ fn a_plugin_sleeping_in_a_host_call_is_stopped_at_its_timeout() {
 #[test]
 fn a_command_that_never_ends_is_killed_at_the_plugins_timeout() {
     let app = App::new("hang", BASE);
-    let wasm = std::fs::read(guest_wasm(
-        "hoist-fixture-commander",
-        "hoist_fixture_commander.wasm",
-    ))
-    .unwrap();
+    let wasm = guest_component("hoist-fixture-commander");
     // A marker in the command line finds the process afterwards.
     let marker = format!("3599.{}", std::process::id());
     app.install_plugin(
@@ -349,11 +325,7 @@ fn probe_line(run: &support::Run) -> String {
 #[test]
 fn grant_matrix_each_capability_granted_and_denied() {
     let app = App::new("grants", BASE);
-    let wasm = std::fs::read(guest_wasm(
-        "hoist-fixture-prober",
-        "hoist_fixture_prober.wasm",
-    ))
-    .unwrap();
+    let wasm = guest_component("hoist-fixture-prober");
     app.install_plugin(
         "prober",
         &wasm,
@@ -562,11 +534,7 @@ fn cwasm_of(dir: &std::path::Path, wasm: &[u8]) -> std::path::PathBuf {
 fn native_code_is_loaded_only_from_a_cache_nobody_else_can_write() {
     use std::os::unix::fs::PermissionsExt;
     let app = App::new("cwasm", BASE);
-    let prober = std::fs::read(guest_wasm(
-        "hoist-fixture-prober",
-        "hoist_fixture_prober.wasm",
-    ))
-    .unwrap();
+    let prober = guest_component("hoist-fixture-prober");
     app.install_plugin(
         "recorder",
         &misbehave(),
@@ -712,11 +680,7 @@ fn plugin_text_is_one_clean_line_and_secrets_never_reach_the_audit_log() {
 fn docker_write_stays_inside_the_service() {
     let app = App::new("scoped", BASE);
     let s = app.service.clone();
-    let wasm = std::fs::read(guest_wasm(
-        "hoist-fixture-prober",
-        "hoist_fixture_prober.wasm",
-    ))
-    .unwrap();
+    let wasm = guest_component("hoist-fixture-prober");
     app.install_plugin(
         "prober",
         &wasm,

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use support::testbed::{Bed, bed, bed_app, exclusive, shared};
-use support::{App, guest_wasm};
+use support::{App, guest_component};
 
 /// web on servers 1 and 2, workers on server 3.
 fn roles(b: &Bed) -> String {
@@ -588,11 +588,7 @@ fn hooks_reach_servers_over_ssh_within_their_grants() {
         "hooks",
         "hooks:\n  pre-deploy:\n    - preflight\n    - plugin: runner\n      settings: { argv: hostname }\n      grants: { commands: [hostname] }\n  post-deploy:\n    - plugin: runner\n      settings: { argv: \"cat /etc/hostname\" }\n",
     );
-    let wasm = std::fs::read(guest_wasm(
-        "hoist-fixture-commander",
-        "hoist_fixture_commander.wasm",
-    ))
-    .unwrap();
+    let wasm = guest_component("hoist-fixture-commander");
     app.install_plugin(
         "runner",
         &wasm,

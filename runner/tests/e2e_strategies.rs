@@ -338,11 +338,7 @@ fn blue_green_switches_only_when_every_new_container_is_healthy() {
 fn a_user_strategy_from_the_plugins_dir_is_used_by_name() {
     let _g = shared();
     let b = bed();
-    let wasm = std::fs::read(support::guest_wasm(
-        "hoist-fixture-reverse",
-        "hoist_fixture_reverse.wasm",
-    ))
-    .unwrap();
+    let wasm = support::guest_component("hoist-fixture-reverse");
     let (app, kh) = app("st-user", "");
     app.install_plugin(
         "reverse",

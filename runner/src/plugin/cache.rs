@@ -6,7 +6,7 @@
 //! by that user and writable by no one else. Anything else is recompiled
 //! from the `.wasm` (and the reason reported once).
 
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// Why the cache directory is not used for native code.
@@ -140,7 +140,6 @@ impl CodeCache {
             .open(&tmp)
             .and_then(|mut f| f.write_all(bytes));
         if written.is_ok() {
-            let _ = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600));
             let _ = std::fs::rename(&tmp, &path);
         }
         let _ = std::fs::remove_file(&tmp);
@@ -150,6 +149,7 @@ impl CodeCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn scratch(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("hoist-cache-{name}-{}", std::process::id()));

@@ -467,18 +467,27 @@ impl PluginHost {
         }
     }
 
-    /// A call that filled its captured stdout or stderr (and so failed to
-    /// print) went over that quota, whatever the trap says.
-    fn output_quota(out: &MemoryOutputPipe, err: &MemoryOutputPipe) -> Option<CallFailure> {
-        [(out, "captured stdout"), (err, "captured stderr")]
+    /// Why a call trapped: a full stdout or stderr (so it failed to print)
+    /// or a log quota is that quota, whatever the trap says; else what
+    /// [`Self::classify`] makes of the trap.
+    fn trapped(
+        e: wasmtime::Error,
+        limits: Limits,
+        env: &CallEnv,
+        out: &MemoryOutputPipe,
+        err: &MemoryOutputPipe,
+    ) -> CallFailure {
+        let full = [(out, "captured stdout"), (err, "captured stderr")]
             .into_iter()
             .find(|(p, _)| p.contents().len() >= OUTPUT_QUOTA)
-            .map(|(_, what)| {
-                CallFailure::Quota(QuotaExceeded {
-                    what,
-                    limit: format!("{} MiB", OUTPUT_QUOTA >> 20),
-                })
-            })
+            .map(|(_, what)| QuotaExceeded {
+                what,
+                limit: format!("{} MiB", OUTPUT_QUOTA >> 20),
+            });
+        match full.or_else(|| env.quota.exceeded().cloned()) {
+            Some(q) => CallFailure::Quota(q),
+            None => Self::classify(e, limits),
+        }
     }
 
     fn report_output(env: &CallEnv, out: &MemoryOutputPipe, err: &MemoryOutputPipe) {
@@ -539,9 +548,7 @@ impl PluginHost {
             Ok(Err(e)) => Err(CallFailure::Returned(
                 v0_1::host::returned(e).map(|m| env.text(m)),
             )),
-            Err(e) => Err(Self::output_quota(&out, &err)
-                .or_else(|| env.quota.exceeded().cloned().map(CallFailure::Quota))
-                .unwrap_or_else(|| Self::classify(e, limits))),
+            Err(e) => Err(Self::trapped(e, limits, &env, &out, &err)),
         }
     }
 
@@ -584,9 +591,7 @@ impl PluginHost {
             Ok(Err(e)) => Err(CallFailure::Returned(
                 v0_1::host::returned(e).map(|m| env.text(m)),
             )),
-            Err(e) => Err(Self::output_quota(&out, &err)
-                .or_else(|| env.quota.exceeded().cloned().map(CallFailure::Quota))
-                .unwrap_or_else(|| Self::classify(e, limits))),
+            Err(e) => Err(Self::trapped(e, limits, &env, &out, &err)),
         }
     }
 }

@@ -99,6 +99,13 @@ pub fn hello_binary() -> &'static Path {
     })
 }
 
+/// The bytes of guest package `package` built as a component (its artifact
+/// is named after the package, as cargo names a cdylib).
+pub fn guest_component(package: &str) -> Vec<u8> {
+    let artifact = format!("{}.wasm", package.replace('-', "_"));
+    std::fs::read(guest_wasm(package, &artifact)).unwrap()
+}
+
 /// A guest package of the workspace built as a wasm32-wasip2 component.
 pub fn guest_wasm(package: &str, artifact: &str) -> PathBuf {
     static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
