@@ -709,6 +709,13 @@ fn docker_write_stays_inside_the_service() {
             "{ docker: write }",
             "probe bind-root: denied",
         ),
+        // A mounts grant the manifest does not declare: still denied.
+        (
+            "bind-root",
+            "",
+            "{ docker: write, mounts: [\"/\"] }",
+            "probe bind-root: denied",
+        ),
         // Exec into the app's container needs its own grant.
         (
             "exec-env",
@@ -780,4 +787,162 @@ fn docker_write_stays_inside_the_service() {
         }
         app.assert_unlocked(&format!("case {n}"));
     }
+}
+
+#[test]
+fn a_plugin_reads_no_other_plugins_settings_even_with_config_everything() {
+    let app = App::new("peek", BASE);
+    let wasm = guest_component("hoist-fixture-prober");
+    app.install_plugin(
+        "prober",
+        &wasm,
+        "name = \"prober\"\nkind = \"hook\"\nstages = [\"pre-deploy\"]\n[capabilities]\ndocker = \"read\"\ncommands = [\"touch **\"]\nconfig = [\"**\"]\n",
+    );
+    // Another plugin's settings hold a token; the strategy's too.
+    let token = "tok-7f3a91c2e6";
+    let peek = |key: &str| {
+        format!(
+            "    - plugin: prober\n      settings: {{ probe: config, key: \"{key}\", expect: none }}\n      grants: {{ config: [\"**\"] }}\n"
+        )
+    };
+    app.config(&format!(
+        "{BASE}deploy:\n  strategies:\n    rolling: {{ settings: {{ token: {token} }} }}\nhooks:\n  pre-deploy:\n{}{}{}{}{}  post-deploy:\n    - plugin: deploy-log\n      settings: {{ url: \"http://127.0.0.1:9/hook?token={token}\" }}\n",
+        peek("hooks.post-deploy.0.settings.url"),
+        peek("hooks.post-deploy.0.settings"),
+        peek("hooks"),
+        peek("deploy.strategies.rolling"),
+        peek("readiness_delay"),
+    ));
+    let run = app.deploy("v1", &[]);
+    run.assert_ok();
+    let lines: Vec<String> = run
+        .of("log", Some("prober"))
+        .iter()
+        .filter_map(|e| e["message"].as_str().map(String::from))
+        .collect();
+    let probe = |key: &str| {
+        lines
+            .iter()
+            .find(|l| l.starts_with("probe config:") && l.contains(&format!("{key} =")))
+            .unwrap_or_else(|| panic!("no probe of {key} in {lines:?}"))
+            .clone()
+    };
+    // The other plugin's settings are not there at all.
+    assert!(
+        probe("hooks.post-deploy.0.settings.url").contains("= None"),
+        "{lines:?}"
+    );
+    assert!(
+        probe("hooks.post-deploy.0.settings").contains("settings = None"),
+        "{lines:?}"
+    );
+    // The sections themselves are readable, without settings and grants.
+    let hooks = lines
+        .iter()
+        .find(|l| l.starts_with("config hooks:"))
+        .unwrap_or_else(|| panic!("hooks not readable: {lines:?}"));
+    assert!(hooks.contains("deploy-log") && !hooks.contains("settings"), "{hooks}");
+    let rolling = lines
+        .iter()
+        .find(|l| l.starts_with("config deploy.strategies.rolling:"))
+        .unwrap_or_else(|| panic!("strategy not readable: {lines:?}"));
+    assert!(!rolling.contains("settings"), "{rolling}");
+    // An ordinary key reads as before (the check works at all).
+    assert!(
+        lines.iter().any(|l| l == "config readiness_delay: 1"),
+        "{lines:?}"
+    );
+    // The token reached nothing hoist printed.
+    assert!(!run.text().contains(token), "the token leaked");
+}
+
+#[test]
+fn mounts_and_images_grants_widen_a_container_only_as_far_as_named() {
+    let app = App::new("widen", BASE);
+    let s = app.service.clone();
+    let data = app.path().join("data");
+    std::fs::create_dir_all(data.join("daily")).unwrap();
+    let other = format!("hoist-e2e-other/{s}");
+    let wasm = guest_component("hoist-fixture-prober");
+    app.install_plugin(
+        "prober",
+        &wasm,
+        &format!(
+            "name = \"prober\"\nkind = \"hook\"\nstages = [\"pre-deploy\"]\n[capabilities]\ndocker = \"write\"\ncommands = [\"touch **\"]\nmounts = [\"{}\"]\nimages = [\"{other}\"]\n",
+            app.path().display()
+        ),
+    );
+    app.deploy("v1", &[]).assert_ok();
+    let d = data.display().to_string();
+    let probe_container = format!("{s}-probe");
+    // (settings, grants, expected start of the probe line)
+    let cases: Vec<(String, String, &str)> = vec![
+        // Granted path: mounted.
+        (
+            format!(", volume: \"{d}:/data\""),
+            format!("{{ docker: write, mounts: [\"{d}\"] }}"),
+            "probe bind-root: ok",
+        ),
+        // Below it: covered.
+        (
+            format!(", volume: \"{d}/daily:/data\""),
+            format!("{{ docker: write, mounts: [\"{d}\"] }}"),
+            "probe bind-root: ok",
+        ),
+        // Out of it with `..`, or its parent: denied.
+        (
+            format!(", volume: \"{d}/../..:/data\""),
+            format!("{{ docker: write, mounts: [\"{d}\"] }}"),
+            "probe bind-root: denied",
+        ),
+        (
+            format!(", volume: \"{}:/data\"", app.path().display()),
+            format!("{{ docker: write, mounts: [\"{d}\"] }}"),
+            "probe bind-root: denied",
+        ),
+        // Another image: only when granted.
+        (
+            format!(", volume: \"{s}-cache:/c\", image: \"{other}:v1\""),
+            "{ docker: write }".to_string(),
+            "probe bind-root: denied",
+        ),
+        (
+            format!(", volume: \"{s}-cache:/c\", image: \"{other}:v1\""),
+            format!("{{ docker: write, images: [\"{other}\"] }}"),
+            "probe bind-root: ok",
+        ),
+    ];
+    for (n, (settings, grants, expect)) in cases.iter().enumerate() {
+        // Another repository's image (prune keeps only the service's).
+        support::docker(&[
+            "tag",
+            &format!("hoist-e2e/{s}:v{}", n + 1),
+            &format!("{other}:v1"),
+        ]);
+        app.config(&format!(
+            "{BASE}hooks:\n  pre-deploy:\n    - plugin: prober\n      settings: {{ probe: bind-root{settings} }}\n      grants: {grants}\n"
+        ));
+        let run = app.deploy(&format!("v{}", n + 2), &[]);
+        run.assert_ok();
+        let line = probe_line(&run);
+        assert!(line.starts_with(expect), "case {n}: {line}");
+        let started = app.container(&probe_container).is_some();
+        assert_eq!(started, expect.ends_with("ok"), "case {n}: {line}");
+        if started {
+            let mounts = support::docker(&[
+                "inspect",
+                "-f",
+                "{{range .Mounts}}{{.Source}} {{end}}|{{.Config.Image}}",
+                &probe_container,
+            ]);
+            if settings.contains(&d) {
+                assert!(mounts.contains(&d), "case {n}: {mounts}");
+            } else {
+                assert!(mounts.trim().ends_with(&format!("|{other}:v1")), "case {n}: {mounts}");
+            }
+            support::docker(&["rm", "-f", &probe_container]);
+        }
+        app.assert_unlocked(&format!("case {n}"));
+    }
+    support::docker(&["rmi", &format!("{other}:v1")]);
 }

@@ -586,13 +586,13 @@ fn hooks_reach_servers_over_ssh_within_their_grants() {
     let b = bed();
     let (app, _) = app(
         "hooks",
-        "hooks:\n  pre-deploy:\n    - preflight\n    - plugin: runner\n      settings: { argv: hostname }\n      grants: { commands: [hostname] }\n  post-deploy:\n    - plugin: runner\n      settings: { argv: \"cat /etc/hostname\" }\n",
+        "hooks:\n  pre-deploy:\n    - preflight\n    - plugin: runner\n      settings: { argv: hostname, local: true }\n      grants: { commands: [{ run: hostname, on: servers }] }\n  post-deploy:\n    - plugin: runner\n      settings: { argv: \"cat /etc/hostname\" }\n    - plugin: runner\n      settings: { argv: \"cat /etc/hostname\" }\n      grants: { commands: [\"cat /etc/hostname\"] }\n",
     );
     let wasm = guest_component("hoist-fixture-commander");
     app.install_plugin(
         "runner",
         &wasm,
-        "name = \"runner\"\nkind = \"hook\"\nstages = [\"pre-deploy\", \"post-deploy\"]\n[capabilities]\ncommands = [\"hostname\", \"cat /etc/hostname\"]\n",
+        "name = \"runner\"\nkind = \"hook\"\nstages = [\"pre-deploy\", \"post-deploy\"]\n[capabilities]\ncommands = [{ run = \"hostname\", on = \"servers\" }, { run = \"hostname\", on = \"local\" }, { run = \"cat /etc/hostname\", on = \"servers\" }]\n",
     );
     let run = app.deploy("v1", &[]);
     run.assert_ok();
@@ -606,11 +606,41 @@ fn hooks_reach_servers_over_ssh_within_their_grants() {
         let line = format!("ran on {s}: exit 0 stdout {name}");
         assert!(logs.contains(&line), "missing `{line}` in {logs:?}");
     }
-    // Not granted (post-deploy use has no commands grant): denied, nothing ran.
+    // Granted on servers, run on `local` (this machine): refused, naming
+    // the rule, and it did not run here.
+    let here = logs
+        .iter()
+        .find(|l| l.starts_with("refused on local:"))
+        .unwrap_or_else(|| panic!("no refusal on local in {logs:?}"));
+    assert!(
+        here.contains("granted the command `hostname` only on servers, not on `local` (this machine)"),
+        "{here}"
+    );
+    assert!(!logs.iter().any(|l| l.starts_with("ran on local")), "{logs:?}");
+    // Not granted (the first post-deploy use has no commands grant) and
+    // granted on `local` only (the second, a plain pattern): denied on
+    // every server, nothing ran.
     for s in &b.servers {
+        let refusals: Vec<&String> = logs
+            .iter()
+            .filter(|l| l.starts_with(&format!("refused on {s}:")))
+            .collect();
+        assert_eq!(refusals.len(), 2, "{logs:?}");
         assert!(
+            refusals.iter().any(|l| l.contains("is not granted the command `cat /etc/hostname` on server")),
+            "{refusals:?}"
+        );
+        assert!(
+            refusals.iter().any(|l| l.contains("only on `local` (this machine), not on server")
+                && l.contains("on: servers")),
+            "{refusals:?}"
+        );
+        // Only the pre-deploy `hostname` ran there.
+        assert_eq!(
             logs.iter()
-                .any(|l| l.starts_with(&format!("refused on {s}")) && l.contains("grant")),
+                .filter(|l| l.starts_with(&format!("ran on {s}:")))
+                .count(),
+            1,
             "{logs:?}"
         );
     }

@@ -13,7 +13,7 @@ use super::context::Cx;
 use super::duration::DurationText;
 use super::model::PluginUseConfig;
 use super::shape::*;
-use crate::capabilities::{Capabilities, DockerAccess};
+use crate::capabilities::{Capabilities, CommandRule, DockerAccess};
 use crate::stage::Stage;
 
 /// `plugins` (hoist): where plugin components are found and cached.
@@ -108,9 +108,10 @@ pub struct Grants {
     /// `docker`: `none`, `read` or `write` (checked later).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub docker: Option<String>,
-    /// `commands`: commands the plugin may run on hosts.
+    /// `commands`: commands the plugin may run: a pattern (on `local`) or
+    /// `{run, on: local|servers|<host pattern>, roles}`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub commands: Option<Vec<String>>,
+    pub commands: Option<Vec<CommandRule>>,
     /// `hosts`: hosts the plugin may reach.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hosts: Option<Vec<String>>,
@@ -129,6 +130,15 @@ pub struct Grants {
     /// `config`: config key patterns the plugin may read (`env.clear.*`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub config: Option<Vec<String>>,
+    /// `images`: images beyond the service's the plugin may pull and run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub images: Option<Vec<String>>,
+    /// `mounts`: host paths and other volumes its containers may mount.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mounts: Option<Vec<String>>,
+    /// `options`: extra `docker run` flags its containers may get.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub options: Option<Vec<String>>,
 }
 
 /// `limits` (hoist): resource limits for a plugin.
@@ -226,6 +236,9 @@ fn grants(cx: &Cx, key: &str, g: &Option<Grants>) -> Result<Option<Capabilities>
         exec: g.exec.unwrap_or(false),
         http: g.http.clone().unwrap_or_default(),
         config: g.config.clone().unwrap_or_default(),
+        images: g.images.clone().unwrap_or_default(),
+        mounts: g.mounts.clone().unwrap_or_default(),
+        options: g.options.clone().unwrap_or_default(),
     }))
 }
 

@@ -799,3 +799,39 @@ fn duplicate_keys_are_errors() {
     let (line, _, msg) = parse_err("service: a\nservice: b\n");
     assert_eq!(line, 2, "{msg}");
 }
+
+#[test]
+fn command_grants_name_where_they_run() {
+    use crate::capabilities::{CommandRule, Place};
+    let config = parse(
+        "hooks:\n  pre-deploy:\n    - plugin: p\n      grants:\n        commands:\n          - git status *\n          - { run: uptime, on: servers }\n          - { run: reload, on: \"web-*\", roles: [web] }\n",
+    );
+    round_trip(&config);
+    let hooks = config.hooks.as_ref().unwrap();
+    let Some(HookEntry::Use(u)) = hooks.pre_deploy.as_ref().unwrap().first() else {
+        panic!("expected a use");
+    };
+    let commands = u.grants.as_ref().unwrap().commands.clone().unwrap();
+    assert_eq!(
+        commands,
+        vec![
+            CommandRule::local("git status *"),
+            CommandRule::servers("uptime"),
+            CommandRule {
+                run: "reload".into(),
+                on: Place::Hosts("web-*".into()),
+                roles: vec!["web".into()],
+            },
+        ]
+    );
+    let (line, _, msg) = parse_err(
+        "hooks:\n  pre-deploy:\n    - plugin: p\n      grants:\n        commands:\n          - { run: reload, roles: [web] }\n",
+    );
+    assert_eq!(line, 6, "{msg}");
+    assert!(msg.contains("`roles` applies to servers"), "{msg}");
+    let (line, _, msg) = parse_err(
+        "hooks:\n  pre-deploy:\n    - plugin: p\n      grants:\n        commands:\n          - { command: reload }\n",
+    );
+    assert_eq!(line, 6, "{msg}");
+    assert!(msg.contains("unknown field `command`"), "{msg}");
+}

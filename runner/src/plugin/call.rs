@@ -318,16 +318,20 @@ impl CallEnv {
         ))
     }
 
-    /// Docker on `host` after the grant check (`write` for changes).
-    async fn docker(&self, host: &str, write: bool) -> Result<d::Docker, CapError> {
-        let roles: Vec<&str> = self
-            .facts
+    /// The roles `host` runs in this deploy.
+    fn host_roles(&self, host: &str) -> Vec<&str> {
+        self.facts
             .roles
             .iter()
             .filter(|r| r.hosts.iter().any(|h| h == host))
             .map(|r| r.name.as_str())
-            .collect();
-        self.grants.docker_on(host, &roles, write)?;
+            .collect()
+    }
+
+    /// Docker on `host` after the grant check (`write` for changes).
+    async fn docker(&self, host: &str, write: bool) -> Result<d::Docker, CapError> {
+        self.grants
+            .docker_on(host, &self.host_roles(host), write)?;
         if !self.services.fleet.knows(host) {
             return Err(self.not_in_run(host));
         }
@@ -451,24 +455,38 @@ impl CallEnv {
         }
     }
 
+    /// Refuses `image` unless it is the service's or one the grant names.
+    fn usable_image(&self, image: &str, what: &str) -> Result<(), CapError> {
+        self.own_image(image, what).or_else(|own| {
+            self.grants.image(image).map_err(|granted| match granted {
+                Refusal::Denied(m) => CapError::Denied(format!(
+                    "{}; or grant it: `grants: {{ images: [\"{image}\"] }}` ({m})",
+                    match own {
+                        CapError::Denied(o) => o,
+                        other => other.to_string(),
+                    }
+                )),
+            })
+        })
+    }
+
     /// A plugin's container stays inside the service: its images, no host
     /// paths, devices, privileges or host namespaces, no other service's
     /// volumes, and only resource flags among the options.
     fn confined(&self, spec: &d::RunSpec) -> Result<(), CapError> {
-        self.own_image(&spec.image, "run")?;
+        self.usable_image(&spec.image, "run")?;
         let deny = |why: String| CapError::Denied(format!("plugin `{}` {why}", self.plugin));
         let service = &self.services.service.service;
         for v in &spec.volumes {
             let source = v.split(':').next().unwrap_or("");
-            if source.starts_with(['/', '.', '~']) || !v.contains(':') {
+            if !v.contains(':') || source.is_empty() {
                 return Err(deny(format!(
-                    "may not mount `{v}`: plugins' containers get no host paths"
+                    "may not mount `{v}`: write `volume:/path` (anonymous volumes are not allowed)"
                 )));
             }
-            if !source.starts_with(&format!("{service}-")) {
-                return Err(deny(format!(
-                    "may not mount volume `{source}`: only this service's volumes (`{service}-*`)"
-                )));
+            let own = source.starts_with(&format!("{service}-")) && !source.contains('/');
+            if !own {
+                self.grants.mount(source)?;
             }
         }
         if let Some(n) = &spec.network
@@ -477,9 +495,9 @@ impl CallEnv {
             return Err(deny(format!("may not use network `{n}`")));
         }
         for (flag, _) in &spec.options {
-            if !PLUGIN_RUN_OPTIONS.contains(&flag.as_str()) {
+            if !PLUGIN_RUN_OPTIONS.contains(&flag.as_str()) && self.grants.option(flag).is_err() {
                 return Err(deny(format!(
-                    "may not pass `--{flag}` to a container (allowed: {})",
+                    "may not pass `--{flag}` to a container (allowed: {}; others only when the manifest declares and the config grants them: `grants: {{ options: [\"{flag}\"] }}`)",
                     PLUGIN_RUN_OPTIONS.join(", ")
                 )));
             }
@@ -506,6 +524,7 @@ impl CallEnv {
     /// registry credentials (for images of that registry) and through the
     /// tunnel to this machine's registry when that is where it lives.
     pub async fn pull_image(&self, host: &str, image: &str) -> Result<(), CapError> {
+        self.usable_image(image, "pull")?;
         self.docker(host, true).await?;
         let events = &self.services.events;
         delivery::pull(
@@ -574,7 +593,7 @@ impl CallEnv {
         if !self.services.fleet.knows(host) && host != LOCAL {
             return Err(self.not_in_run(host));
         }
-        self.grants.command(host, argv)?;
+        self.grants.command(host, &self.host_roles(host), argv)?;
         self.emit(
             Event::new(Kind::Op, Some(self.stage))
                 .host(host)

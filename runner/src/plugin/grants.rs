@@ -5,7 +5,8 @@
 
 use globset::{Glob, GlobMatcher};
 
-pub use crate::capabilities::{Capabilities, DockerAccess};
+pub use crate::capabilities::{Capabilities, CommandRule, DockerAccess, Place};
+use crate::fleet::LOCAL;
 
 /// Why a call was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,8 +20,8 @@ pub enum Refusal {
 pub struct Grants {
     plugin: String,
     docker: DockerAccess,
-    declared_commands: Vec<Vec<String>>,
-    granted_commands: Vec<Vec<String>>,
+    declared_commands: Vec<CommandMatcher>,
+    granted_commands: Vec<CommandMatcher>,
     hosts: Vec<GlobMatcher>,
     roles: Vec<GlobMatcher>,
     rollout: bool,
@@ -31,6 +32,126 @@ pub struct Grants {
     granted_http_text: Vec<String>,
     declared_config: Vec<GlobMatcher>,
     granted_config: Vec<GlobMatcher>,
+    declared_images: Vec<GlobMatcher>,
+    granted_images: Vec<GlobMatcher>,
+    declared_mounts: Vec<String>,
+    granted_mounts: Vec<String>,
+    declared_options: Vec<String>,
+    granted_options: Vec<String>,
+}
+
+/// One command rule, compiled: its argv pattern and where it applies.
+#[derive(Debug, Clone)]
+struct CommandMatcher {
+    words: Vec<String>,
+    on: PlaceMatcher,
+    roles: Vec<GlobMatcher>,
+    rule: CommandRule,
+}
+
+#[derive(Debug, Clone)]
+enum PlaceMatcher {
+    Local,
+    Servers,
+    Hosts(GlobMatcher),
+}
+
+impl CommandMatcher {
+    fn new(rule: &CommandRule) -> Result<CommandMatcher, BadPattern> {
+        let on = match &rule.on {
+            Place::Local => PlaceMatcher::Local,
+            Place::Servers => PlaceMatcher::Servers,
+            Place::Hosts(p) => PlaceMatcher::Hosts(
+                Glob::new(p)
+                    .map(|g| g.compile_matcher())
+                    .map_err(|e| bad("host", p, e))?,
+            ),
+        };
+        let roles = rule
+            .roles
+            .iter()
+            .map(|p| {
+                Glob::new(p)
+                    .map(|g| g.compile_matcher())
+                    .map_err(|e| bad("role", p, e))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(CommandMatcher {
+            words: words(&rule.run),
+            on,
+            roles,
+            rule: rule.clone(),
+        })
+    }
+
+    /// Does the rule apply on `host` (which runs `host_roles`)?
+    fn applies_on(&self, host: &str, host_roles: &[&str]) -> bool {
+        let place = match &self.on {
+            PlaceMatcher::Local => host == LOCAL,
+            PlaceMatcher::Servers => host != LOCAL,
+            PlaceMatcher::Hosts(m) => host != LOCAL && m.is_match(host),
+        };
+        place
+            && (self.roles.is_empty()
+                || self
+                    .roles
+                    .iter()
+                    .any(|m| host_roles.iter().any(|r| m.is_match(r))))
+    }
+
+    /// Where the rule applies, in words.
+    fn place(&self) -> String {
+        let on = match &self.rule.on {
+            Place::Local => "`local` (this machine)".to_string(),
+            Place::Servers => "servers".to_string(),
+            Place::Hosts(p) => format!("hosts `{p}`"),
+        };
+        if self.rule.roles.is_empty() {
+            on
+        } else {
+            format!("{on} of roles {}", self.rule.roles.join(", "))
+        }
+    }
+}
+
+fn command_matchers(rules: &[CommandRule]) -> Result<Vec<CommandMatcher>, BadPattern> {
+    rules.iter().map(CommandMatcher::new).collect()
+}
+
+/// Image patterns: a pattern with a tag or digest matches whole references,
+/// one without matches the repository (any tag).
+fn image_matchers(patterns: &[String]) -> Result<Vec<GlobMatcher>, BadPattern> {
+    patterns
+        .iter()
+        .map(|p| {
+            let last = p.rsplit('/').next().unwrap_or(p);
+            let full = if last.contains(':') || last.contains('@') {
+                p.clone()
+            } else {
+                format!("{{{p},{p}:*,{p}@*}}")
+            };
+            Glob::new(&full)
+                .map(|g| g.compile_matcher())
+                .map_err(|e| bad("image", p, e))
+        })
+        .collect()
+}
+
+/// A host path without `.`/`..` steps, or a volume name.
+fn plain_mount(source: &str) -> bool {
+    !source
+        .split('/')
+        .any(|part| part == "." || part == ".." || part.starts_with('~'))
+}
+
+/// Does mount grant `grant` cover `source` (the path itself or below it; a
+/// volume name exactly)?
+fn mount_covers(grant: &str, source: &str) -> bool {
+    let grant = grant.trim_end_matches('/');
+    if grant.is_empty() {
+        return false;
+    }
+    source == grant || (grant.starts_with('/') && source.starts_with(&format!("{grant}/")))
 }
 
 /// A grant or capability pattern that is not a valid glob.
@@ -121,7 +242,8 @@ pub enum Trust {
 /// declares (`deploy-log` its state dir, `preflight` Docker read). A
 /// dropped-in plugin gets reads only: Docker `read` (when declared), the
 /// config keys it declares, and, for a strategy the config chose, the
-/// rollout steps; Docker `write` and `state` need a grant.
+/// rollout steps; Docker `write`, `exec`, `state`, other `images`, `mounts`
+/// and `options` need a grant.
 pub fn default_grant(declared: &Capabilities, origin: Trust) -> Capabilities {
     let shipped = Capabilities {
         commands: Vec::new(),
@@ -134,6 +256,9 @@ pub fn default_grant(declared: &Capabilities, origin: Trust) -> Capabilities {
             docker: declared.docker.min(DockerAccess::Read),
             state: false,
             exec: false,
+            images: Vec::new(),
+            mounts: Vec::new(),
+            options: Vec::new(),
             ..shipped
         },
     }
@@ -171,8 +296,8 @@ impl Grants {
             roles,
             plugin: plugin.to_string(),
             docker: declared.docker.min(granted.docker),
-            declared_commands: declared.commands.iter().map(|p| words(p)).collect(),
-            granted_commands: granted.commands.iter().map(|p| words(p)).collect(),
+            declared_commands: command_matchers(&declared.commands)?,
+            granted_commands: command_matchers(&granted.commands)?,
             hosts,
             rollout: declared.rollout && granted.rollout,
             state: declared.state && granted.state,
@@ -182,16 +307,23 @@ impl Grants {
             granted_http_text: granted.http.clone(),
             declared_config: key_matchers(&declared.config)?,
             granted_config: key_matchers(&granted.config)?,
+            declared_images: image_matchers(&declared.images)?,
+            granted_images: image_matchers(&granted.images)?,
+            declared_mounts: declared.mounts.clone(),
+            granted_mounts: granted.mounts.clone(),
+            declared_options: declared.options.clone(),
+            granted_options: granted.options.clone(),
         })
     }
 
     /// Everything allowed (for tests and built-in callers).
     pub fn all(plugin: &str) -> Grants {
+        let anywhere = [CommandRule::local("**"), CommandRule::servers("**")];
         Grants {
             plugin: plugin.to_string(),
             docker: DockerAccess::Write,
-            declared_commands: vec![vec!["**".into()]],
-            granted_commands: vec![vec!["**".into()]],
+            declared_commands: command_matchers(&anywhere).expect("valid"),
+            granted_commands: command_matchers(&anywhere).expect("valid"),
             hosts: Vec::new(),
             roles: Vec::new(),
             rollout: true,
@@ -202,6 +334,12 @@ impl Grants {
             granted_http_text: vec!["*".into()],
             declared_config: key_matchers(&["**".into()]).expect("valid"),
             granted_config: key_matchers(&["**".into()]).expect("valid"),
+            declared_images: image_matchers(&["**".into()]).expect("valid"),
+            granted_images: image_matchers(&["**".into()]).expect("valid"),
+            declared_mounts: Vec::new(),
+            granted_mounts: Vec::new(),
+            declared_options: Vec::new(),
+            granted_options: Vec::new(),
         }
     }
 
@@ -360,37 +498,51 @@ impl Grants {
         Ok(())
     }
 
-    /// May the plugin run `argv` on `host`?
-    pub fn command(&self, host: &str, argv: &[String]) -> Result<(), Refusal> {
-        let declared = self
-            .declared_commands
-            .iter()
-            .any(|p| command_matches(p, argv));
-        let granted = self
-            .granted_commands
-            .iter()
-            .any(|p| command_matches(p, argv));
+    /// May the plugin run `argv` on `host`, which runs `host_roles`? A rule
+    /// must match the command and the place in the manifest and in the
+    /// grant: one granted on `local` never runs on a server, nor the other
+    /// way round.
+    pub fn command(&self, host: &str, host_roles: &[&str], argv: &[String]) -> Result<(), Refusal> {
         let shown = argv.join(" ");
-        if !declared {
-            return Err(Refusal::Denied(format!(
-                "plugin `{}` does not declare the command `{shown}` in its manifest",
-                self.plugin
-            )));
-        }
-        if !granted {
-            let how = format!(
-                "grant it under the plugin in the deploy config: `grants: {{ commands: [\"{shown}\"] }}`"
-            );
-            let place = if host == "local" {
-                " on `local` (this machine)"
-            } else {
-                ""
-            };
-            return Err(Refusal::Denied(format!(
-                "plugin `{}` is not granted the command `{shown}`{place}; {how}",
-                self.plugin
-            )));
-        }
+        let place = if host == LOCAL {
+            "`local` (this machine)".to_string()
+        } else {
+            format!("server `{host}`")
+        };
+        let how = if host == LOCAL {
+            format!("`grants: {{ commands: [\"{shown}\"] }}`")
+        } else {
+            format!("`grants: {{ commands: [{{ run: \"{shown}\", on: servers }}] }}`")
+        };
+        let check = |rules: &[CommandMatcher], side: &str| -> Result<(), Refusal> {
+            let hits: Vec<&CommandMatcher> = rules
+                .iter()
+                .filter(|r| command_matches(&r.words, argv))
+                .collect();
+            if hits.iter().any(|r| r.applies_on(host, host_roles)) {
+                return Ok(());
+            }
+            let elsewhere = hits.iter().map(|r| r.place()).collect::<Vec<_>>();
+            let plugin = &self.plugin;
+            Err(Refusal::Denied(match (side, elsewhere.is_empty()) {
+                ("declared", true) => format!(
+                    "plugin `{plugin}` does not declare the command `{shown}` in its manifest"
+                ),
+                ("declared", false) => format!(
+                    "plugin `{plugin}` declares the command `{shown}` only on {}, not on {place}",
+                    elsewhere.join(", ")
+                ),
+                (_, true) => format!(
+                    "plugin `{plugin}` is not granted the command `{shown}` on {place}; grant it under the plugin in the deploy config: {how}"
+                ),
+                (_, false) => format!(
+                    "plugin `{plugin}` is granted the command `{shown}` only on {}, not on {place}; to run it there: {how}",
+                    elsewhere.join(", ")
+                ),
+            }))
+        };
+        check(&self.declared_commands, "declared")?;
+        check(&self.granted_commands, "granted")?;
         if !self.host_allowed(host) {
             return Err(Refusal::Denied(format!(
                 "plugin `{}` is not granted host `{host}`",
@@ -398,6 +550,52 @@ impl Grants {
             )));
         }
         Ok(())
+    }
+
+    /// May the plugin pull or run `image` (beyond the service's own)?
+    pub fn image(&self, image: &str) -> Result<(), Refusal> {
+        self.declared_and_granted(
+            (&self.declared_images, &self.granted_images),
+            image,
+            &format!("the image `{image}`"),
+            &format!("images: [\"{image}\"]"),
+        )
+    }
+
+    /// May the plugin's container mount `source` (a host path or another
+    /// volume than the service's)?
+    pub fn mount(&self, source: &str) -> Result<(), Refusal> {
+        let plugin = &self.plugin;
+        if !plain_mount(source) || !(source.starts_with('/') || !source.contains('/')) {
+            return Err(Refusal::Denied(format!(
+                "plugin `{plugin}` may not mount `{source}`: write host paths absolute, without `.`, `..` or `~`"
+            )));
+        }
+        let covered = |grants: &[String]| grants.iter().any(|g| mount_covers(g, source));
+        if !covered(&self.declared_mounts) {
+            return Err(Refusal::Denied(format!(
+                "plugin `{plugin}` may not mount `{source}`: its manifest does not declare it (`mounts`), and plugins' containers get no host paths or other volumes otherwise"
+            )));
+        }
+        if !covered(&self.granted_mounts) {
+            return Err(Refusal::Denied(format!(
+                "plugin `{plugin}` may not mount `{source}`: not granted; plugins' containers get no host paths or other volumes unless the config names them: `grants: {{ mounts: [\"{source}\"] }}`"
+            )));
+        }
+        Ok(())
+    }
+
+    /// May the plugin's container get `docker run` flag `--flag`?
+    pub fn option(&self, flag: &str) -> Result<(), Refusal> {
+        let named = |list: &[String]| list.iter().any(|o| o.trim_start_matches('-') == flag);
+        if named(&self.declared_options) && named(&self.granted_options) {
+            Ok(())
+        } else {
+            Err(Refusal::Denied(format!(
+                "plugin `{}` may not pass `--{flag}` to a container unless its manifest declares and the config grants it: `grants: {{ options: [\"{flag}\"] }}`",
+                self.plugin
+            )))
+        }
     }
 
     /// May the plugin call the rollout steps?
@@ -459,7 +657,7 @@ mod tests {
     fn intersection() {
         let declared = Capabilities {
             docker: DockerAccess::Write,
-            commands: vec!["git status --porcelain".into()],
+            commands: vec![CommandRule::local("git status --porcelain"), CommandRule::servers("uptime")],
             state: true,
             ..Default::default()
         };
@@ -473,25 +671,25 @@ mod tests {
         assert!(matches!(g.docker("local", true), Err(Refusal::Denied(_))));
         assert!(!g.state());
         assert!(matches!(
-            g.command("local", &argv("git status --porcelain")),
+            g.command("local", &[], &argv("git status --porcelain")),
             Err(Refusal::Denied(_))
         ));
         assert!(matches!(
-            g.command("web-1", &argv("git status --porcelain")),
+            g.command("web-1", &["web"], &argv("git status --porcelain")),
             Err(Refusal::Denied(_))
         ));
         // A grants block narrows docker and grants the command.
         let granted = Capabilities {
             docker: DockerAccess::Read,
-            commands: vec!["git status *".into()],
+            commands: vec![CommandRule::local("git status *")],
             ..Default::default()
         };
         let g = Grants::effective("p", &declared, Some(&granted), Trust::DroppedIn).unwrap();
         assert!(g.docker("local", false).is_ok());
         assert!(matches!(g.docker("local", true), Err(Refusal::Denied(_))));
-        assert!(g.command("local", &argv("git status --porcelain")).is_ok());
+        assert!(g.command("local", &[], &argv("git status --porcelain")).is_ok());
         assert!(
-            g.command("local", &argv("git status --short")).is_err(),
+            g.command("local", &[], &argv("git status --short")).is_err(),
             "not declared"
         );
         assert!(!g.state(), "state not granted");
@@ -561,5 +759,102 @@ mod tests {
         assert!(g.config("env.clear.GREETING").is_err(), "not granted");
         assert!(g.docker_on("h", &["web", "workers"], false).is_ok());
         assert!(g.docker_on("h", &["workers"], false).is_err());
+    }
+
+    #[test]
+    fn commands_are_scoped_to_local_or_servers() {
+        let declared = Capabilities {
+            commands: vec![
+                CommandRule::local("git status *"),
+                CommandRule::servers("uptime"),
+                CommandRule::servers("systemctl reload *"),
+            ],
+            ..Default::default()
+        };
+        let granted = Capabilities {
+            commands: vec![
+                CommandRule::local("git status *"),
+                CommandRule::servers("uptime"),
+                CommandRule {
+                    roles: vec!["web".into()],
+                    ..CommandRule::servers("systemctl reload *")
+                },
+            ],
+            ..Default::default()
+        };
+        let g = Grants::effective("p", &declared, Some(&granted), Trust::DroppedIn).unwrap();
+        assert!(g.command("local", &[], &argv("git status --short")).is_ok());
+        assert!(g.command("web-1", &["web"], &argv("uptime")).is_ok());
+        // Declared and granted on servers only: refused on this machine.
+        let e = g.command("local", &[], &argv("uptime")).unwrap_err();
+        assert!(
+            matches!(&e, Refusal::Denied(m) if m.contains("only on servers") && m.contains("`local` (this machine)")),
+            "{e:?}"
+        );
+        // Granted on local: refused on a server.
+        let e = g
+            .command("web-1", &["web"], &argv("git status --short"))
+            .unwrap_err();
+        assert!(
+            matches!(&e, Refusal::Denied(m) if m.contains("declares the command `git status --short` only on `local`")),
+            "{e:?}"
+        );
+        // Roles: checked against the host's roles.
+        assert!(g.command("web-1", &["web"], &argv("systemctl reload nginx")).is_ok());
+        let e = g
+            .command("job-1", &["workers"], &argv("systemctl reload nginx"))
+            .unwrap_err();
+        assert!(
+            matches!(&e, Refusal::Denied(m) if m.contains("only on servers of roles web")),
+            "{e:?}"
+        );
+        // A host pattern.
+        let hosts = Capabilities {
+            commands: vec![CommandRule {
+                on: Place::Hosts("10.0.0.*".into()),
+                ..CommandRule::local("uptime")
+            }],
+            ..Default::default()
+        };
+        let g = Grants::effective("p", &declared, Some(&hosts), Trust::DroppedIn).unwrap();
+        assert!(g.command("10.0.0.5", &[], &argv("uptime")).is_ok());
+        assert!(g.command("10.0.1.5", &[], &argv("uptime")).is_err());
+        assert!(g.command("local", &[], &argv("uptime")).is_err());
+    }
+
+    #[test]
+    fn images_mounts_and_options_need_a_grant() {
+        let declared = Capabilities {
+            docker: DockerAccess::Write,
+            images: vec!["busybox".into(), "postgres:16".into()],
+            mounts: vec!["/var/backups".into(), "shared".into()],
+            options: vec!["privileged".into()],
+            ..Default::default()
+        };
+        let none = Grants::effective("p", &declared, None, Trust::Shipped).unwrap();
+        // Shipped plugins get what they declare without a grants block.
+        assert!(none.image("busybox:1.36").is_ok());
+        let g = Grants::effective(
+            "p",
+            &declared,
+            Some(&Capabilities {
+                docker: DockerAccess::Write,
+                images: vec!["busybox".into()],
+                mounts: vec!["/var/backups/app".into()],
+                ..Default::default()
+            }),
+            Trust::DroppedIn,
+        )
+        .unwrap();
+        assert!(g.image("busybox").is_ok() && g.image("busybox:1.36").is_ok());
+        assert!(g.image("busyboxx:1").is_err() && g.image("postgres:16").is_err());
+        assert!(g.image("evil/busybox").is_err());
+        assert!(g.mount("/var/backups/app").is_ok());
+        assert!(g.mount("/var/backups/app/daily").is_ok());
+        assert!(g.mount("/var/backups/app/../../../etc").is_err());
+        assert!(g.mount("/var/backups/apple").is_err());
+        assert!(g.mount("/var/backups").is_err(), "declared, not granted");
+        assert!(g.mount("/").is_err() && g.mount("shared").is_err());
+        assert!(g.option("privileged").is_err(), "declared, not granted");
     }
 }

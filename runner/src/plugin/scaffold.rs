@@ -101,7 +101,7 @@ stages = ["{stage}"]
 # the deploy config grants them (`grants:` under the plugin).
 [capabilities]
 docker = "read"
-# commands = ["git status *"]   # argv patterns; need a grant
+# commands = ["git status *"]   # argv patterns, on `local`; {{ run = "uptime", on = "servers" }} on servers; need a grant
 # state = true                  # a private dir, /state inside the plugin; needs a grant
 
 [limits]

@@ -368,11 +368,31 @@ pub async fn boot(
         }
         None => match docker.run(run_spec(run, docker.host())).await {
             Ok(_) => what.push(format!("booted {}", image())),
-            // Another deploy booted it at the same moment: fine if it runs.
-            Err(e) => match docker.inspect(CONTAINER).await? {
-                Some(s) if s.state == "running" => what.push("running".into()),
-                _ => return Err(e.into()),
-            },
+            // Another deploy (another service on this host) booted it at
+            // the same moment: fine once it runs. `docker run` creates the
+            // container before it starts it, so give that run a moment.
+            Err(e) => {
+                let mut state = None;
+                for _ in 0..40 {
+                    state = docker.inspect(CONTAINER).await?.map(|s| s.state);
+                    if state.as_deref() != Some("created") {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                }
+                match state.as_deref() {
+                    Some("running") => what.push("running".into()),
+                    Some(_) => {
+                        docker
+                            .done(DockerOp::Start {
+                                container: CONTAINER.into(),
+                            })
+                            .await?;
+                        what.push("started".into());
+                    }
+                    None => return Err(e.into()),
+                }
+            }
         },
     }
     Ok(what.join(", "))
