@@ -946,3 +946,40 @@ fn mounts_and_images_grants_widen_a_container_only_as_far_as_named() {
     }
     support::docker(&["rmi", &format!("{other}:v1")]);
 }
+
+#[test]
+fn a_plugin_filling_its_state_dir_is_stopped_at_its_quota() {
+    for (mode, quota) in [
+        ("fill", "/state size quota (16 MiB)"),
+        ("files", "/state entries quota (4096 files and directories)"),
+    ] {
+        let app = App::new(&format!("filler-{mode}"), BASE);
+        app.install_plugin(
+            "filler",
+            &misbehave(),
+            &format!("{}[capabilities]\nstate = true\n", manifest("filler", "hook")),
+        );
+        let hook = format!(
+            "    - plugin: filler\n      settings: {{ mode: {mode} }}\n      grants: {{ state: true }}\n      limits: {{ timeout: 120s }}\n"
+        );
+        // The plugin returns Ok once a write fails: only the quota fails it.
+        assert_bad_plugin(&app, "filler", &hook, "pre-deploy", &[quota]);
+        app.assert_unlocked(mode);
+        let dir = app.path().join(".hoist/state/filler");
+        let (mut bytes, mut entries) = (0u64, 0u64);
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            entries += 1;
+            bytes += e.metadata().unwrap().len();
+        }
+        println!("{mode}: the state dir held {bytes} bytes in {entries} entries when the call was stopped");
+        // The next call is refused before it starts, saying what to do.
+        let run = app.deploy("v3", &[]);
+        run.assert_failed();
+        let msg = run.end()["message"].as_str().unwrap().to_string();
+        assert!(
+            msg.contains("plugin `filler`") && msg.contains("remove what the plugin does not need"),
+            "{msg}"
+        );
+        app.assert_unlocked(mode);
+    }
+}

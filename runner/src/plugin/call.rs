@@ -132,6 +132,11 @@ impl Quota {
         }
     }
 
+    /// Marks the call as over quota `q` (the first one marked stays).
+    pub fn mark(&self, q: QuotaExceeded) {
+        let _ = self.over.set(q);
+    }
+
     /// The quota the call went over, if it did.
     pub fn exceeded(&self) -> Option<&QuotaExceeded> {
         self.over.get()

@@ -18,6 +18,7 @@ use wasmtime::{Config, Engine, Store, Trap, UpdateDeadline};
 
 use super::cache::{CacheRefusal, CodeCache};
 use super::call::QuotaExceeded;
+use super::state;
 use super::limits::{Budget, Limits, OverBudget};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
@@ -525,7 +526,10 @@ impl PluginHost {
         let mut store = self
             .store(env.clone(), limits, state_dir, &out, &err, deadline)
             .map_err(CallFailure::Setup)?;
-        let result = Self::within(deadline, async {
+        if let Some(why) = state_dir.and_then(state::refuse_start) {
+            return Err(CallFailure::Setup(why));
+        }
+        let call = Self::within(deadline, async {
             match loaded {
                 Loaded::HookV0_1(pre) => {
                     let ctx = v0_1::host::deploy_context(&env);
@@ -540,10 +544,24 @@ impl PluginHost {
                     Err(wasmtime::format_err!("a strategy was called as a hook"))
                 }
             }
-        })
-        .await;
+        });
+        // The state dir is measured while the call runs (WASI writes go
+        // straight to it) and once more after.
+        let result = match state_dir {
+            Some(dir) => tokio::select! {
+                r = call => r,
+                q = state::watch(dir, &env.quota) => Err(wasmtime::Error::new(q)),
+            },
+            None => call.await,
+        };
         Self::report_output(&env, &out, &err);
+        if let Some(q) = state_dir.and_then(|d| state::over(state::usage(d))) {
+            env.quota.mark(q);
+        }
         match result {
+            _ if env.quota.exceeded().is_some() => Err(CallFailure::Quota(
+                env.quota.exceeded().cloned().expect("checked"),
+            )),
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(CallFailure::Returned(
                 v0_1::host::returned(e).map(|m| env.text(m)),

@@ -22,6 +22,7 @@ pub mod host;
 pub mod limits;
 pub mod manifest;
 pub mod scaffold;
+pub mod state;
 pub mod wit;
 
 /// The bindings of the newest WIT version (the types hoist speaks).
