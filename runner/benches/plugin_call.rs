@@ -113,6 +113,7 @@ fn main() {
         settings: vec![],
         services,
         quota: Default::default(),
+        deadline: Default::default(),
     });
     let outcome = Outcome {
         success: true,

@@ -39,6 +39,22 @@ impl HostCommand {
         Self::script(shell_words::join(argv.iter().map(AsRef::as_ref)))
     }
 
+    /// The same command, killed with its whole process group after `limit`
+    /// (SIGTERM, SIGKILL a second later) by the host's `timeout` (coreutils
+    /// or busybox); run as is where the host has none. For remote hosts,
+    /// where dropping the SSH channel does not end the command.
+    pub fn killed_after(self, limit: std::time::Duration) -> Self {
+        let secs = limit.as_secs() + u64::from(limit.subsec_nanos() > 0);
+        let q = shell_words::quote(&self.script).into_owned();
+        HostCommand {
+            script: format!(
+                "if command -v timeout >/dev/null 2>&1; then exec timeout -k 1 {} sh -c {q}; fi; exec sh -c {q}",
+                secs.max(1)
+            ),
+            stdin: self.stdin,
+        }
+    }
+
     /// Feeds `input` to the command's stdin.
     pub fn with_stdin(mut self, input: impl Into<Vec<u8>>) -> Self {
         self.stdin = Some(input.into());

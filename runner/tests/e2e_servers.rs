@@ -800,3 +800,41 @@ fn dry_run_reads_the_servers_and_changes_nothing() {
         dry.text()
     );
 }
+
+#[test]
+fn a_remote_command_that_never_ends_is_killed_at_the_plugins_timeout() {
+    let _g = shared();
+    let b = bed();
+    // A marker in the command line finds the process on the server.
+    let marker = format!("3598.{}", std::process::id());
+    let (app, _) = app(
+        "remote-hang",
+        &format!(
+            "hooks:\n  pre-deploy:\n    - plugin: hang\n      settings: {{ argv: sleep {marker} }}\n      limits: {{ timeout: 3s }}\n      grants: {{ commands: [{{ run: \"sleep *\", on: servers }}] }}\n"
+        ),
+    );
+    let wasm = guest_component("hoist-fixture-commander");
+    app.install_plugin(
+        "hang",
+        &wasm,
+        "name = \"hang\"\nkind = \"hook\"\nstages = [\"pre-deploy\"]\n[capabilities]\ncommands = [{ run = \"sleep *\", on = \"servers\" }]\n",
+    );
+    let run = app.deploy("v1", &[]);
+    run.assert_failed();
+    let msg = run.end()["message"].as_str().unwrap_or_default().to_string();
+    assert!(
+        msg.contains("plugin `hang`") && msg.contains("time limit (3s)"),
+        "{msg}"
+    );
+    app.assert_unlocked("after the timeout");
+    // The sleep started on the first server; it is gone there (killed with
+    // its process group), and never ran anywhere else.
+    let alive = |i: usize| b.sh(i, "ps -eo args").contains(&format!("sleep {marker}"));
+    let gone_by = Instant::now() + Duration::from_secs(10);
+    while (0..b.servers.len()).any(alive) && Instant::now() < gone_by {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for i in 0..b.servers.len() {
+        assert!(!alive(i), "the command outlived the call on {}", b.names[i]);
+    }
+}

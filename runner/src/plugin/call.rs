@@ -77,6 +77,9 @@ pub struct CallEnv {
     pub services: Arc<Services>,
     /// What this call has used of its quotas.
     pub quota: Quota,
+    /// When the call must end (set as it starts): remote commands are
+    /// killed on the server then too.
+    pub deadline: std::sync::OnceLock<std::time::Instant>,
 }
 
 /// Log lines one call may send.
@@ -610,7 +613,16 @@ impl CallEnv {
             .fleet
             .command_shell(host, &self.services.app_root)
             .await?;
-        Ok(shell.run(&HostCommand::argv(argv)).await?)
+        let mut cmd = HostCommand::argv(argv);
+        // Dropping the SSH channel at the deadline does not end a remote
+        // command (a local one's process group is killed on drop).
+        if host != LOCAL
+            && !self.services.dry_run
+            && let Some(d) = self.deadline.get()
+        {
+            cmd = cmd.killed_after(d.saturating_duration_since(std::time::Instant::now()));
+        }
+        Ok(shell.run(&cmd).await?)
     }
 
     /// POSTs `body` to `url` (a granted host). In a dry run nothing is sent

@@ -523,6 +523,7 @@ impl PluginHost {
             MemoryOutputPipe::new(OUTPUT_QUOTA),
         );
         let deadline = Self::deadline(limits)?;
+        let _ = env.deadline.set(deadline);
         let mut store = self
             .store(env.clone(), limits, state_dir, &out, &err, deadline)
             .map_err(CallFailure::Setup)?;
@@ -583,6 +584,7 @@ impl PluginHost {
             MemoryOutputPipe::new(OUTPUT_QUOTA),
         );
         let deadline = Self::deadline(limits)?;
+        let _ = env.deadline.set(deadline);
         let mut store = self
             .store(env.clone(), limits, None, &out, &err, deadline)
             .map_err(CallFailure::Setup)?;

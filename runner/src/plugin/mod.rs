@@ -212,6 +212,7 @@ impl PluginSet {
             settings: context::settings_text(&p.config.settings),
             services,
             quota: Default::default(),
+            deadline: Default::default(),
         })
     }
 
