@@ -841,7 +841,10 @@ fn a_plugin_reads_no_other_plugins_settings_even_with_config_everything() {
         .iter()
         .find(|l| l.starts_with("config hooks:"))
         .unwrap_or_else(|| panic!("hooks not readable: {lines:?}"));
-    assert!(hooks.contains("deploy-log") && !hooks.contains("settings"), "{hooks}");
+    assert!(
+        hooks.contains("deploy-log") && !hooks.contains("settings"),
+        "{hooks}"
+    );
     let rolling = lines
         .iter()
         .find(|l| l.starts_with("config deploy.strategies.rolling:"))
@@ -938,7 +941,10 @@ fn mounts_and_images_grants_widen_a_container_only_as_far_as_named() {
             if settings.contains(&d) {
                 assert!(mounts.contains(&d), "case {n}: {mounts}");
             } else {
-                assert!(mounts.trim().ends_with(&format!("|{other}:v1")), "case {n}: {mounts}");
+                assert!(
+                    mounts.trim().ends_with(&format!("|{other}:v1")),
+                    "case {n}: {mounts}"
+                );
             }
             support::docker(&["rm", "-f", &probe_container]);
         }
@@ -957,7 +963,10 @@ fn a_plugin_filling_its_state_dir_is_stopped_at_its_quota() {
         app.install_plugin(
             "filler",
             &misbehave(),
-            &format!("{}[capabilities]\nstate = true\n", manifest("filler", "hook")),
+            &format!(
+                "{}[capabilities]\nstate = true\n",
+                manifest("filler", "hook")
+            ),
         );
         let hook = format!(
             "    - plugin: filler\n      settings: {{ mode: {mode} }}\n      grants: {{ state: true }}\n      limits: {{ timeout: 120s }}\n"
@@ -971,7 +980,9 @@ fn a_plugin_filling_its_state_dir_is_stopped_at_its_quota() {
             entries += 1;
             bytes += e.metadata().unwrap().len();
         }
-        println!("{mode}: the state dir held {bytes} bytes in {entries} entries when the call was stopped");
+        println!(
+            "{mode}: the state dir held {bytes} bytes in {entries} entries when the call was stopped"
+        );
         // The next call is refused before it starts, saying what to do.
         let run = app.deploy("v3", &[]);
         run.assert_failed();
@@ -982,4 +993,32 @@ fn a_plugin_filling_its_state_dir_is_stopped_at_its_quota() {
         );
         app.assert_unlocked(mode);
     }
+}
+
+#[test]
+fn a_hook_used_many_times_stops_at_its_total_for_the_deploy() {
+    let app = App::new("napper", BASE);
+    app.install_plugin("napper", &misbehave(), &manifest("napper", "hook"));
+    // Three uses of 2 s each, 10 s per call, 5 s for the deploy: the third
+    // gets what is left and is stopped there.
+    let nap = "    - plugin: napper\n      settings: { mode: nap, ms: 2000 }\n      limits: { timeout: 10s, total: 5s }\n";
+    assert_bad_plugin(
+        &app,
+        "napper",
+        &nap.repeat(3),
+        "pre-deploy",
+        &["used up its time for this deploy (5s across all its calls)"],
+    );
+    app.assert_unlocked("after the budget");
+    // A strategy is called once: `total` there is refused at load, named.
+    app.config(&format!(
+        "{BASE}deploy:\n  strategies:\n    rolling: {{ limits: {{ total: 1m }} }}\n"
+    ));
+    let run = app.deploy("v3", &[]);
+    run.assert_failed();
+    let msg = run.end()["message"].as_str().unwrap().to_string();
+    assert!(
+        msg.contains("deploy.strategies.rolling.limits.total"),
+        "{msg}"
+    );
 }

@@ -613,10 +613,15 @@ fn hooks_reach_servers_over_ssh_within_their_grants() {
         .find(|l| l.starts_with("refused on local:"))
         .unwrap_or_else(|| panic!("no refusal on local in {logs:?}"));
     assert!(
-        here.contains("granted the command `hostname` only on servers, not on `local` (this machine)"),
+        here.contains(
+            "granted the command `hostname` only on servers, not on `local` (this machine)"
+        ),
         "{here}"
     );
-    assert!(!logs.iter().any(|l| l.starts_with("ran on local")), "{logs:?}");
+    assert!(
+        !logs.iter().any(|l| l.starts_with("ran on local")),
+        "{logs:?}"
+    );
     // Not granted (the first post-deploy use has no commands grant) and
     // granted on `local` only (the second, a plain pattern): denied on
     // every server, nothing ran.
@@ -627,12 +632,16 @@ fn hooks_reach_servers_over_ssh_within_their_grants() {
             .collect();
         assert_eq!(refusals.len(), 2, "{logs:?}");
         assert!(
-            refusals.iter().any(|l| l.contains("is not granted the command `cat /etc/hostname` on server")),
+            refusals
+                .iter()
+                .any(|l| l.contains("is not granted the command `cat /etc/hostname` on server")),
             "{refusals:?}"
         );
         assert!(
-            refusals.iter().any(|l| l.contains("only on `local` (this machine), not on server")
-                && l.contains("on: servers")),
+            refusals.iter().any(
+                |l| l.contains("only on `local` (this machine), not on server")
+                    && l.contains("on: servers")
+            ),
             "{refusals:?}"
         );
         // Only the pre-deploy `hostname` ran there.
@@ -821,7 +830,10 @@ fn a_remote_command_that_never_ends_is_killed_at_the_plugins_timeout() {
     );
     let run = app.deploy("v1", &[]);
     run.assert_failed();
-    let msg = run.end()["message"].as_str().unwrap_or_default().to_string();
+    let msg = run.end()["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(
         msg.contains("plugin `hang`") && msg.contains("time limit (3s)"),
         "{msg}"

@@ -157,6 +157,12 @@ pub(super) fn resolve(raw: Input<'_>, cx: &Cx) -> Result<Resolved, ConfigError> 
     let deploy = raw.deploy.cloned().unwrap_or_default();
     let mut strategies = BTreeMap::new();
     for (name, s) in deploy.strategies.iter().flatten() {
+        if s.limits.as_ref().is_some_and(|l| l.total.is_some()) {
+            return Err(cx.err(
+                format!("deploy.strategies.{name}.limits.total"),
+                "a strategy is called once per deploy, so its `limits.timeout` is its total; remove `total`",
+            ));
+        }
         strategies.insert(
             name.clone(),
             super::plugins::plugin_use(

@@ -133,6 +133,8 @@ pub struct PluginUseConfig {
     pub timeout: Option<Duration>,
     /// Memory limit override, bytes.
     pub memory: Option<u64>,
+    /// `limits.total`: the plugin's time for the whole deploy.
+    pub total: Option<Duration>,
     /// Where in the config this use is written (`hooks.pre-build[0]`).
     pub key_path: String,
 }

@@ -151,6 +151,10 @@ pub struct Limits {
     /// `memory`: memory limit, e.g. `64MiB` (checked later).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory: Option<String>,
+    /// `total`: the most a hook plugin may run in one deploy, all its calls
+    /// together (default 5m, or its longest `timeout`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<DurationText>,
 }
 
 /// Where plugins live, and the hooks of each stage.
@@ -270,12 +274,28 @@ pub(super) fn plugin_use(
     };
     crate::capabilities::check_limits(timeout, memory)
         .map_err(|m| cx.err(format!("{key}.limits"), m))?;
+    let total = match limits.and_then(|l| l.total.as_ref()) {
+        Some(t) => {
+            let d = t
+                .as_duration()
+                .map_err(|m| cx.err(format!("{key}.limits.total"), m.to_string()))?;
+            crate::capabilities::check_limits(Some(d), None).map_err(|m| {
+                cx.err(
+                    format!("{key}.limits.total"),
+                    m.replace("limits.timeout", "limits.total"),
+                )
+            })?;
+            Some(d)
+        }
+        None => None,
+    };
     Ok(PluginUseConfig {
         plugin: plugin.to_string(),
         settings: settings.cloned().unwrap_or_default(),
         grants: grants(cx, &key, g)?,
         timeout,
         memory,
+        total,
         key_path: key,
     })
 }

@@ -127,6 +127,7 @@ impl Config {
                 grants: None,
                 timeout: None,
                 memory: None,
+                total: None,
                 key_path: format!("deploy.strategies.{name}"),
             })
     }

@@ -338,8 +338,7 @@ impl CallEnv {
 
     /// Docker on `host` after the grant check (`write` for changes).
     async fn docker(&self, host: &str, write: bool) -> Result<d::Docker, CapError> {
-        self.grants
-            .docker_on(host, &self.host_roles(host), write)?;
+        self.grants.docker_on(host, &self.host_roles(host), write)?;
         if !self.services.fleet.knows(host) {
             return Err(self.not_in_run(host));
         }

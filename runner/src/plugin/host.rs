@@ -18,8 +18,8 @@ use wasmtime::{Config, Engine, Store, Trap, UpdateDeadline};
 
 use super::cache::{CacheRefusal, CodeCache};
 use super::call::QuotaExceeded;
-use super::state;
 use super::limits::{Budget, Limits, OverBudget};
+use super::state;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
@@ -76,6 +76,8 @@ pub enum CallFailure {
     Returned(Returned),
     /// It ran past its time limit and was stopped.
     Timeout(Duration),
+    /// It used up its time for this deploy (all its calls together).
+    Budget(Duration),
     /// It tried to grow memory past its limit.
     Memory(u64),
     /// It went over a quota (log lines, log bytes, captured output).
@@ -100,6 +102,11 @@ impl std::fmt::Display for CallFailure {
             CallFailure::Timeout(d) => write!(
                 f,
                 "did not finish within its time limit ({}) and was stopped; raise `limits.timeout` if it needs longer",
+                humanize(*d)
+            ),
+            CallFailure::Budget(d) => write!(
+                f,
+                "used up its time for this deploy ({} across all its calls) and was stopped",
                 humanize(*d)
             ),
             CallFailure::Memory(b) => write!(

@@ -31,7 +31,7 @@ pub use wit::latest as bindings;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::config::{Config, PluginUseConfig};
 use crate::events::{Event, Kind, Level};
@@ -77,7 +77,14 @@ pub struct PluginSet {
     hooks: BTreeMap<Stage, Vec<Prepared>>,
     strategy: Prepared,
     state_dir: PathBuf,
+    /// Time each hook plugin has used in this run, all its calls together.
+    used: std::sync::Mutex<BTreeMap<String, Duration>>,
 }
+
+/// The least time a hook plugin gets per deploy, all its calls (every
+/// stage, every use) together; a plugin whose `limits.timeout` is longer
+/// gets that.
+pub const HOOK_DEPLOY_BUDGET: Duration = Duration::from_secs(300);
 
 fn prepare(
     host: &PluginHost,
@@ -175,6 +182,7 @@ impl PluginSet {
             hooks,
             strategy,
             state_dir: config.state_dir.clone(),
+            used: Default::default(),
         })
     }
 
@@ -182,6 +190,21 @@ impl PluginSet {
     /// recompiled each run), for a warning.
     pub fn cache_refusal(&self) -> Option<String> {
         self.host.cache_refusal().map(|r| r.to_string())
+    }
+
+    /// What hook plugin `name` may use in this deploy, all its calls
+    /// together: the least `limits.total` its uses set, else
+    /// [`HOOK_DEPLOY_BUDGET`] or its longest per-call limit when longer.
+    pub fn budget(&self, name: &str) -> Duration {
+        let uses = || self.hooks.values().flatten().filter(|p| p.name == name);
+        uses()
+            .filter_map(|p| p.config.total)
+            .min()
+            .unwrap_or_else(|| {
+                uses()
+                    .map(|p| p.limits.timeout)
+                    .fold(HOOK_DEPLOY_BUDGET, Duration::max)
+            })
     }
 
     /// The hooks of `stage`, in run order.
@@ -216,6 +239,15 @@ impl PluginSet {
         })
     }
 
+    fn used_by(&self, name: &str) -> Duration {
+        self.used
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .copied()
+            .unwrap_or_default()
+    }
+
     /// Runs the hooks of `stage` one after the other; stops at the first
     /// failure.
     pub async fn run_hooks(
@@ -230,16 +262,38 @@ impl PluginSet {
             events.emit(Event::new(Kind::PluginStart, Some(stage)).plugin(&p.name));
             let started = Instant::now();
             let state_dir = p.grants.state().then(|| self.state_dir.join(&p.name));
-            let result = self
-                .host
-                .call_hook(
-                    &p.loaded,
-                    self.env(p, stage, base, services.clone()),
-                    p.limits,
-                    state_dir.as_deref(),
-                    outcome.clone(),
-                )
-                .await;
+            // The call gets its limit, or what is left of the plugin's time
+            // for this deploy when that is less.
+            let budget = self.budget(&p.name);
+            let used = self.used_by(&p.name);
+            let left = budget.saturating_sub(used);
+            let limits = Limits {
+                timeout: p.limits.timeout.min(left),
+                ..p.limits
+            };
+            let result = if left.is_zero() {
+                Err(CallFailure::Budget(budget))
+            } else {
+                self.host
+                    .call_hook(
+                        &p.loaded,
+                        self.env(p, stage, base, services.clone()),
+                        limits,
+                        state_dir.as_deref(),
+                        outcome.clone(),
+                    )
+                    .await
+                    .map_err(|f| match f {
+                        CallFailure::Timeout(_) if limits.timeout < p.limits.timeout => {
+                            CallFailure::Budget(budget)
+                        }
+                        other => other,
+                    })
+            };
+            self.used
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(p.name.clone(), used + started.elapsed());
             let ms = started.elapsed().as_millis() as u64;
             match result {
                 Ok(()) => events.emit(
