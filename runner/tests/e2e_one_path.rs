@@ -187,10 +187,11 @@ fn a_plugin_pulls_from_the_authenticated_registry() {
     app.install_plugin(
         "prober",
         &wasm,
-        "name = \"prober\"\nkind = \"hook\"\nstages = [\"pre-deploy\"]\n[capabilities]\ndocker = \"write\"\ncommands = [\"touch **\"]\nconfig = [\"service\"]\n",
+        &format!("name = \"prober\"\nkind = \"hook\"\nstages = [\"pre-deploy\"]\n[capabilities]\ndocker = \"write\"\ncommands = [\"touch **\"]\nconfig = [\"service\"]\nimages = [\"{image}\"]\n"),
     );
+    // Another service's image: pulled only as `images:` grants it.
     app.config(&format!(
-        "servers:\n  web: [{s}]\n{}readiness_delay: 1\n{registry}hooks:\n  pre-deploy:\n    - plugin: prober\n      settings: {{ probe: pull, image: \"{image}\", host: \"{s}\" }}\n      grants: {{ docker: write }}\n",
+        "servers:\n  web: [{s}]\n{}readiness_delay: 1\n{registry}hooks:\n  pre-deploy:\n    - plugin: prober\n      settings: {{ probe: pull, image: \"{image}\", host: \"{s}\" }}\n      grants: {{ docker: write, images: [\"{image}\"] }}\n",
         b.ssh_yaml(&kh, ""),
         s = b.servers[2],
     ));

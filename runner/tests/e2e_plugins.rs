@@ -1022,3 +1022,22 @@ fn a_hook_used_many_times_stops_at_its_total_for_the_deploy() {
         "{msg}"
     );
 }
+
+#[test]
+fn a_table_growing_past_the_memory_limit_is_stopped() {
+    let app = App::new("grower", BASE);
+    // Built from a hand-written core module: `table.grow` in a loop.
+    app.install_plugin(
+        "grower",
+        &support::hostile::table_growing_hook(),
+        &manifest("grower", "hook"),
+    );
+    assert_bad_plugin(
+        &app,
+        "grower",
+        "    - plugin: grower\n      limits: { memory: 2MiB, timeout: 30s }\n",
+        "pre-deploy",
+        &["memory limit (2 MiB)"],
+    );
+    app.assert_unlocked("after the table grew");
+}

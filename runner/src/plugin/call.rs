@@ -462,18 +462,24 @@ impl CallEnv {
         }
     }
 
-    /// Refuses `image` unless it is the service's or one the grant names.
+    /// Refuses `image` unless it is the service's or one the plugin
+    /// declares and is granted (`images`).
     fn usable_image(&self, image: &str, what: &str) -> Result<(), CapError> {
-        self.own_image(image, what).or_else(|own| {
-            self.grants.image(image).map_err(|granted| match granted {
-                Refusal::Denied(m) => CapError::Denied(format!(
-                    "{}; or grant it: `grants: {{ images: [\"{image}\"] }}` ({m})",
-                    match own {
-                        CapError::Denied(o) => o,
-                        other => other.to_string(),
-                    }
-                )),
-            })
+        if repository_of(image) == self.repository() {
+            return Ok(());
+        }
+        self.grants.image(image).map_err(|Refusal::Denied(m)| {
+            let missing = if m.contains("does not declare") {
+                "its manifest does not declare it (`images`)"
+            } else {
+                "the config does not grant it"
+            };
+            CapError::Denied(format!(
+                "plugin `{}` may {what} only the service's images (`{}:<tag>`) and images it declares and is granted (`grants: {{ images: [\"{}\"] }}`); `{image}` is neither: {missing}",
+                self.plugin,
+                self.repository(),
+                repository_of(image)
+            ))
         })
     }
 

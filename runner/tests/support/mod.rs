@@ -15,6 +15,7 @@ use std::sync::{Mutex, OnceLock};
 
 use serde_json::Value;
 
+pub mod hostile;
 pub mod testbed;
 
 /// The workspace root.
