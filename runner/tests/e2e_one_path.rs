@@ -285,25 +285,45 @@ fn sigterm_during_mutating_commands_leaves_no_lock_and_one_audit_line() {
     assert!(app.containers().is_empty());
 }
 
-/// A strategy's `commands.run` on `local` goes through the fleet's shell: in
-/// a dry run it is reported, not run; in a real deploy it runs.
+/// A strategy's `commands.run` on `local` goes through the fleet's shell and
+/// its `http.post` through hoist's client: in a dry run both are reported,
+/// neither is performed; in a real deploy both are.
 #[test]
-fn a_strategy_local_command_does_not_run_in_a_dry_run() {
+fn a_strategy_local_command_and_http_post_do_not_run_in_a_dry_run() {
     let app = App::new("drycmd", LOCAL);
     let wasm = guest_component("hoist-fixture-reverse");
     app.install_plugin(
         "reverse",
         &wasm,
-        "name = \"reverse\"\nkind = \"strategy\"\n[capabilities]\nrollout = true\ncommands = [\"touch *\"]\n",
+        "name = \"reverse\"\nkind = \"strategy\"\n[capabilities]\nrollout = true\ncommands = [\"touch *\"]\nhttp = [\"127.0.0.1\"]\n",
     );
     let marker = app.path().join("touched-by-the-strategy");
+    let (port, rx) = support::http_receiver();
     app.config(&format!(
-        "{LOCAL}deploy:\n  strategy: reverse\n  strategies:\n    reverse:\n      settings: {{ before: \"touch {}\" }}\n      grants: {{ commands: [\"touch *\"] }}\n",
+        "{LOCAL}deploy:\n  strategy: reverse\n  strategies:\n    reverse:\n      settings: {{ before: \"touch {}\", post: \"http://127.0.0.1:{port}/dry\" }}\n      grants: {{ commands: [\"touch *\"], http: [\"127.0.0.1:{port}\"] }}\n",
         marker.display()
     ));
     let dry = app.deploy("v1", &["--dry-run"]);
     dry.assert_ok();
     assert!(!marker.exists(), "the command ran in a dry run");
+    let posted = dry.of("op", None).iter().any(|e| {
+        e["message"].as_str().is_some_and(|m| {
+            m.contains(&format!("POST http://127.0.0.1:{port}/dry"))
+                && m.contains("dry run: not sent")
+        })
+    });
+    assert!(
+        posted,
+        "the dry run does not show the POST:\n{}",
+        dry.stdout
+    );
+    assert!(
+        dry.of("log", Some("reverse"))
+            .iter()
+            .any(|e| e["message"] == "post: 204"),
+        "{}",
+        dry.stdout
+    );
     let shown = dry.of("op", None).iter().any(|e| {
         e["message"]
             .as_str()
@@ -319,4 +339,13 @@ fn a_strategy_local_command_does_not_run_in_a_dry_run() {
         marker.exists(),
         "the command did not run in the real deploy"
     );
+    // The receiver is live: the real deploy's POST is the only one it got.
+    let (line, body) = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the real deploy posts");
+    assert_eq!(
+        (line.as_str(), body.as_str()),
+        ("POST /dry HTTP/1.1", "from reverse")
+    );
+    assert!(rx.try_recv().is_err(), "the dry run sent a request too");
 }

@@ -343,7 +343,7 @@ fn a_user_strategy_from_the_plugins_dir_is_used_by_name() {
     app.install_plugin(
         "reverse",
         &wasm,
-        "name = \"reverse\"\nkind = \"strategy\"\n[capabilities]\nrollout = true\ncommands = [\"touch *\"]\n",
+        "name = \"reverse\"\nkind = \"strategy\"\n[capabilities]\nrollout = true\ncommands = [\"touch *\"]\nhttp = [\"127.0.0.1\"]\n",
     );
     three(&app, &kh, None, "deploy:\n  strategy: reverse\n");
     let run = app.deploy("v1", &[]);

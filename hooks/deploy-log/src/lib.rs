@@ -34,7 +34,10 @@ impl Hook for DeployLog {
                     "cannot open /state/deploys.jsonl ({e}); the plugin needs its `state` capability"
                 ))
             })?;
-        writeln!(file, "{record}")
+        // One write of the whole line: an append that concurrent deploys
+        // can't interleave, and one host call instead of one per token.
+        let line = format!("{record}\n");
+        file.write_all(line.as_bytes())
             .map_err(|e| PluginError::Failed(format!("cannot write the deploy record: {e}")))?;
         log::info(&format!(
             "recorded {} {} ({})",

@@ -1,7 +1,7 @@
 //! Loading and calling plugins with wasmtime's component model.
 //!
-//! One [`Engine`] (epoch interruption, ticking every 10 ms) and one
-//! [`Linker`] with WASI p2 and the host API. A component is compiled once and
+//! One [`Engine`] (built by `plugin::engine`: epoch interruption, pooled
+//! instances) and one [`Linker`] with WASI p2 and the host API. A component is compiled once and
 //! cached on disk as `.cwasm`, keyed by its hash and the engine's
 //! compatibility hash. Every call gets a fresh [`Store`]: its own deadline,
 //! memory cap, and a WASI context with no environment, no network and no
@@ -14,10 +14,12 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store, Trap, UpdateDeadline};
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
 use super::cache::{CacheRefusal, CodeCache};
 use super::call::QuotaExceeded;
+use super::engine;
+pub use super::engine::Allocation;
 use super::limits::{Budget, Limits, OverBudget};
 use super::state;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -145,6 +147,7 @@ pub struct PluginHost {
     linker: Linker<PluginState>,
     cache: Option<CodeCache>,
     cache_refusal: Option<CacheRefusal>,
+    allocation: Allocation,
 }
 
 /// Bytes of stdout (and of stderr) kept per call.
@@ -169,25 +172,22 @@ impl PluginHost {
         cache_dir: Option<PathBuf>,
         app_root: Option<&Path>,
     ) -> Result<PluginHost, LoadError> {
+        Self::with_allocation(cache_dir, app_root, Allocation::Pooled)
+    }
+
+    /// [`Self::new`] with instances allocated as `allocation` says (when the
+    /// pool can't be reserved, per call).
+    pub fn with_allocation(
+        cache_dir: Option<PathBuf>,
+        app_root: Option<&Path>,
+        allocation: Allocation,
+    ) -> Result<PluginHost, LoadError> {
         let (cache, cache_refusal) = match cache_dir.map(|d| CodeCache::open(&d, app_root)) {
             None => (None, None),
             Some(Ok(c)) => (Some(c), None),
             Some(Err(r)) => (None, Some(r)),
         };
-        let mut cfg = Config::new();
-        cfg.epoch_interruption(true);
-        let engine = Engine::new(&cfg).map_err(|e| LoadError::Host(format!("wasm engine: {e}")))?;
-        let weak = engine.weak();
-        std::thread::Builder::new()
-            .name("hoist-epoch".into())
-            .spawn(move || {
-                while let Some(e) = weak.upgrade() {
-                    e.increment_epoch();
-                    drop(e);
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-            })
-            .map_err(|e| LoadError::Host(format!("epoch ticker: {e}")))?;
+        let (engine, allocation) = engine::build(allocation).map_err(LoadError::Host)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| LoadError::Host(format!("linking WASI: {e}")))?;
@@ -202,7 +202,13 @@ impl PluginHost {
             linker,
             cache,
             cache_refusal,
+            allocation,
         })
+    }
+
+    /// Where instances get their memory in this host.
+    pub fn allocation(&self) -> Allocation {
+        self.allocation
     }
 
     /// Why the configured cache is not used, when it is not.
@@ -396,7 +402,11 @@ impl PluginHost {
         deadline: Instant,
     ) -> Result<Store<PluginState>, String> {
         let mut wasi = WasiCtxBuilder::new();
-        wasi.stdout(out.clone()).stderr(err.clone());
+        // Its file operations (only ever on its own /state dir) run on this
+        // thread rather than a blocking pool: each is a few microseconds.
+        wasi.stdout(out.clone())
+            .stderr(err.clone())
+            .allow_blocking_current_thread(true);
         if let Some(dir) = state_dir {
             std::fs::create_dir_all(dir)
                 .map_err(|e| format!("state dir {}: {e}", dir.display()))?;

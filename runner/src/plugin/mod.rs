@@ -17,6 +17,7 @@ pub mod call;
 pub mod catalog;
 pub mod context;
 pub mod embedded;
+pub mod engine;
 pub mod grants;
 pub mod host;
 pub mod limits;
