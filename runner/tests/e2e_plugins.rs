@@ -1003,3 +1003,43 @@ fn a_table_growing_past_the_memory_limit_is_stopped() {
     );
     app.assert_unlocked("after the table grew");
 }
+
+#[test]
+fn an_exec_that_never_ends_is_killed_at_the_plugins_timeout() {
+    let app = App::new("exechang", BASE);
+    let s = app.service.clone();
+    let wasm = guest_component("hoist-fixture-prober");
+    app.install_plugin(
+        "prober",
+        &wasm,
+        "name = \"prober\"\nkind = \"hook\"\nstages = [\"pre-deploy\"]\n[capabilities]\ndocker = \"write\"\nexec = true\ncommands = [\"touch **\"]\n",
+    );
+    app.install_plugin("stopper", &misbehave(), &manifest("stopper", "hook"));
+    app.deploy("v1", &[]).assert_ok();
+    let serving = format!("{s}-web-v1");
+    // A marker in the command line finds the process afterwards.
+    let secs = 3000 + std::process::id() % 500;
+    // A second hook stops the deploy, so v1 keeps running and its processes
+    // can be read afterwards.
+    app.config(&format!(
+        "{BASE}hooks:\n  pre-deploy:\n    - plugin: prober\n      settings: {{ probe: exec-env, container: {serving}, argv: \"/hello sleep {secs}\" }}\n      grants: {{ docker: write, exec: true }}\n      limits: {{ timeout: 3s }}\n    - plugin: stopper\n      settings: {{ mode: fail }}\n"
+    ));
+    let started = std::time::Instant::now();
+    let run = app.deploy("v2", &[]);
+    // The plugin saw the failure (and carried on, as the prober does).
+    run.assert_failed();
+    let line = probe_line(&run);
+    assert!(
+        line.starts_with("probe exec-env: failed:")
+            && line.contains("ran to the call's time limit"),
+        "{line}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(120));
+    // The command is gone from the container it ran in.
+    let top = support::docker(&["top", &serving, "-eo", "pid,args"]);
+    assert!(
+        !top.contains(&format!("sleep {secs}")),
+        "the exec outlived the call:\n{top}"
+    );
+    app.assert_unlocked("after the exec");
+}

@@ -190,6 +190,10 @@ fn main() {
         "serve" => serve("web"),
         "work" => serve("worker"),
         "version" => println!("{}", version()),
+        "sleep" => {
+            let secs = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1);
+            std::thread::sleep(std::time::Duration::from_secs(secs));
+        }
         "env" => {
             for name in &args[1..] {
                 println!("{name}={}", std::env::var(name).unwrap_or_default());
@@ -215,7 +219,7 @@ fn main() {
         },
         other => {
             eprintln!(
-                "usage: hello [serve|work|health|version|env NAME...|get PATH] (got `{other}`)"
+                "usage: hello [serve|work|health|version|env NAME...|get PATH|sleep SECS] (got `{other}`)"
             );
             std::process::exit(2);
         }

@@ -57,6 +57,14 @@ pub enum DockerError {
         reason: String,
         logs: String,
     },
+    /// An exec'd command ran past its limit and was given up; its process
+    /// (`pid` on the engine's host, when the engine said) still runs.
+    #[error("`{op}` on `{host}` ran past its time limit")]
+    ExecTimedOut {
+        host: String,
+        op: String,
+        pid: Option<i64>,
+    },
     /// Reading the build context failed.
     #[error("cannot read the build context {path}: {source}")]
     Context {
@@ -257,6 +265,7 @@ impl Docker {
             container: container.into(),
             cmd,
             env,
+            limit: None,
         };
         match self.execute(&op).await? {
             OpOutput::Command(c) => Ok(c),

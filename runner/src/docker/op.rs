@@ -255,6 +255,9 @@ pub enum DockerOp {
         cmd: Vec<String>,
         /// Extra environment for the command (`docker exec -e`).
         env: Vec<(String, String)>,
+        /// Give up on the command after this long, and report its process
+        /// (the engine API cannot end it; the caller kills it on the host).
+        limit: Option<std::time::Duration>,
     },
     /// Run a container to completion and remove it (`docker run --rm`,
     /// attached); yields its exit status and output.
@@ -434,6 +437,7 @@ impl DockerOp {
                 container,
                 cmd,
                 env,
+                ..
             } => {
                 push("exec");
                 for (k, v) in env {

@@ -82,6 +82,10 @@ pub struct CallEnv {
     pub deadline: std::sync::OnceLock<std::time::Instant>,
 }
 
+/// How long before the call's deadline an exec'd command is given up on,
+/// so its process can be killed while the call still runs.
+const EXEC_KILL_MARGIN: Duration = Duration::from_millis(500);
+
 /// Log lines one call may send.
 pub const LOG_LINES_QUOTA: u64 = 10_000;
 /// Bytes of log messages one call may send.
@@ -376,6 +380,17 @@ impl CallEnv {
         container: Option<&str>,
         op: DockerOp,
     ) -> Result<d::OpOutput, CapError> {
+        let docker = self.may_mutate(host, container, &op).await?;
+        Ok(docker.execute(&op).await?)
+    }
+
+    /// The checks of [`Self::mutate`]; the host's Docker when they pass.
+    async fn may_mutate(
+        &self,
+        host: &str,
+        container: Option<&str>,
+        op: &DockerOp,
+    ) -> Result<d::Docker, CapError> {
         let docker = self.docker(host, true).await?;
         if let Some(c) = container {
             let labels = self.owned(&docker, c).await?;
@@ -385,7 +400,7 @@ impl CallEnv {
                 self.grants.exec()?;
             }
         }
-        Ok(docker.execute(&op).await?)
+        Ok(docker)
     }
 
     /// The containers on `host` that match `filter`.
@@ -583,16 +598,69 @@ impl CallEnv {
         if command.is_empty() {
             return Err(CapError::Invalid("exec needs a command".into()));
         }
+        // The engine cannot end an exec'd command, and dropping the request
+        // at the call's deadline leaves it running: give up on it a little
+        // before, and kill its process on the host.
+        let limit = self.deadline.get().map(|d| {
+            d.saturating_duration_since(std::time::Instant::now())
+                .saturating_sub(EXEC_KILL_MARGIN)
+        });
+        let shown = command.join(" ");
         let op = DockerOp::Exec {
             container: container.to_string(),
             cmd: command,
             env: Vec::new(),
+            limit,
         };
-        match self.mutate(host, Some(container), op).await? {
-            d::OpOutput::Command(c) => Ok(c),
-            other => Err(CapError::Failed(format!(
+        let docker = self.may_mutate(host, Some(container), &op).await?;
+        match docker.execute(&op).await {
+            Ok(d::OpOutput::Command(c)) => Ok(c),
+            Ok(other) => Err(CapError::Failed(format!(
                 "unexpected engine answer {other:?}"
             ))),
+            Err(DockerError::ExecTimedOut { pid, .. }) => {
+                self.kill_exec(host, container, &shown, pid).await;
+                Err(CapError::Failed(format!(
+                    "`{shown}` in `{container}` on `{host}` ran to the call's time limit and was stopped"
+                )))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Kills an exec'd command's process (and its group when it leads one)
+    /// through the host's shell; says so when it can't.
+    async fn kill_exec(&self, host: &str, container: &str, shown: &str, pid: Option<i64>) {
+        let warn = |why: String| {
+            self.emit(
+                Event::new(Kind::Log, Some(self.stage))
+                    .host(host)
+                    .level(Level::Warn)
+                    .message(format!(
+                        "`{shown}` in `{container}` may still run after the plugin's time limit: {why}"
+                    )),
+            )
+        };
+        let Some(pid) = pid.filter(|p| *p > 1) else {
+            return warn("the engine did not say which process it is".into());
+        };
+        let killed = async {
+            let shell = self
+                .services
+                .fleet
+                .command_shell(host, &self.services.app_root)
+                .await?;
+            shell
+                .run(&HostCommand::script(format!(
+                    "kill -KILL -- -{pid} 2>/dev/null || kill -KILL {pid}"
+                )))
+                .await
+        }
+        .await;
+        match killed {
+            Ok(out) if out.success() => {}
+            Ok(out) => warn(format!("`kill {pid}` failed: {}", out.stderr.trim())),
+            Err(e) => warn(format!("cannot reach `{host}` to kill {pid}: {e}")),
         }
     }
 

@@ -258,6 +258,7 @@ impl ProxyCommand {
             container: CONTAINER.into(),
             cmd: self.argv(),
             env: Vec::new(),
+            limit: None,
         }
     }
 }

@@ -279,6 +279,7 @@ impl ApiEngine {
         container: &str,
         cmd: &[String],
         env: &[(String, String)],
+        limit: Option<std::time::Duration>,
     ) -> Result<OpOutput, DockerError> {
         let exec = self
             .docker
@@ -296,14 +297,36 @@ impl ApiEngine {
             .await
             .map_err(|e| self.error(op, e))?;
         let mut out = CommandOutput::default();
-        if let StartExecResults::Attached { mut output, .. } = self
-            .docker
-            .start_exec(&exec.id, None)
-            .await
-            .map_err(|e| self.error(op, e))?
-        {
-            while let Some(msg) = output.next().await {
-                capture(&mut out, msg.map_err(|e| self.error(op, e))?);
+        let run = async {
+            if let StartExecResults::Attached { mut output, .. } = self
+                .docker
+                .start_exec(&exec.id, None)
+                .await
+                .map_err(|e| self.error(op, e))?
+            {
+                while let Some(msg) = output.next().await {
+                    capture(&mut out, msg.map_err(|e| self.error(op, e))?);
+                }
+            }
+            Ok::<(), DockerError>(())
+        };
+        match limit {
+            None => run.await?,
+            Some(limit) => {
+                if tokio::time::timeout(limit, run).await.is_err() {
+                    let pid = self
+                        .docker
+                        .inspect_exec(&exec.id)
+                        .await
+                        .ok()
+                        .filter(|i| i.running == Some(true))
+                        .and_then(|i| i.pid);
+                    return Err(DockerError::ExecTimedOut {
+                        host: self.host.clone(),
+                        op: op.to_string(),
+                        pid,
+                    });
+                }
             }
         }
         let info = self

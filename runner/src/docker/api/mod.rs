@@ -447,7 +447,8 @@ impl Engine for ApiEngine {
                 container,
                 cmd,
                 env,
-            } => self.exec(op, container, cmd, env).await,
+                limit,
+            } => self.exec(op, container, cmd, env, *limit).await,
             DockerOp::CreateNetwork { name } => self.create_network(op, name).await,
             DockerOp::Upload {
                 container,
