@@ -1038,6 +1038,10 @@ fn an_exec_that_never_ends_is_killed_at_the_plugins_timeout() {
     // The command is gone from the container it ran in.
     let top = support::docker(&["top", &serving, "-eo", "pid,args"]);
     assert!(
+        top.contains("/hello"),
+        "top lists the container's processes:\n{top}"
+    );
+    assert!(
         !top.contains(&format!("sleep {secs}")),
         "the exec outlived the call:\n{top}"
     );

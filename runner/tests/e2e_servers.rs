@@ -850,3 +850,58 @@ fn a_remote_command_that_never_ends_is_killed_at_the_plugins_timeout() {
         assert!(!alive(i), "the command outlived the call on {}", b.names[i]);
     }
 }
+
+#[test]
+fn a_remote_exec_that_never_ends_is_killed_at_the_plugins_timeout() {
+    let _g = shared();
+    let b = bed();
+    let (app, kh) = app("remote-exec", "");
+    let wasm = guest_component("hoist-fixture-prober");
+    app.install_plugin(
+        "prober",
+        &wasm,
+        "name = \"prober\"\nkind = \"hook\"\nstages = [\"pre-deploy\"]\n[capabilities]\ndocker = \"write\"\nexec = true\ncommands = [\"touch **\"]\n",
+    );
+    let stopper = guest_component("hoist-fixture-misbehave");
+    app.install_plugin(
+        "stopper",
+        &stopper,
+        "name = \"stopper\"\nkind = \"hook\"\nstages = [\"pre-deploy\"]\n",
+    );
+    app.deploy("v1", &[]).assert_ok();
+    let serving = format!("{}-web-v1", app.service);
+    let secs = 3000 + std::process::id() % 500;
+    // A second hook stops the deploy, so v1 keeps running on the server.
+    app.config(&format!(
+        "{}{}readiness_delay: 1\ndeploy_timeout: 30\nhooks:\n  pre-deploy:\n    - plugin: prober\n      settings: {{ probe: exec-env, host: \"{}\", container: {serving}, argv: \"/hello sleep {secs}\" }}\n      grants: {{ docker: write, exec: true }}\n      limits: {{ timeout: 3s }}\n    - plugin: stopper\n      settings: {{ mode: fail }}\n",
+        roles(b),
+        b.ssh_yaml(&kh, ""),
+        b.servers[0],
+    ));
+    let run = app.deploy("v2", &[]);
+    run.assert_failed();
+    let line = run
+        .of("log", Some("prober"))
+        .iter()
+        .filter_map(|e| e["message"].as_str())
+        .find(|l| l.starts_with("probe "))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        line.starts_with("probe exec-env: failed:")
+            && line.contains("ran to the call's time limit"),
+        "{line}\n{}",
+        run.stdout
+    );
+    let top = b.docker(0, &["top", &serving, "-eo", "pid,args"]);
+    assert!(
+        top.contains("/hello"),
+        "top lists the container's processes:\n{top}"
+    );
+    assert!(
+        !top.contains(&format!("sleep {secs}")),
+        "the exec outlived the call on {}:\n{top}",
+        b.names[0]
+    );
+    app.assert_unlocked("after the exec");
+}
