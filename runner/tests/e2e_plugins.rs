@@ -819,6 +819,7 @@ fn a_plugin_reads_no_other_plugins_settings_even_with_config_everything() {
     );
     // The token reached nothing hoist printed.
     assert!(!run.text().contains(token), "the token leaked");
+    app.assert_unlocked("after the probes");
 }
 
 #[test]

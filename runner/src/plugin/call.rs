@@ -733,6 +733,16 @@ impl CallEnv {
         Ok(crate::http::post(url, addrs, headers, body, Duration::from_secs(10)).await?)
     }
 
+    /// Waits `ms` milliseconds (a strategy's pause), never past the call's
+    /// deadline.
+    pub async fn sleep(&self, ms: u64) {
+        let mut wait = Duration::from_millis(ms);
+        if let Some(d) = self.deadline.get() {
+            wait = wait.min(d.saturating_duration_since(std::time::Instant::now()));
+        }
+        tokio::time::sleep(wait).await;
+    }
+
     /// Runs a rollout step on `targets`; one result per target, in order.
     pub async fn steps(&self, step: Step, targets: Vec<Target>) -> Vec<Result<(), CapError>> {
         let refuse = |e: CapError| targets.iter().map(|_| Err(e.clone())).collect();

@@ -336,6 +336,6 @@ impl rollout::Host for PluginState {
     }
 
     async fn sleep(&mut self, ms: u64) {
-        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        self.call.sleep(ms).await;
     }
 }
