@@ -330,6 +330,13 @@ impl CallEnv {
         ))
     }
 
+    /// What is left of the call's time (once it has started).
+    fn time_left(&self) -> Option<Duration> {
+        self.deadline
+            .get()
+            .map(|d| d.saturating_duration_since(std::time::Instant::now()))
+    }
+
     /// The roles `host` runs in this deploy.
     fn host_roles(&self, host: &str) -> Vec<&str> {
         self.facts
@@ -483,17 +490,10 @@ impl CallEnv {
         if repository_of(image) == self.repository() {
             return Ok(());
         }
-        self.grants.image(image).map_err(|Refusal::Denied(m)| {
-            let missing = if m.contains("does not declare") {
-                "its manifest does not declare it (`images`)"
-            } else {
-                "the config does not grant it"
-            };
+        self.grants.image(image).map_err(|Refusal::Denied(why)| {
             CapError::Denied(format!(
-                "plugin `{}` may {what} only the service's images (`{}:<tag>`) and images it declares and is granted (`grants: {{ images: [\"{}\"] }}`); `{image}` is neither: {missing}",
-                self.plugin,
-                self.repository(),
-                repository_of(image)
+                "`{image}` is not one of the service's images (`{}:<tag>`), which is all a plugin may {what} unless it declares and is granted others: {why}",
+                self.repository()
             ))
         })
     }
@@ -601,10 +601,7 @@ impl CallEnv {
         // The engine cannot end an exec'd command, and dropping the request
         // at the call's deadline leaves it running: give up on it a little
         // before, and kill its process on the host.
-        let limit = self.deadline.get().map(|d| {
-            d.saturating_duration_since(std::time::Instant::now())
-                .saturating_sub(EXEC_KILL_MARGIN)
-        });
+        let limit = self.time_left().map(|t| t.saturating_sub(EXEC_KILL_MARGIN));
         let shown = command.join(" ");
         let op = DockerOp::Exec {
             container: container.to_string(),
@@ -691,9 +688,9 @@ impl CallEnv {
         // command (a local one's process group is killed on drop).
         if host != LOCAL
             && !self.services.dry_run
-            && let Some(d) = self.deadline.get()
+            && let Some(left) = self.time_left()
         {
-            cmd = cmd.killed_after(d.saturating_duration_since(std::time::Instant::now()));
+            cmd = cmd.killed_after(left);
         }
         Ok(shell.run(&cmd).await?)
     }
@@ -736,11 +733,8 @@ impl CallEnv {
     /// Waits `ms` milliseconds (a strategy's pause), never past the call's
     /// deadline.
     pub async fn sleep(&self, ms: u64) {
-        let mut wait = Duration::from_millis(ms);
-        if let Some(d) = self.deadline.get() {
-            wait = wait.min(d.saturating_duration_since(std::time::Instant::now()));
-        }
-        tokio::time::sleep(wait).await;
+        let wait = Duration::from_millis(ms);
+        tokio::time::sleep(self.time_left().map_or(wait, |left| wait.min(left))).await;
     }
 
     /// Runs a rollout step on `targets`; one result per target, in order.

@@ -61,20 +61,12 @@ impl CommandMatcher {
         let on = match &rule.on {
             Place::Local => PlaceMatcher::Local,
             Place::Servers => PlaceMatcher::Servers,
-            Place::Hosts(p) => PlaceMatcher::Hosts(
-                Glob::new(p)
-                    .map(|g| g.compile_matcher())
-                    .map_err(|e| bad("host", p, e))?,
-            ),
+            Place::Hosts(p) => PlaceMatcher::Hosts(glob("host", p, p)?),
         };
         let roles = rule
             .roles
             .iter()
-            .map(|p| {
-                Glob::new(p)
-                    .map(|g| g.compile_matcher())
-                    .map_err(|e| bad("role", p, e))
-            })
+            .map(|p| glob("role", p, p))
             .collect::<Result<_, _>>()?;
         Ok(CommandMatcher {
             words: words(&rule.run),
@@ -130,9 +122,7 @@ fn image_matchers(patterns: &[String]) -> Result<Vec<GlobMatcher>, BadPattern> {
             } else {
                 format!("{{{p},{p}:*,{p}@*}}")
             };
-            Glob::new(&full)
-                .map(|g| g.compile_matcher())
-                .map_err(|e| bad("image", p, e))
+            glob("image", p, &full)
         })
         .collect()
 }
@@ -174,6 +164,14 @@ fn bad(what: &'static str, pattern: &str, e: globset::Error) -> BadPattern {
     }
 }
 
+/// Compiles `text`, the glob hoist makes of `pattern` as written (a
+/// `what` pattern), naming the pattern as written when it does not parse.
+fn glob(what: &'static str, pattern: &str, text: &str) -> Result<GlobMatcher, BadPattern> {
+    Glob::new(text)
+        .map(|g| g.compile_matcher())
+        .map_err(|e| bad(what, pattern, e))
+}
+
 /// Config key patterns: `*` matches within one key segment, `**` across.
 fn key_matchers(patterns: &[String]) -> Result<Vec<GlobMatcher>, BadPattern> {
     patterns
@@ -198,9 +196,7 @@ fn http_matchers(patterns: &[String]) -> Result<Vec<GlobMatcher>, BadPattern> {
             } else {
                 format!("{p}:*")
             };
-            Glob::new(&full)
-                .map(|g| g.compile_matcher())
-                .map_err(|e| bad("http", p, e))
+            glob("http", p, &full)
         })
         .collect()
 }
@@ -283,11 +279,7 @@ impl Grants {
             declared
                 .iter()
                 .chain(granted)
-                .map(|p| {
-                    Glob::new(p)
-                        .map(|g| g.compile_matcher())
-                        .map_err(|e| bad(what, p, e))
-                })
+                .map(|p| glob(what, p, p))
                 .collect::<Result<Vec<_>, _>>()
         };
         let hosts = all_of(&declared.hosts, &granted.hosts, "host")?;

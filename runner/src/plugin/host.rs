@@ -539,14 +539,14 @@ impl PluginHost {
             MemoryOutputPipe::new(OUTPUT_QUOTA),
             MemoryOutputPipe::new(OUTPUT_QUOTA),
         );
+        if let Some(why) = state_dir.and_then(state::refuse_start) {
+            return Err(CallFailure::Setup(why));
+        }
         let deadline = Self::deadline(limits)?;
         let _ = env.deadline.set(deadline);
         let mut store = self
             .store(env.clone(), limits, state_dir, &out, &err, deadline)
             .map_err(CallFailure::Setup)?;
-        if let Some(why) = state_dir.and_then(state::refuse_start) {
-            return Err(CallFailure::Setup(why));
-        }
         let call = Self::within(deadline, async {
             match loaded {
                 Loaded::HookV0_1(pre) => {

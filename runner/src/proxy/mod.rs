@@ -360,11 +360,7 @@ pub async fn boot(
             }
         }
         Some(_) => {
-            docker
-                .done(DockerOp::Start {
-                    container: CONTAINER.into(),
-                })
-                .await?;
+            start(docker).await?;
             what.push("started".into());
         }
         None => match docker.run(run_spec(run, docker.host())).await {
@@ -384,11 +380,7 @@ pub async fn boot(
                 match state.as_deref() {
                     Some("running") => what.push("running".into()),
                     Some(_) => {
-                        docker
-                            .done(DockerOp::Start {
-                                container: CONTAINER.into(),
-                            })
-                            .await?;
+                        start(docker).await?;
                         what.push("started".into());
                     }
                     None => return Err(e.into()),
@@ -397,6 +389,15 @@ pub async fn boot(
         },
     }
     Ok(what.join(", "))
+}
+
+/// Starts the stopped proxy container.
+async fn start(docker: &Docker) -> Result<(), ProxyError> {
+    Ok(docker
+        .done(DockerOp::Start {
+            container: CONTAINER.into(),
+        })
+        .await?)
 }
 
 /// Stops and removes the proxy container (its state volume stays).

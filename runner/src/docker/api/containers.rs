@@ -314,18 +314,16 @@ impl ApiEngine {
             None => run.await?,
             Some(limit) => {
                 if tokio::time::timeout(limit, run).await.is_err() {
-                    let pid = self
-                        .docker
-                        .inspect_exec(&exec.id)
-                        .await
-                        .ok()
-                        .filter(|i| i.running == Some(true))
-                        .and_then(|i| i.pid);
-                    return Err(DockerError::ExecTimedOut {
-                        host: self.host.clone(),
-                        op: op.to_string(),
-                        pid,
-                    });
+                    let info = self.docker.inspect_exec(&exec.id).await.ok();
+                    // Ended right at the limit: its exit code, below.
+                    let ended = info.as_ref().is_some_and(|i| i.running == Some(false));
+                    if !ended {
+                        return Err(DockerError::ExecTimedOut {
+                            host: self.host.clone(),
+                            op: op.to_string(),
+                            pid: info.filter(|i| i.running == Some(true)).and_then(|i| i.pid),
+                        });
+                    }
                 }
             }
         }
