@@ -93,12 +93,14 @@ async fn run_stages(
     let scope = LockScope {
         fleet: &run.fleet,
         service: run.config.service_id(),
-        primary: run.selection.primary_host.clone(),
+        lock_host: run.selection.lock_host.clone(),
         hosts: run.selection.hosts.clone(),
         performer: run.context.performer.clone(),
         version: run.version.clone(),
         message: format!("Automatic deploy lock ({})", run.selection.hosts.join(", ")),
         events: Some(&events),
+        wait: run.req.lock_wait,
+        release: crate::lock::release_hint(&run.req.config),
     };
     let current = || events.stage().unwrap_or(Stage::LoadConfig);
     with_lock(&scope, locked_stages(&run), |host, ending| {

@@ -63,6 +63,8 @@ pub struct DeployRequest {
     pub strategy: Option<String>,
     /// `--skip-release-command`.
     pub skip_release_command: bool,
+    /// `--lock-wait`: how long to wait for a held lock.
+    pub lock_wait: Option<std::time::Duration>,
 }
 
 /// A deploy in progress: everything load-config worked out.

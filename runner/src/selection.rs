@@ -26,6 +26,10 @@ pub struct Selection {
     pub hosts: Vec<String>,
     /// The primary host.
     pub primary_host: String,
+    /// The primary host of the full config, whatever the filters select:
+    /// where the deploy lock lives, so one lock covers every run of the
+    /// service.
+    pub lock_host: String,
     /// The primary role.
     pub primary_role: String,
 }
@@ -68,6 +72,12 @@ fn matcher(patterns: &[String]) -> Result<Option<globset::GlobSet>, SelectError>
 /// Applies the filters to the config's roles.
 pub fn select(config: &Config, f: &Filters) -> Result<Selection, SelectError> {
     let hosts_m = matcher(&f.hosts)?;
+    // Roles come primary first; the first host of the first role with one.
+    let lock_host = config
+        .roles
+        .iter()
+        .find_map(|r| r.hosts.first().cloned())
+        .unwrap_or_default();
     let roles_m = matcher(&f.roles)?;
     let all_hosts: Vec<&str> = {
         let mut v: Vec<&str> = Vec::new();
@@ -139,6 +149,7 @@ pub fn select(config: &Config, f: &Filters) -> Result<Selection, SelectError> {
         roles,
         hosts,
         primary_host,
+        lock_host,
     })
 }
 
@@ -224,6 +235,19 @@ mod tests {
         .unwrap();
         assert_eq!(s.roles.len(), 1);
         assert_eq!(s.primary_host, "web-1");
+        let s = select(
+            &c,
+            &Filters {
+                hosts: vec!["web-3".into()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            (s.primary_host.as_str(), s.lock_host.as_str()),
+            ("web-3", "web-1"),
+            "the lock stays on the config's primary host"
+        );
         let s = select(
             &c,
             &Filters {

@@ -10,6 +10,8 @@
 //! `HELLO_MODE` picks a behaviour: `ok` (default), `unhealthy` (`/up`
 //! answers 503 forever), `crash` (exits with code 3 after half a second),
 //! `stubborn` (ignores SIGTERM, so `docker stop` waits its whole timeout).
+//! `HELLO_UP_AFTER=SECS` makes `/up` answer 503 for the first SECS seconds
+//! (an app that is slow to boot).
 //! The version shown is `KAMAL_VERSION` (set by hoist), else `APP_VERSION`.
 //! `HELLO_ECHO=NAME` prints `NAME=<value>` at start (tests use it to check
 //! that hoist never shows a secret a container prints).
@@ -23,6 +25,20 @@ use std::time::{Duration, Instant};
 
 static STOPPING: AtomicBool = AtomicBool::new(false);
 static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// When the process started (for `HELLO_UP_AFTER`).
+fn started() -> Instant {
+    static STARTED: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *STARTED.get_or_init(Instant::now)
+}
+
+/// True while `HELLO_UP_AFTER` says the app is still booting.
+fn booting() -> bool {
+    std::env::var("HELLO_UP_AFTER")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .is_some_and(|secs| started().elapsed() < Duration::from_secs(secs))
+}
 
 unsafe extern "C" {
     fn signal(signum: i32, handler: extern "C" fn(i32)) -> usize;
@@ -71,7 +87,7 @@ fn handle(mut stream: TcpStream, mode: &str, role: &str) {
     let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
     let (route, query) = path.split_once('?').unwrap_or((&path, ""));
     match route {
-        "/up" if mode == "unhealthy" => {
+        "/up" if mode == "unhealthy" || booting() => {
             respond(&mut stream, "503 Service Unavailable", "unhealthy\n")
         }
         "/up" => respond(&mut stream, "200 OK", "ok\n"),
@@ -102,6 +118,7 @@ fn handle(mut stream: TcpStream, mode: &str, role: &str) {
 }
 
 fn serve(role: &str) -> ! {
+    started();
     let mode = std::env::var("HELLO_MODE").unwrap_or_else(|_| "ok".into());
     if let Ok(name) = std::env::var("HELLO_ECHO") {
         eprintln!("{name}={}", std::env::var(&name).unwrap_or_default());

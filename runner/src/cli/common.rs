@@ -53,6 +53,15 @@ pub struct Common {
     /// Destination: also loads config/deploy.<DESTINATION>.yml.
     #[arg(short = 'd', long, value_name = "DESTINATION", global = true)]
     pub destination: Option<String>,
+    /// Wait for a held deploy lock instead of failing at once (default 600 s).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        num_args = 0..=1,
+        default_missing_value = "600",
+        global = true
+    )]
+    pub lock_wait: Option<u64>,
     /// Don't run hooks.
     #[arg(short = 'H', long, global = true)]
     pub skip_hooks: bool,
@@ -72,6 +81,11 @@ impl Common {
 }
 
 impl Common {
+    /// `--lock-wait`.
+    pub fn lock_wait(&self) -> Option<std::time::Duration> {
+        self.lock_wait.map(std::time::Duration::from_secs)
+    }
+
     /// `-h`, `-r` and `-p`.
     pub fn filters(&self) -> Filters {
         Filters {

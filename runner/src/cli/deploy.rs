@@ -42,6 +42,7 @@ pub async fn deploy(common: Common, args: DeployArgs, kind: DeployKind) -> ExitC
         dry_run: args.dry_run,
         strategy: args.strategy,
         skip_release_command: args.skip_release_command || kind == DeployKind::Rollback,
+        lock_wait: common.lock_wait(),
     };
     match pipeline::deploy(req, events).await {
         Ok(_) => ExitCode::SUCCESS,

@@ -76,12 +76,14 @@ pub async fn locked(
     let lock = LockScope {
         fleet,
         service: c.service_id(),
-        primary: selection.primary_host.clone(),
+        lock_host: selection.lock_host.clone(),
         hosts: selection.hosts.clone(),
         performer: crate::version::performer(&c.app_root),
         version: common.app_version.clone().unwrap_or_else(|| "-".into()),
         message: format!("hoist {what}"),
         events: None,
+        wait: common.lock_wait(),
+        release: crate::lock::release_hint(&common.load_options()),
     };
     let line = |host: &str, ending: Ending<'_, (), anyhow::Error>| {
         let roles = selection.roles_on(host).join(", ");

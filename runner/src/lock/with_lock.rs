@@ -5,11 +5,17 @@
 
 use futures_util::future::join_all;
 
-use super::{Lock, LockError, details};
+use std::time::{Duration, Instant};
+
+use super::{Details, Kind, Liveness, Lock, LockError, Owner};
 use crate::audit::{self, AuditLog};
 use crate::docker::naming::ServiceId;
 use crate::events::{Level, Reporter};
 use crate::fleet::Fleet;
+
+/// How long writing the audit line or releasing the lock may take on a
+/// host before it is given up.
+const HOST_DEADLINE: Duration = Duration::from_secs(15);
 
 /// Where the lock is taken and whom the audit line is for.
 pub struct LockScope<'a> {
@@ -17,8 +23,9 @@ pub struct LockScope<'a> {
     pub fleet: &'a Fleet,
     /// Whose lock.
     pub service: ServiceId,
-    /// The host holding the lock.
-    pub primary: String,
+    /// The host holding the lock: the primary host of the full config
+    /// (`Selection::lock_host`), whatever `-h`/`-r` select.
+    pub lock_host: String,
     /// The hosts whose audit log gets the line.
     pub hosts: Vec<String>,
     /// Who runs the command.
@@ -29,6 +36,10 @@ pub struct LockScope<'a> {
     pub message: String,
     /// Where warnings go (stderr without).
     pub events: Option<&'a Reporter>,
+    /// `--lock-wait`: how long to wait for a held lock (`None`: fail at once).
+    pub wait: Option<Duration>,
+    /// The command that releases this lock (`hoist lock release -c ... -d ...`).
+    pub release: String,
 }
 
 /// Ctrl-C or SIGTERM stopped the work.
@@ -78,29 +89,48 @@ where
     let lock = Lock::new(&scope.service);
     let shell = scope
         .fleet
-        .shell(&scope.primary)
+        .shell(&scope.lock_host)
         .await
         .map_err(|e| Locked::Lock(e.into()))?;
-    lock.acquire(
-        shell.as_ref(),
-        &scrubbed(
-            scope,
-            details(&scope.performer, &scope.version, &scope.message),
-        ),
-    )
-    .await
-    .map_err(Locked::Lock)?;
+    let owner = Owner::me(Kind::Run);
+    let details = scrubbed(
+        scope,
+        Details {
+            performer: &scope.performer,
+            version: &scope.version,
+            message: &scope.message,
+            command: &super::command_line(),
+            owner: &owner,
+        }
+        .text(),
+    );
+    tokio::select! {
+        r = acquire(scope, &lock, shell.as_ref(), &details) => r.map_err(Locked::Lock)?,
+        signal = signals.recv() => return Err(Locked::Interrupted(Interrupted(signal))),
+    }
     warn(
         scope,
         Level::Debug,
-        format!("acquired the deploy lock on `{}`", scope.primary),
+        format!("acquired the deploy lock on `{}`", scope.lock_host),
     );
     let result = tokio::select! {
         r = work => r.map_err(Locked::Failed),
         signal = signals.recv() => Err(Locked::Interrupted(Interrupted(signal))),
     };
     write_audit(scope, &result, &audit).await;
-    let released = lock.release(shell.as_ref()).await;
+    let released = match tokio::time::timeout(
+        HOST_DEADLINE,
+        lock.release(shell.as_ref(), Some(&owner)),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(_) => Err(LockError::Failed {
+            action: "release",
+            host: scope.lock_host.clone(),
+            stderr: format!("no answer within {}s", HOST_DEADLINE.as_secs()),
+        }),
+    };
     match (result, released) {
         (r, Ok(())) => r,
         (Ok(_), Err(e)) => Err(Locked::Lock(e)),
@@ -108,9 +138,54 @@ where
             warn(
                 scope,
                 Level::Error,
-                format!("{e}; release it with `hoist lock release`"),
+                format!("{e}; release it with `{}`", scope.release),
             );
             Err(r)
+        }
+    }
+}
+
+/// Takes the lock; with `--lock-wait`, retries while a living holder has
+/// it (saying so once), until the wait is over. A stale lock is never waited
+/// for: its holder will not release it.
+async fn acquire(
+    scope: &LockScope<'_>,
+    lock: &Lock,
+    shell: &dyn crate::shell::Shell,
+    details: &str,
+) -> Result<(), LockError> {
+    let until = scope.wait.map(|w| Instant::now() + w);
+    let mut said = false;
+    let mut pause = Duration::from_millis(500);
+    loop {
+        let err = match lock.acquire(shell, details, &scope.release).await {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        let Some(holder) = err.holder() else {
+            return Err(err);
+        };
+        let stale = Owner::parse(holder).is_some_and(|o| o.liveness() == Liveness::Gone);
+        let left = until.map(|u| u.saturating_duration_since(Instant::now()));
+        match left {
+            Some(left) if !stale && !left.is_zero() => {
+                if !said {
+                    said = true;
+                    let who = holder.lines().next().unwrap_or("someone");
+                    warn(
+                        scope,
+                        Level::Warn,
+                        format!(
+                            "the deploy lock on `{}` is held ({who}); waiting up to {}s for it",
+                            scope.lock_host,
+                            left.as_secs()
+                        ),
+                    );
+                }
+                tokio::time::sleep(pause.min(left)).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+            _ => return Err(err),
         }
     }
 }
@@ -133,8 +208,19 @@ async fn write_audit<T, E>(
         let line = scrubbed(scope, audit::line(&scope.performer, &audit(h, ending)));
         let log = log.clone();
         async move {
-            let shell = scope.fleet.shell(h).await?;
-            log.append(shell.as_ref(), &line).await
+            // A host that stopped answering does not hold up the rest.
+            match tokio::time::timeout(HOST_DEADLINE, async {
+                let shell = scope.fleet.shell(h).await?;
+                log.append(shell.as_ref(), &line).await
+            })
+            .await
+            {
+                Ok(r) => r.map_err(|e| e.to_string()),
+                Err(_) => Err(format!(
+                    "`{h}` did not answer within {}s",
+                    HOST_DEADLINE.as_secs()
+                )),
+            }
         }
     });
     for r in join_all(writes).await {

@@ -90,6 +90,9 @@ pub async fn run(req: DeployRequest, events: Reporter, started: Instant) -> Stag
     }
     let secrets = Secrets::load(&config.secrets_files, &config.app_root)?;
     events.add_secrets(secrets.values());
+    for note in secrets.notes() {
+        events.log(Level::Warn, None, note.clone());
+    }
     let selection = selection::select(&config, &req.filters)?;
     let mut ssh_options = config.ssh.clone();
     // A dry run reads servers but records nothing, not even a host key.

@@ -22,6 +22,12 @@ use crate::secrets::{Secrets, SecretsError};
 use crate::selection::Selection;
 use crate::stage::Stage;
 
+/// What a step gets on top of its own timeouts before its host is given up.
+pub const STEP_GRACE: Duration = Duration::from_secs(10);
+/// How long creating and starting a container may take (the image is on
+/// the host already).
+pub const START_DEADLINE: Duration = Duration::from_secs(20);
+
 /// A role on a host.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Target {
@@ -114,6 +120,19 @@ pub enum StepError {
     /// The new container did not become ready (with its last output).
     #[error("{0}")]
     NotReady(String),
+    /// The host did not finish the step within its deadline.
+    #[error(
+        "`{host}` stopped answering: {step} did not finish within its deadline ({}s); the rest of the fleet is handled as the strategy says",
+        .after.as_secs()
+    )]
+    Deadline {
+        /// The host.
+        host: String,
+        /// The step.
+        step: &'static str,
+        /// Its deadline.
+        after: Duration,
+    },
     /// The new container failed and was removed; the old version serves.
     #[error("{error}\n  {cleanup}")]
     Discarded {
@@ -218,7 +237,15 @@ impl Rollout {
         join_all(targets.iter().map(|t| async move {
             let _permit = self.limit.acquire().await.expect("semaphore open");
             let started = Instant::now();
-            let result = self.one(step, t).await;
+            let after = self.deadline(step, &t.role);
+            let result = match tokio::time::timeout(after, self.one(step, t)).await {
+                Ok(r) => r,
+                Err(_) => Err(StepError::Deadline {
+                    host: t.host.clone(),
+                    step: step.name(),
+                    after,
+                }),
+            };
             match &result {
                 Ok(message) => self.emit_step(t, true, started, message.clone()),
                 Err(e) => {
@@ -229,6 +256,22 @@ impl Rollout {
             result.map(|_| ())
         }))
         .await
+    }
+
+    /// How long `step` may take on a target of `role` before its host is
+    /// given up: the step's own timeouts from the config, plus
+    /// [`STEP_GRACE`] for the Docker and proxy calls around them.
+    pub fn deadline(&self, step: Step, role: &str) -> Duration {
+        let c = &self.config;
+        let stop = Duration::from_secs(self.stop_timeout(role).into());
+        STEP_GRACE
+            + match step {
+                Step::Start => START_DEADLINE,
+                Step::WaitHealthy => c.deploy_timeout + c.readiness_delay,
+                Step::Route => c.deploy_timeout + c.drain_timeout,
+                Step::Retire => stop,
+                Step::RollBack => c.deploy_timeout * 2 + c.drain_timeout + stop,
+            }
     }
 
     async fn one(&self, step: Step, t: &Target) -> Result<String, StepError> {

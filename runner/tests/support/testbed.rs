@@ -195,7 +195,7 @@ impl Bed {
                     "{}; \
                      ids=$(docker ps -aq --filter label=service={service}); [ -z \"$ids\" ] || docker rm -f $ids >/dev/null; \
                      imgs=$(docker images --format '{{{{.Repository}}}}:{{{{.Tag}}}}' | grep '/{service}:'); [ -z \"$imgs\" ] || docker rmi -f $imgs >/dev/null; \
-                     rm -rf .hoist/lock-{service} .hoist/{service}-audit.log",
+                     rm -rf /var/tmp/hoist-locks/lock-{service} .hoist/{service}-audit.log",
                     super::remove_routes_script(service)
                 ),
             );

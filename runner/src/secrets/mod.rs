@@ -1,10 +1,13 @@
 //! Secrets: dotenv files (`.hoist/secrets`, or `.kamal/secrets` when that is
-//! what exists; `-common` first, then the destination's file). As in Kamal,
-//! `$(command)` in a value is replaced by the command's output (run with
-//! `sh -c` in the app's directory), so secrets can come from a password
-//! manager: `DB_PASSWORD=$(op read op://vault/db/password)`. Single-quoted
-//! values are taken literally. Values are only ever handed to Docker in an
-//! API body; they never appear on a command line or in hoist's output.
+//! what exists; `-common` first, then the destination's file), each read as
+//! Kamal reads it with the dotenv gem ([`dotenv`]): line by line, later lines
+//! seeing earlier ones, `$(command)` replaced by the command's output (run
+//! with `sh -c` in the app's directory), so secrets can come from a password
+//! manager: `DB_PASSWORD=$(op read op://vault/db/password)`. Values are only
+//! ever handed to Docker in an API body; they never appear on a command line
+//! or in hoist's output.
+
+pub mod dotenv;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -54,32 +57,46 @@ pub enum SecretsError {
 pub struct Secrets {
     values: BTreeMap<String, Secret>,
     files: Vec<PathBuf>,
+    notes: Vec<String>,
 }
 
 impl Secrets {
-    /// Reads the files that exist, later files overriding earlier ones;
-    /// `$(command)`s run in `workdir`.
+    /// Reads the files that exist, later files overriding earlier ones
+    /// (each file parsed on its own, as Kamal does); `$(command)`s run in
+    /// `workdir`.
     pub fn load(files: &[PathBuf], workdir: &Path) -> Result<Secrets, SecretsError> {
         let mut values = BTreeMap::new();
+        let mut notes = Vec::new();
         for path in files.iter().filter(|p| p.is_file()) {
             let file_error = |message: String| SecretsError::File {
                 path: path.clone(),
                 message,
             };
             let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
-            let (text, outputs) = substitute_commands(&text, workdir).map_err(file_error)?;
-            for item in dotenvy::from_read_iter(text.as_bytes()) {
-                let (k, mut v) = item.map_err(|e| file_error(e.to_string()))?;
-                for (placeholder, output) in &outputs {
-                    v = v.replace(placeholder, output);
-                }
-                values.insert(k, Secret::new(v));
+            let env = |k: &str| std::env::var(k).ok();
+            let mut run = |command: &str| run_command(command, workdir);
+            let parsed = dotenv::parse(&text, &env, &mut run)
+                .map_err(|e| file_error(e.to_string()))?;
+            for line in parsed.ignored {
+                notes.push(format!(
+                    "{}:{line}: not a `KEY=value` line; ignored (as Kamal's dotenv does)",
+                    path.display()
+                ));
+            }
+            for e in parsed.entries {
+                values.insert(e.key, Secret::new(e.value));
             }
         }
         Ok(Secrets {
             values,
             files: files.to_vec(),
+            notes,
         })
+    }
+
+    /// What the files held that was ignored, one note per line.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     /// A secret by name.
@@ -105,63 +122,6 @@ impl Secrets {
     pub fn values(&self) -> impl Iterator<Item = &str> {
         self.values.values().map(Secret::expose)
     }
-}
-
-/// Replaces each `$(command)` outside single quotes with a placeholder and
-/// returns the placeholders with the commands' outputs (trailing newlines
-/// trimmed). The placeholders survive dotenv parsing in any quoting, so an
-/// output with spaces or quotes needs no escaping.
-fn substitute_commands(
-    text: &str,
-    workdir: &Path,
-) -> Result<(String, Vec<(String, String)>), String> {
-    let mut out = String::with_capacity(text.len());
-    let mut outputs = Vec::new();
-    for (n, line) in text.split_inclusive('\n').enumerate() {
-        let mut rest = line;
-        let mut in_single = false;
-        while !rest.is_empty() {
-            let Some(i) = rest.find(['\'', '$']) else {
-                out.push_str(rest);
-                break;
-            };
-            out.push_str(&rest[..i]);
-            let c = rest.as_bytes()[i];
-            if c == b'\'' {
-                in_single = !in_single;
-                out.push('\'');
-                rest = &rest[i + 1..];
-                continue;
-            }
-            if in_single || !rest[i..].starts_with("$(") {
-                out.push('$');
-                rest = &rest[i + 1..];
-                continue;
-            }
-            // Find the matching parenthesis.
-            let body = &rest[i + 2..];
-            let mut depth = 1;
-            let end = body.char_indices().find_map(|(j, ch)| {
-                match ch {
-                    '(' => depth += 1,
-                    ')' => depth -= 1,
-                    _ => {}
-                }
-                (depth == 0).then_some(j)
-            });
-            let Some(end) = end else {
-                return Err(format!("line {}: `$(` without a closing `)`", n + 1));
-            };
-            let command = &body[..end];
-            let output = run_command(command, workdir)
-                .map_err(|e| format!("line {}: `$({command})` {e}", n + 1))?;
-            let placeholder = format!("__hoist_command_output_{}__", outputs.len());
-            out.push_str(&placeholder);
-            outputs.push((placeholder, output));
-            rest = &body[end + 1..];
-        }
-    }
-    Ok((out, outputs))
 }
 
 fn run_command(command: &str, workdir: &Path) -> Result<String, String> {
@@ -222,19 +182,22 @@ mod tests {
         let f = d.path().join("secrets");
         std::fs::write(
             &f,
-            "A=$(cat token)\nB=\"x-$(printf '%s' \"$(echo nested)\")-y\"\nC='$(not run)'\nD=$HOME_NOT_SET\n",
+            "A=$(cat token)\nB=\"x-$(printf '%s' \"$(echo nested)\")-y\"\nC='$(not run)'\nD=$HOME_NOT_SET\n# E=$(touch ran)\nF=$(echo \"$A\" | cut -c1-6)\n",
         )
         .unwrap();
         let s = Secrets::load(std::slice::from_ref(&f), d.path()).unwrap();
         assert_eq!(s.get("A").unwrap().expose(), "s3cret with \"quotes\"");
         assert_eq!(s.get("B").unwrap().expose(), "x-nested-y");
         assert_eq!(s.get("C").unwrap().expose(), "$(not run)");
+        assert!(!d.path().join("ran").exists(), "a command in a comment ran");
+        // A later line's command sees an earlier line's value.
+        assert_eq!(s.get("F").unwrap().expose(), "s3cret");
         std::fs::write(&f, "OK=1\nBAD=$(cat token; echo oops >&2; exit 3)\n").unwrap();
         let e = Secrets::load(std::slice::from_ref(&f), d.path())
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("line 2") && e.contains("exit status: 3") && e.contains("oops"),
+            e.contains("line 2, column 5") && e.contains("exit status: 3") && e.contains("oops"),
             "{e}"
         );
         assert!(!e.contains("s3cret"), "{e}");
