@@ -16,6 +16,19 @@ pub struct Merged {
     pub files: Vec<PathBuf>,
     /// The files as errors name them (`a.yml + b.yml`).
     pub names: String,
+    /// Each file's text as parsed (ERB rendered), to locate errors.
+    pub texts: Vec<String>,
+}
+
+/// How the files are read: the text of a file, `None` when there is none.
+pub type ReadFile<'a> = dyn Fn(&Path) -> std::io::Result<Option<String>> + 'a;
+
+/// Reads from disk.
+pub fn from_disk(path: &Path) -> std::io::Result<Option<String>> {
+    if !path.is_file() {
+        return Ok(None);
+    }
+    std::fs::read_to_string(path).map(Some)
 }
 
 /// `config/deploy.yml` -> `config/deploy.staging.yml`.
@@ -42,22 +55,28 @@ pub fn app_root(config_file: &Path) -> PathBuf {
     }
 }
 
-/// Reads the config file and, with `-d`, its destination file.
-pub fn read(opts: &LoadOptions) -> Result<Merged, ConfigError> {
+/// Reads the config file and, with `-d`, its destination file, with `read`.
+pub fn read(opts: &LoadOptions, read: &ReadFile<'_>) -> Result<Merged, ConfigError> {
     let path = &opts.config_file;
-    if !path.is_file() {
+    let text = |path: &Path| {
+        read(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    let Some(source) = text(path)? else {
         return Err(ConfigError::NotFound { path: path.clone() });
-    }
-    let mut layers = vec![read_layer(path, opts.destination.as_deref())?];
+    };
+    let mut layers = vec![read_layer(path, source, opts.destination.as_deref())?];
     if let Some(dest) = &opts.destination {
         let dpath = destination_file(path, dest);
-        if !dpath.is_file() {
+        let Some(source) = text(&dpath)? else {
             return Err(ConfigError::DestinationNotFound {
                 destination: dest.clone(),
                 path: dpath,
             });
-        }
-        layers.push(read_layer(&dpath, Some(dest))?);
+        };
+        layers.push(read_layer(&dpath, source, Some(dest))?);
     }
     let files: Vec<PathBuf> = layers.iter().map(|l| l.path.clone()).collect();
     let names = files
@@ -65,12 +84,18 @@ pub fn read(opts: &LoadOptions) -> Result<Merged, ConfigError> {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(" + ");
+    let texts: Vec<String> = layers.iter().map(|l| l.text.clone()).collect();
     let raw = if layers.len() == 1 {
         layers.remove(0).raw
     } else {
-        merge(&layers, &names)?
+        merge(&layers, &names).map_err(|e| located_key(e, &files, &texts))?
     };
-    Ok(Merged { raw, files, names })
+    Ok(Merged {
+        raw,
+        files,
+        names,
+        texts,
+    })
 }
 
 /// One file, read, rendered and checked on its own.
@@ -80,11 +105,11 @@ struct Layer {
     raw: RawConfig,
 }
 
-fn read_layer(path: &Path, destination: Option<&str>) -> Result<Layer, ConfigError> {
-    let source = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+fn read_layer(
+    path: &Path,
+    source: String,
+    destination: Option<&str>,
+) -> Result<Layer, ConfigError> {
     let lookup = |name: &str| -> Option<String> {
         if name == "KAMAL_DESTINATION" || name == "HOIST_DESTINATION" {
             return destination.map(String::from);
@@ -130,6 +155,35 @@ fn merge(layers: &[Layer], names: &str) -> Result<RawConfig, ConfigError> {
     })
 }
 
+/// A [`ConfigError::Key`] turned into [`ConfigError::At`]: the place in
+/// the file that sets `key` (the later file when both do), or the nearest
+/// enclosing key there, else the top of the first file. Other errors pass.
+pub fn located_key(e: ConfigError, files: &[PathBuf], texts: &[String]) -> ConfigError {
+    let ConfigError::Key { key, message, .. } = e else {
+        return e;
+    };
+    let mut best: Option<(usize, usize, u64, u64)> = None;
+    for (i, text) in texts.iter().enumerate() {
+        if let Some((depth, line, column)) = super::locate::locate(text, &key)
+            && best.is_none_or(|(d, ..)| depth >= d)
+        {
+            best = Some((depth, i, line, column));
+        }
+    }
+    let (file, line, column) = best.map_or((0, 1, 1), |(_, i, l, c)| (i, l, c));
+    let message = if key.starts_with('(') {
+        message
+    } else {
+        format!("`{key}`: {message}")
+    };
+    ConfigError::At {
+        path: files.get(file).cloned().unwrap_or_default(),
+        line,
+        column,
+        message,
+    }
+}
+
 fn located(path: &Path, e: &serde_saphyr::Error) -> ConfigError {
     let inner = e.without_snippet();
     let (line, column) = e
@@ -141,17 +195,10 @@ fn located(path: &Path, e: &serde_saphyr::Error) -> ConfigError {
     if let Some(i) = message.rfind(" at line ") {
         message.truncate(i);
     }
-    if line == 0 {
-        return ConfigError::Key {
-            files: path.display().to_string(),
-            key: "(file)".into(),
-            message,
-        };
-    }
     ConfigError::At {
         path: path.to_path_buf(),
-        line,
-        column,
+        line: line.max(1),
+        column: column.max(1),
         message,
     }
 }
@@ -174,31 +221,16 @@ fn check_root_keys(path: &Path, text: &str) -> Result<(), ConfigError> {
         if key.starts_with("x-") || raw::ROOT_KEYS.contains(&key.as_str()) {
             continue;
         }
-        let line = text
-            .lines()
-            .position(|l| {
-                l.strip_prefix(key.as_str())
-                    .or_else(|| l.strip_prefix(&format!("\"{key}\"")))
-                    .is_some_and(|rest| rest.trim_start().starts_with(':'))
-            })
-            .map_or(0, |i| i as u64 + 1);
+        let (line, column) =
+            super::locate::locate(text, key).map_or((1, 1), |(_, line, column)| (line, column));
         let hint = closest(key, raw::ROOT_KEYS)
             .map(|k| format!(" (did you mean `{k}`?)"))
             .unwrap_or_default();
-        let message = format!("unknown key `{key}`{hint}");
-        return Err(if line > 0 {
-            ConfigError::At {
-                path: path.to_path_buf(),
-                line,
-                column: 1,
-                message,
-            }
-        } else {
-            ConfigError::Key {
-                files: path.display().to_string(),
-                key: key.clone(),
-                message,
-            }
+        return Err(ConfigError::At {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: format!("unknown key `{key}`{hint}"),
         });
     }
     Ok(())

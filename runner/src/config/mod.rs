@@ -30,6 +30,7 @@ pub mod duration;
 pub mod env;
 pub mod erb;
 pub mod layers;
+pub mod locate;
 pub mod logging;
 pub mod model;
 pub mod plugins;
@@ -101,13 +102,22 @@ pub struct LoadOptions {
 
 /// Loads, merges, checks and resolves the config.
 pub fn load(opts: &LoadOptions) -> Result<Config, ConfigError> {
-    let merged = layers::read(opts)?;
+    load_with(opts, &layers::from_disk)
+}
+
+/// [`load`] with the files read by `read` (the fuzz targets read from
+/// memory). Every error but a missing or unreadable file names
+/// file:line:column.
+pub fn load_with(opts: &LoadOptions, read: &layers::ReadFile<'_>) -> Result<Config, ConfigError> {
+    let merged = layers::read(opts, read)?;
+    let (files, texts) = (merged.files.clone(), merged.texts);
     resolve::resolve(
         merged.raw,
         merged.files,
         opts.destination.clone(),
         &merged.names,
     )
+    .map_err(|e| layers::located_key(e, &files, &texts))
 }
 
 #[cfg(test)]

@@ -141,10 +141,26 @@ fn wrong_type_has_file_line_column() {
 fn missing_key_names_the_key() {
     let app = App::new(&[("deploy.yml", "image: hello\nservers: [local]\n")]);
     let e = app.load(None).unwrap_err().to_string();
-    assert!(e.contains("deploy.yml: `service`: missing"), "{e}");
+    assert!(e.contains("deploy.yml:1:1: `service`: missing"), "{e}");
     let app = App::new(&[("deploy.yml", "service: hello\nimage: hello\n")]);
     let e = app.load(None).unwrap_err().to_string();
-    assert!(e.contains("`servers`: missing"), "{e}");
+    assert!(e.contains("deploy.yml:1:1: `servers`: missing"), "{e}");
+    // A bad value after merging points at the key in the file that set it.
+    let app = App::new(&[
+        (
+            "deploy.yml",
+            "service: hello\nimage: hello\nservers: [local]\n",
+        ),
+        (
+            "deploy.staging.yml",
+            "proxy:\n  host: a.test\n  path_prefix: api\n",
+        ),
+    ]);
+    let e = app.load(Some("staging")).unwrap_err().to_string();
+    assert!(
+        e.contains("deploy.staging.yml:3:3: `proxy.path_prefix`: `api` must start with `/`"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -370,7 +370,11 @@ mod tests {
             .await
             .unwrap();
         let e = l
-            .acquire(&sh, &details(&me, "bob", "next"), "hoist lock release -d staging")
+            .acquire(
+                &sh,
+                &details(&me, "bob", "next"),
+                "hoist lock release -d staging",
+            )
             .await
             .unwrap_err()
             .to_string();

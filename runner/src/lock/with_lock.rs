@@ -118,19 +118,16 @@ where
         signal = signals.recv() => Err(Locked::Interrupted(Interrupted(signal))),
     };
     write_audit(scope, &result, &audit).await;
-    let released = match tokio::time::timeout(
-        HOST_DEADLINE,
-        lock.release(shell.as_ref(), Some(&owner)),
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(_) => Err(LockError::Failed {
-            action: "release",
-            host: scope.lock_host.clone(),
-            stderr: format!("no answer within {}s", HOST_DEADLINE.as_secs()),
-        }),
-    };
+    let released =
+        match tokio::time::timeout(HOST_DEADLINE, lock.release(shell.as_ref(), Some(&owner))).await
+        {
+            Ok(r) => r,
+            Err(_) => Err(LockError::Failed {
+                action: "release",
+                host: scope.lock_host.clone(),
+                stderr: format!("no answer within {}s", HOST_DEADLINE.as_secs()),
+            }),
+        };
     match (result, released) {
         (r, Ok(())) => r,
         (Ok(_), Err(e)) => Err(Locked::Lock(e)),

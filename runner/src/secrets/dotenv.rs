@@ -115,13 +115,11 @@ pub fn parse(
             continue;
         }
         let raw = value.map(|m| m.as_str()).unwrap_or("");
-        let value = parser
-            .value(raw, run)
-            .map_err(|message| DotenvError {
-                line,
-                column: column_of(text, value.map_or(key.start(), |m| m.start())),
-                message,
-            })?;
+        let value = parser.value(raw, run).map_err(|message| DotenvError {
+            line,
+            column: column_of(text, value.map_or(key.start(), |m| m.start())),
+            message,
+        })?;
         parser.entries.push(Entry {
             key: key.as_str().to_string(),
             value,
@@ -353,7 +351,10 @@ mod tests {
         );
         assert_eq!(get("A=\"a\\\\b\"", "A"), "a\\b");
         assert_eq!(get("A=\"line 1\nline 2\"", "A"), "line 1\nline 2");
-        assert_eq!(get("A='multi\n# not a comment\nline'", "A"), "multi\n# not a comment\nline");
+        assert_eq!(
+            get("A='multi\n# not a comment\nline'", "A"),
+            "multi\n# not a comment\nline"
+        );
         assert_eq!(get("A=1\r\nB=2\r\n", "B"), "2");
         assert_eq!(get("\u{feff}A=bom", "A"), "bom");
     }
@@ -396,7 +397,12 @@ mod tests {
         let e = parse("A=1\n\nexport B\n", &env, &mut ok).unwrap_err();
         assert_eq!((e.line, e.column), (3, 1), "{e}");
         assert!(e.to_string().contains("exports `B`"), "{e}");
-        let p = parse("A=1\nexport A\nnot valid here\n# fine\n\nB='x\ny'\n", &env, &mut ok).unwrap();
+        let p = parse(
+            "A=1\nexport A\nnot valid here\n# fine\n\nB='x\ny'\n",
+            &env,
+            &mut ok,
+        )
+        .unwrap();
         assert_eq!(p.ignored, [3]);
         let mut fail = |_: &str| Err("failed (exit status: 3)".to_string());
         let e = parse("A=1\n  B=pre-$(op read x)", &env, &mut fail).unwrap_err();

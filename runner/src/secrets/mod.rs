@@ -75,8 +75,8 @@ impl Secrets {
             let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
             let env = |k: &str| std::env::var(k).ok();
             let mut run = |command: &str| run_command(command, workdir);
-            let parsed = dotenv::parse(&text, &env, &mut run)
-                .map_err(|e| file_error(e.to_string()))?;
+            let parsed =
+                dotenv::parse(&text, &env, &mut run).map_err(|e| file_error(e.to_string()))?;
             for line in parsed.ignored {
                 notes.push(format!(
                     "{}:{line}: not a `KEY=value` line; ignored (as Kamal's dotenv does)",

@@ -27,18 +27,21 @@ pub async fn run(run: &Run) {
         Ok::<_, DockerError>((docker, left))
     }))
     .await;
-    let work = targets.iter().zip(found).filter_map(|((host, role), r)| match r {
-        Ok((docker, left)) if !left.is_empty() => Some((host, role, docker, left)),
-        Ok(_) => None,
-        Err(e) => {
-            run.events.log(
-                Level::Debug,
-                Some(Stage::Rollout),
-                format!("could not look for leftovers on `{host}`: {e}"),
-            );
-            None
-        }
-    });
+    let work = targets
+        .iter()
+        .zip(found)
+        .filter_map(|((host, role), r)| match r {
+            Ok((docker, left)) if !left.is_empty() => Some((host, role, docker, left)),
+            Ok(_) => None,
+            Err(e) => {
+                run.events.log(
+                    Level::Debug,
+                    Some(Stage::Rollout),
+                    format!("could not look for leftovers on `{host}`: {e}"),
+                );
+                None
+            }
+        });
     join_all(work.map(|(host, role, docker, left)| async move {
         for c in left {
             let version = c
@@ -46,8 +49,13 @@ pub async fn run(run: &Run) {
                 .get(crate::docker::naming::VERSION_LABEL)
                 .cloned()
                 .unwrap_or_default();
+            let why = if run.config.role(role).is_some_and(|r| r.proxy.is_some()) {
+                "running, not routed"
+            } else {
+                "running beside the older one"
+            };
             let what = format!(
-                "{} (version {version}, role {role}): left half-way by an interrupted run (started, never routed)",
+                "{} (version {version}, role {role}): left by an interrupted run ({why})",
                 c.name
             );
             let message = if run.req.dry_run {
@@ -106,8 +114,17 @@ async fn leftovers(run: &Run, docker: &Docker, role: &str) -> Result<Vec<Contain
     let Some(route) = routes.into_iter().find(|r| r.service == service) else {
         return Ok(Vec::new());
     };
-    let id = route.target.split(':').next().unwrap_or_default().to_string();
-    if id.is_empty() || !running.iter().any(|c| c.id.starts_with(&id) || c.name == id) {
+    let id = route
+        .target
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    if id.is_empty()
+        || !running
+            .iter()
+            .any(|c| c.id.starts_with(&id) || c.name == id)
+    {
         return Ok(Vec::new());
     }
     running.retain(|c| !(c.id.starts_with(&id) || c.name == id));
