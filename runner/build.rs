@@ -56,6 +56,13 @@ fn main() {
     println!("cargo:rerun-if-env-changed=HOIST_GUEST_TARGET_DIR");
 
     wit_versions(&workspace.join("wit"));
+    println!("cargo:rerun-if-env-changed=HOIST_PREBUILT_PLUGINS");
+    // The fuzz build (nightly, which lacks the wasm target here) embeds the
+    // plugins a normal build made: `runner/fuzz/run` points at them.
+    if let Some(dir) = std::env::var_os("HOIST_PREBUILT_PLUGINS") {
+        embed(&PathBuf::from(dir));
+        return;
+    }
     check_installed(TARGET, "its default plugins");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(&cargo);
@@ -82,12 +89,13 @@ fn main() {
              Is the target installed? `rustup target add {TARGET}`"
         );
     }
+    embed(&guest_dir.join("wasm").join(TARGET).join("wasm-guest"));
+}
+
+/// Points hoist at each plugin's component in `dir`.
+fn embed(dir: &Path) {
     for (name, package, _) in PLUGINS {
-        let wasm = guest_dir
-            .join("wasm")
-            .join(TARGET)
-            .join("wasm-guest")
-            .join(format!("{}.wasm", package.replace('-', "_")));
+        let wasm = dir.join(format!("{}.wasm", package.replace('-', "_")));
         assert!(wasm.is_file(), "missing {}", wasm.display());
         let var = format!("HOIST_WASM_{}", name.to_uppercase().replace('-', "_"));
         println!("cargo:rustc-env={var}={}", wasm.display());

@@ -168,38 +168,69 @@ fn hub_alias(server: &str) -> String {
 
 /// Pulls `image` on `host` with the run's registry credentials (for images
 /// of the configured registry), through the reverse tunnel when the
-/// registry is this machine's. `say` gets one progress line.
+/// registry is this machine's (opened for this pull only). With `digest`
+/// (what the push returned), the pull is by digest and the result tagged
+/// `image`: whatever is pushed over the tag meanwhile, by anyone who can
+/// reach the registry or the tunnel, is not what the server runs. `say` gets
+/// one progress line.
 pub async fn pull(
     fleet: &Fleet,
     delivery: &Delivery,
     host: &str,
     image: &str,
+    digest: Option<&str>,
     say: impl Fn(String),
 ) -> Result<(), DeliveryError> {
     let docker = fleet.docker(host).await?;
+    let pinned = digest.map(|d| format!("{}@{d}", repository(image)));
     let op = DockerOp::Pull {
-        image: image.to_string(),
+        image: pinned.clone().unwrap_or_else(|| image.to_string()),
         auth: delivery.auth_for(image),
     };
+    let what = pinned.as_deref().unwrap_or(image);
     // Dry runs have no SSH connections (and their engines only record).
     let tunnel = delivery
         .tunnelled(image)
         .filter(|_| host != LOCAL)
         .zip(fleet.ssh());
-    let Some((port, pool)) = tunnel else {
-        say(format!("pulling {image}"));
-        return Ok(docker.done(op).await?);
+    let pulled = match tunnel {
+        None => {
+            say(format!("pulling {what}"));
+            docker.done(op).await
+        }
+        Some((port, pool)) => {
+            let session = pool.session(host).await?;
+            session
+                .reverse_forward(port, SocketAddr::from(([127, 0, 0, 1], port)))
+                .await?;
+            say(format!(
+                "pulling {what} through a tunnel to this machine's registry (open for this pull only)"
+            ));
+            let pulled = docker.done(op).await;
+            session.cancel_reverse_forward(port).await;
+            pulled
+        }
     };
-    let session = pool.session(host).await?;
-    session
-        .reverse_forward(port, SocketAddr::from(([127, 0, 0, 1], port)))
-        .await?;
-    say(format!(
-        "pulling {image} through a tunnel to this machine's registry"
-    ));
-    let pulled = docker.done(op).await;
-    session.cancel_reverse_forward(port).await;
-    Ok(pulled?)
+    pulled?;
+    if let Some(source) = pinned {
+        docker
+            .done(DockerOp::Tag {
+                source,
+                target: image.to_string(),
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+/// `registry/app` of `registry/app:tag` (a port's colon is not a tag's).
+fn repository(image: &str) -> &str {
+    let image = image.split_once('@').map_or(image, |(r, _)| r);
+    let slash = image.rfind('/').map_or(0, |i| i + 1);
+    match image[slash..].rfind(':') {
+        Some(i) => &image[..slash + i],
+        None => image,
+    }
 }
 
 #[cfg(test)]
@@ -237,6 +268,12 @@ mod tests {
         assert_eq!(local.tunnelled("localhost:5555/app:v1"), Some(5555));
         assert_eq!(local.tunnelled("localhost:6000/app:v1"), None);
         assert_eq!(registry_of("localhost/app"), "localhost");
+        assert_eq!(
+            repository("localhost:5555/me/app:v1"),
+            "localhost:5555/me/app"
+        );
+        assert_eq!(repository("localhost:5555/app"), "localhost:5555/app");
+        assert_eq!(repository("app@sha256:ab"), "app");
         assert_eq!(registry_of("library/busybox"), "docker.io");
     }
 }

@@ -23,6 +23,8 @@ pub mod delivery;
 pub mod docker;
 pub mod events;
 pub mod fleet;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod lock;
 pub mod manage;

@@ -68,10 +68,44 @@ fn three_deploys(prefix: &str, registry: &str, expect_image_prefix: &str) {
         &format!("REGISTRY_PASSWORD={}\n", b.registry_password),
     );
     for v in ["v1", "v2", "v3"] {
-        app.deploy(v, &[]).assert_ok();
+        let run = app.deploy(v, &[]);
+        run.assert_ok();
         assert_running(b, &app, 0, &web(&app, v));
         assert_running(b, &app, 1, &web(&app, v));
         assert_running(b, &app, 2, &workers(&app, v));
+        if !registry.is_empty() {
+            // Pulled by the digest the push returned, then tagged.
+            let image = format!("{expect_image_prefix}{}:{v}", app.service);
+            let pushed = support::docker(&[
+                "image",
+                "inspect",
+                "--format",
+                "{{range .RepoDigests}}{{.}} {{end}}",
+                &image,
+            ]);
+            let digest = pushed
+                .split_whitespace()
+                .find_map(|d| d.split_once('@').map(|(_, d)| d.to_string()))
+                .unwrap_or_else(|| panic!("no digest for {image}: {pushed}"));
+            assert!(
+                run.text().contains(&format!("@{digest}")),
+                "not pulled by digest {digest}: {}",
+                run.text()
+            );
+            for i in 0..3 {
+                let there = b.docker(
+                    i,
+                    &[
+                        "image",
+                        "inspect",
+                        "--format",
+                        "{{range .RepoDigests}}{{.}} {{end}}",
+                        &image,
+                    ],
+                );
+                assert!(there.contains(&digest), "server {}: {there}", i + 1);
+            }
+        }
     }
     for i in 0..3 {
         let all = b.containers(i, &app.service);

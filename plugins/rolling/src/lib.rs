@@ -3,11 +3,13 @@
 //! containers go first and the other roles wait on them; when the first
 //! primary batch fails no other role is booted (Kamal's barrier). If a target
 //! fails, the targets already updated are rolled back (unless the plan says
-//! not to) so the fleet ends on one version.
+//! not to) so the fleet ends on one version. With `boot.parallel_roles:
+//! true` (Kamal's key) every role of a batch boots at once, without the
+//! barrier.
 
 use hoist_plugin::{
-    DeployContext, Plan, PluginError, Strategy, Target, batches, boot, export_strategy, failure,
-    log, rollout,
+    DeployContext, Plan, PluginError, Strategy, Target, batches, boot, context, export_strategy,
+    failure, log, rollout,
 };
 
 struct Rolling;
@@ -15,6 +17,10 @@ struct Rolling;
 impl Strategy for Rolling {
     fn roll_out(ctx: DeployContext, plan: Plan) -> Result<String, PluginError> {
         let groups = batches(&plan.targets, plan.batch_size);
+        let parallel_roles = matches!(
+            context::config("boot.parallel_roles").as_deref(),
+            Ok(Some("true"))
+        );
         let mut updated: Vec<Target> = Vec::new();
         for (i, group) in groups.iter().enumerate() {
             if i > 0 && plan.batch_wait_ms > 0 {
@@ -27,7 +33,7 @@ impl Strategy for Rolling {
             let (primary, others): (Vec<Target>, Vec<Target>) = group
                 .iter()
                 .cloned()
-                .partition(|t| t.role == ctx.primary_role);
+                .partition(|t| parallel_roles || t.role == ctx.primary_role);
             let mut failed = None;
             for (wave, targets) in [primary, others].into_iter().enumerate() {
                 if targets.is_empty() {
@@ -36,7 +42,7 @@ impl Strategy for Rolling {
                 let (done, err) = boot(&targets);
                 updated.extend(done);
                 if let Some((target, e)) = err {
-                    if i == 0 && wave == 0 {
+                    if i == 0 && wave == 0 && !parallel_roles {
                         log::error(&format!(
                             "first {} container is unhealthy on {}, not booting any other roles",
                             ctx.primary_role, target.host

@@ -222,6 +222,23 @@ impl Docker {
         }
     }
 
+    /// Pushes `image`; its digest in the registry, when the engine says.
+    pub async fn push(
+        &self,
+        image: &str,
+        auth: Option<RegistryAuth>,
+    ) -> Result<Option<String>, DockerError> {
+        let op = DockerOp::Push {
+            image: image.into(),
+            auth,
+        };
+        match self.execute(&op).await? {
+            OpOutput::Id(digest) => Ok(Some(digest)),
+            OpOutput::Done => Ok(None),
+            other => Err(self.unexpected(&op, other)),
+        }
+    }
+
     /// True when the image exists on the host.
     pub async fn image_exists(&self, image: &str) -> Result<bool, DockerError> {
         let op = DockerOp::ImageExists {

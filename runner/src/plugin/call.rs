@@ -560,6 +560,7 @@ impl CallEnv {
             &self.services.delivery,
             host,
             image,
+            None,
             |line| {
                 events.emit(
                     Event::new(Kind::Log, Some(self.stage))

@@ -9,7 +9,7 @@ use std::time::Instant;
 use futures_util::future::join_all;
 
 use crate::delivery::{self, Delivery, DeliveryError};
-use crate::docker::{Docker, DockerOp};
+use crate::docker::Docker;
 use crate::events::{Event, Kind, Level, Reporter};
 use crate::run::{DeployKind, Failure, Run, StageResult};
 
@@ -66,12 +66,10 @@ pub async fn run(run: &Run) -> StageResult<()> {
     }
     let builder = run.fleet.builder().await?;
     let delivery = &run.delivery;
+    let mut digest = None;
     if !run.req.skip_push && !matches!(delivery, Delivery::Stream) {
-        builder
-            .done(DockerOp::Push {
-                image: run.image.clone(),
-                auth: delivery.auth_for(&run.image),
-            })
+        digest = builder
+            .push(&run.image, delivery.auth_for(&run.image))
             .await
             .map_err(|e| {
                 Failure::Refused(format!(
@@ -79,7 +77,29 @@ pub async fn run(run: &Run) -> StageResult<()> {
                 ))
             })?;
     }
-    let results = join_all(remote.iter().map(|host| deliver(run, &builder, host))).await;
+    let digest = digest.as_deref();
+    // Registry pulls all run at once (the registry serves them); streams
+    // all come out of this machine, so at most `sshkit.max_concurrent_starts`.
+    let streams = tokio::sync::Semaphore::new(run.config.max_concurrency.max(1));
+    if matches!(delivery, Delivery::Stream) && remote.len() > run.config.max_concurrency {
+        run.events.log(
+            Level::Info,
+            None,
+            format!(
+                "streaming to {} servers, {} at a time (sshkit.max_concurrent_starts); a registry would let them all pull at once",
+                remote.len(),
+                run.config.max_concurrency
+            ),
+        );
+    }
+    let results = join_all(remote.iter().map(|host| async {
+        let _permit = match delivery {
+            Delivery::Stream => Some(streams.acquire().await.expect("semaphore open")),
+            _ => None,
+        };
+        deliver(run, &builder, host, digest).await
+    }))
+    .await;
     let failed: Vec<DeliveryError> = results.into_iter().filter_map(Result::err).collect();
     if !failed.is_empty() {
         return Err(Failure::hosts(
@@ -111,12 +131,17 @@ fn progress(events: &Reporter, host: &str, level: Level, message: String) {
     );
 }
 
-async fn deliver(run: &Run, builder: &Docker, host: &str) -> Result<(), DeliveryError> {
+async fn deliver(
+    run: &Run,
+    builder: &Docker,
+    host: &str,
+    digest: Option<&str>,
+) -> Result<(), DeliveryError> {
     let started = Instant::now();
     let image = &run.image;
     let events = &run.events;
     if !matches!(run.delivery, Delivery::Stream) {
-        delivery::pull(&run.fleet, &run.delivery, host, image, |line| {
+        delivery::pull(&run.fleet, &run.delivery, host, image, digest, |line| {
             progress(events, host, Level::Info, line)
         })
         .await?;

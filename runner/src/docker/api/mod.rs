@@ -374,17 +374,20 @@ impl Engine for ApiEngine {
                 ))
             }
             DockerOp::Pull { image, auth } => {
-                let (repo, tag) = split_reference(image);
-                let mut s = d.create_image(
-                    Some(
+                // `repo@sha256:...` is pulled by its digest, as written.
+                let options = match image.split_once('@') {
+                    Some(_) => CreateImageOptionsBuilder::default()
+                        .from_image(image)
+                        .build(),
+                    None => {
+                        let (repo, tag) = split_reference(image);
                         CreateImageOptionsBuilder::default()
                             .from_image(repo)
                             .tag(tag)
-                            .build(),
-                    ),
-                    None,
-                    auth.as_ref().map(credentials),
-                );
+                            .build()
+                    }
+                };
+                let mut s = d.create_image(Some(options), None, auth.as_ref().map(credentials));
                 while let Some(item) = s.next().await {
                     let info = item.map_err(e)?;
                     if let Some(status) = info.status {
@@ -395,6 +398,7 @@ impl Engine for ApiEngine {
             }
             DockerOp::Push { image, auth } => {
                 let (repo, tag) = split_reference(image);
+                let mut digest = None;
                 let mut s = d.push_image(
                     repo,
                     Some(PushImageOptionsBuilder::default().tag(tag).build()),
@@ -410,10 +414,14 @@ impl Engine for ApiEngine {
                         });
                     }
                     if let Some(status) = info.status {
+                        // `v1: digest: sha256:... size: 528`, as `docker push` prints.
+                        if let Some(d) = pushed_digest(&status) {
+                            digest = Some(d);
+                        }
                         self.say(&status);
                     }
                 }
-                Ok(OpOutput::Done)
+                Ok(digest.map_or(OpOutput::Done, OpOutput::Id))
             }
             DockerOp::Load { .. } => Err(DockerError::Unsupported(
                 "an image load needs its source stream: use Docker::load_from".into(),
@@ -512,4 +520,13 @@ impl Engine for ApiEngine {
             }
         }
     }
+}
+
+/// The digest in a push's final status line (`v1: digest: sha256:<64 hex> size: N`).
+fn pushed_digest(status: &str) -> Option<String> {
+    let at = status.find("digest: sha256:")? + "digest: ".len();
+    let digest = &status[at..];
+    let hex = &digest["sha256:".len()..];
+    let len = hex.bytes().take_while(u8::is_ascii_hexdigit).count();
+    (len == 64).then(|| digest[..7 + 64].to_string())
 }

@@ -1,0 +1,4 @@
+//! `hoist::fuzzing::units` on every input.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| hoist::fuzzing::units(data));
