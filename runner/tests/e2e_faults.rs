@@ -366,3 +366,62 @@ fn a_paused_server_is_given_up_at_its_steps_deadline() {
     );
     app.assert_unlocked("after the paused server");
 }
+
+#[test]
+fn parallel_roles_boot_every_role_at_once() {
+    let _g = shared();
+    let b = bed();
+    let (app, kh) = bed_app("parroles");
+    let cfg = |parallel: bool| {
+        format!(
+            "servers:\n  web:\n    hosts: [{}]\n  workers:\n    hosts: [{}]\n    cmd: work\n{}readiness_delay: 3\nboot:\n  parallel_roles: {parallel}\n",
+            b.servers[0],
+            b.servers[1],
+            b.ssh_yaml(&kh, "")
+        )
+    };
+    // Index of the event that starts `role`'s container, and of the one
+    // that ends web's rollout.
+    let order = |run: &support::Run| {
+        let started = |role: &str| {
+            run.index(|e| {
+                e["event"] == "step"
+                    && e["role"] == role
+                    && e["message"]
+                        .as_str()
+                        .is_some_and(|m| m.starts_with("started"))
+            })
+            .unwrap_or_else(|| panic!("no start of {role}: {}", run.text()))
+        };
+        let web_done = run
+            .index(|e| {
+                e["event"] == "step"
+                    && e["role"] == "web"
+                    && e["message"]
+                        .as_str()
+                        .is_some_and(|m| m.starts_with("update finished"))
+            })
+            .unwrap_or_else(|| panic!("web never finished: {}", run.text()));
+        (started("workers"), web_done)
+    };
+    app.config(&cfg(false));
+    let run = app.deploy("v1", &[]);
+    run.assert_ok();
+    let (workers, web_done) = order(&run);
+    assert!(
+        workers > web_done,
+        "without parallel_roles, workers wait for web"
+    );
+    app.config(&cfg(true));
+    let run = app.deploy("v2", &[]);
+    run.assert_ok();
+    let (workers, web_done) = order(&run);
+    assert!(
+        workers < web_done,
+        "with parallel_roles, workers start beside web"
+    );
+    assert_eq!(
+        b.running(1, &app.service),
+        vec![format!("{}-workers-v2", app.service)]
+    );
+}

@@ -17,10 +17,10 @@ struct Rolling;
 impl Strategy for Rolling {
     fn roll_out(ctx: DeployContext, plan: Plan) -> Result<String, PluginError> {
         let groups = batches(&plan.targets, plan.batch_size);
-        let parallel_roles = matches!(
-            context::config("boot.parallel_roles").as_deref(),
-            Ok(Some("true"))
-        );
+        let parallel_roles = context::config("boot.parallel_roles")
+            .ok()
+            .flatten()
+            .is_some_and(|v| v == "true");
         let mut updated: Vec<Target> = Vec::new();
         for (i, group) in groups.iter().enumerate() {
             if i > 0 && plan.batch_wait_ms > 0 {
