@@ -38,24 +38,33 @@ pub fn config(data: &[u8]) {
     };
     match config::load_with(&opts, &read) {
         Ok(_) => {}
-        Err(ConfigError::At {
-            path, line, column, ..
-        }) => {
+        Err(e @ ConfigError::At { .. }) => {
+            let ConfigError::At {
+                ref path,
+                line,
+                column,
+                ..
+            } = e
+            else {
+                unreachable!()
+            };
             assert!(
                 (path == Path::new(BASE) || path == Path::new(DESTINATION))
                     && line >= 1
                     && column >= 1,
-                "an error at {}:{line}:{column}",
+                "an error at {}:{line}:{column}: {e}",
                 path.display()
             );
+            // YAML breaks lines at `\n`, `\r\n` and a lone `\r`.
+            let count = |t: &str| t.replace("\r\n", "\n").replace('\r', "\n").lines().count();
             let lines = if path == Path::new(BASE) {
-                base.lines().count()
+                count(&base)
             } else {
-                destination.as_deref().unwrap_or("").lines().count()
+                count(destination.as_deref().unwrap_or(""))
             };
             assert!(
                 line as usize <= lines.max(1) + 1,
-                "line {line} past the end ({lines} lines)"
+                "line {line} past the end ({lines} lines): {e}"
             );
         }
         Err(e) => panic!("an error without file:line:column: {e}"),
@@ -77,7 +86,12 @@ pub fn secrets(data: &[u8]) {
     };
     match dotenv::parse(&text, &env, &mut run) {
         Ok(parsed) => {
-            let lines = text.lines().count().max(1);
+            let lines = text
+                .replace("\r\n", "\n")
+                .replace('\r', "\n")
+                .lines()
+                .count()
+                .max(1);
             for e in &parsed.entries {
                 assert!(
                     e.line >= 1 && e.line <= lines + 1,

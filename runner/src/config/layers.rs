@@ -16,8 +16,8 @@ pub struct Merged {
     pub files: Vec<PathBuf>,
     /// The files as errors name them (`a.yml + b.yml`).
     pub names: String,
-    /// Each file's text as parsed (ERB rendered), to locate errors.
-    pub texts: Vec<String>,
+    /// Each file as parsed (ERB rendered, with its line map), to locate errors.
+    pub texts: Vec<erb::Rendered>,
 }
 
 /// How the files are read: the text of a file, `None` when there is none.
@@ -84,7 +84,7 @@ pub fn read(opts: &LoadOptions, read: &ReadFile<'_>) -> Result<Merged, ConfigErr
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(" + ");
-    let texts: Vec<String> = layers.iter().map(|l| l.text.clone()).collect();
+    let texts: Vec<erb::Rendered> = layers.iter().map(|l| l.rendered.clone()).collect();
     let raw = if layers.len() == 1 {
         layers.remove(0).raw
     } else {
@@ -101,7 +101,7 @@ pub fn read(opts: &LoadOptions, read: &ReadFile<'_>) -> Result<Merged, ConfigErr
 /// One file, read, rendered and checked on its own.
 struct Layer {
     path: PathBuf,
-    text: String,
+    rendered: erb::Rendered,
     raw: RawConfig,
 }
 
@@ -116,17 +116,17 @@ fn read_layer(
         }
         std::env::var(name).ok()
     };
-    let text = erb::render(&source, &lookup).map_err(|e| ConfigError::At {
+    let rendered = erb::render(&source, &lookup).map_err(|e| ConfigError::At {
         path: path.to_path_buf(),
         line: e.line as u64,
         column: 1,
         message: e.message,
     })?;
-    let raw = raw::parse_str(&text).map_err(|e| located(path, &e))?;
-    check_root_keys(path, &text)?;
+    let raw = raw::parse_str(&rendered.text).map_err(|e| located(path, &rendered, &e))?;
+    check_root_keys(path, &rendered)?;
     Ok(Layer {
         path: path.to_path_buf(),
-        text,
+        rendered,
         raw,
     })
 }
@@ -136,8 +136,8 @@ fn read_layer(
 fn merge(layers: &[Layer], names: &str) -> Result<RawConfig, ConfigError> {
     let mut merged = serde_json::Value::Object(Default::default());
     for layer in layers {
-        let v: serde_json::Value =
-            serde_saphyr::from_str(&layer.text).map_err(|e| located(&layer.path, &e))?;
+        let v: serde_json::Value = serde_saphyr::from_str(&layer.rendered.text)
+            .map_err(|e| located(&layer.path, &layer.rendered, &e))?;
         deep_merge(&mut merged, v);
     }
     if let Some(map) = merged.as_object_mut() {
@@ -158,16 +158,16 @@ fn merge(layers: &[Layer], names: &str) -> Result<RawConfig, ConfigError> {
 /// A [`ConfigError::Key`] turned into [`ConfigError::At`]: the place in
 /// the file that sets `key` (the later file when both do), or the nearest
 /// enclosing key there, else the top of the first file. Other errors pass.
-pub fn located_key(e: ConfigError, files: &[PathBuf], texts: &[String]) -> ConfigError {
+pub fn located_key(e: ConfigError, files: &[PathBuf], texts: &[erb::Rendered]) -> ConfigError {
     let ConfigError::Key { key, message, .. } = e else {
         return e;
     };
     let mut best: Option<(usize, usize, u64, u64)> = None;
     for (i, text) in texts.iter().enumerate() {
-        if let Some((depth, line, column)) = super::locate::locate(text, &key)
+        if let Some((depth, line, column)) = super::locate::locate(&text.text, &key)
             && best.is_none_or(|(d, ..)| depth >= d)
         {
-            best = Some((depth, i, line, column));
+            best = Some((depth, i, text.source_line(line), column));
         }
     }
     let (file, line, column) = best.map_or((0, 1, 1), |(_, i, l, c)| (i, l, c));
@@ -184,7 +184,7 @@ pub fn located_key(e: ConfigError, files: &[PathBuf], texts: &[String]) -> Confi
     }
 }
 
-fn located(path: &Path, e: &serde_saphyr::Error) -> ConfigError {
+fn located(path: &Path, rendered: &erb::Rendered, e: &serde_saphyr::Error) -> ConfigError {
     let inner = e.without_snippet();
     let (line, column) = e
         .location()
@@ -197,15 +197,16 @@ fn located(path: &Path, e: &serde_saphyr::Error) -> ConfigError {
     }
     ConfigError::At {
         path: path.to_path_buf(),
-        line: line.max(1),
+        line: rendered.source_line(line.max(1)),
         column: column.max(1),
         message,
     }
 }
 
 /// Unknown root keys (other than Kamal's `x-*` anchor holders) are errors.
-fn check_root_keys(path: &Path, text: &str) -> Result<(), ConfigError> {
-    let value: serde_json::Value = serde_saphyr::from_str(text).map_err(|e| located(path, &e))?;
+fn check_root_keys(path: &Path, rendered: &erb::Rendered) -> Result<(), ConfigError> {
+    let value: serde_json::Value =
+        serde_saphyr::from_str(&rendered.text).map_err(|e| located(path, rendered, &e))?;
     let Some(map) = value.as_object() else {
         if value.is_null() {
             return Ok(());
@@ -221,8 +222,10 @@ fn check_root_keys(path: &Path, text: &str) -> Result<(), ConfigError> {
         if key.starts_with("x-") || raw::ROOT_KEYS.contains(&key.as_str()) {
             continue;
         }
-        let (line, column) =
-            super::locate::locate(text, key).map_or((1, 1), |(_, line, column)| (line, column));
+        let (line, column) = super::locate::locate(&rendered.text, key)
+            .map_or((1, 1), |(_, line, column)| {
+                (rendered.source_line(line), column)
+            });
         let hint = closest(key, raw::ROOT_KEYS)
             .map(|k| format!(" (did you mean `{k}`?)"))
             .unwrap_or_default();

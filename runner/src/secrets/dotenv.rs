@@ -94,7 +94,10 @@ pub fn parse(
         let line = line_of(text, key.start());
         let (first, last) = (
             line_of(text, whole.start()),
-            line_of(text, whole.end().saturating_sub(1).max(whole.start())),
+            line_of(
+                text,
+                whole.start() + whole.as_str().trim_end_matches('\n').len(),
+            ),
         );
         for l in first..=last.min(covered.len() - 1) {
             covered[l] = true;
@@ -141,12 +144,21 @@ pub fn parse(
     })
 }
 
+/// `byte`, moved back to the start of the character it is in.
+fn boundary(text: &str, byte: usize) -> usize {
+    let mut b = byte.min(text.len());
+    while !text.is_char_boundary(b) {
+        b -= 1;
+    }
+    b
+}
+
 fn line_of(text: &str, byte: usize) -> usize {
-    text[..byte.min(text.len())].matches('\n').count() + 1
+    text[..boundary(text, byte)].matches('\n').count() + 1
 }
 
 fn column_of(text: &str, byte: usize) -> usize {
-    let byte = byte.min(text.len());
+    let byte = boundary(text, byte);
     let start = text[..byte].rfind('\n').map_or(0, |i| i + 1);
     text[start..byte].chars().count() + 1
 }
