@@ -25,11 +25,15 @@ fn segments(path: &str) -> Vec<Segment> {
         if !name.is_empty() {
             out.push(Segment::Key(name.to_string()));
         }
-        while let Some(end) = rest.find(']') {
-            if let Ok(i) = rest[1..end].parse() {
+        // `[N]` groups; anything else between them is not an index.
+        while let Some(open) = rest.find('[') {
+            let Some(len) = rest[open..].find(']') else {
+                break;
+            };
+            if let Ok(i) = rest[open + 1..open + len].parse() {
                 out.push(Segment::Index(i));
             }
-            rest = &rest[end + 1..];
+            rest = &rest[open + len + 1..];
         }
     }
     out
@@ -156,5 +160,11 @@ mod tests {
         assert_eq!(locate(YAML, "servers.web.cmd"), Some((2, 3, 3)));
         assert_eq!(locate(YAML, "image"), None);
         assert_eq!(locate("a: [", "a"), None);
+        // Key paths with brackets that are not indexes (a key can hold any text).
+        assert_eq!(
+            segments("a[x]é[2]]"),
+            [Segment::Key("a".into()), Segment::Index(2)]
+        );
+        assert_eq!(segments("a]é[[1"), [Segment::Key("a]é".into())]);
     }
 }
