@@ -223,14 +223,9 @@ pub async fn pull(
     Ok(())
 }
 
-/// `registry/app` of `registry/app:tag` (a port's colon is not a tag's).
+/// `registry/app` of `registry/app:tag` or `registry/app@sha256:...`.
 fn repository(image: &str) -> &str {
-    let image = image.split_once('@').map_or(image, |(r, _)| r);
-    let slash = image.rfind('/').map_or(0, |i| i + 1);
-    match image[slash..].rfind(':') {
-        Some(i) => &image[..slash + i],
-        None => image,
-    }
+    crate::docker::api::split_reference(image.split_once('@').map_or(image, |(r, _)| r)).0
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use support::App;
-use support::testbed::{Bed, Load, bed, bed_app, exclusive, shared};
+use support::testbed::{Bed, DockerOnDrop, Load, bed, bed_app, exclusive, shared};
 
 /// web (behind the proxy) on the given servers (0-based); `extra` appended.
 fn web_app(prefix: &str, servers: &[usize], extra: &str) -> (App, PathBuf) {
@@ -244,17 +244,6 @@ fn a_runner_killed_mid_rollout_leaves_a_stale_lock_and_its_leftover_goes_next_ti
     app.assert_unlocked("after the recovery deploy");
 }
 
-/// Restarts a server container when dropped (and waits for its sshd).
-struct Restarted<'a>(&'a Bed, usize);
-
-impl Drop for Restarted<'_> {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("docker")
-            .args(["start", &self.0.names[self.1]])
-            .output();
-    }
-}
-
 #[test]
 fn a_server_restarted_mid_deploy_comes_back_on_the_old_version() {
     let _g = exclusive();
@@ -273,7 +262,7 @@ fn a_server_restarted_mid_deploy_comes_back_on_the_old_version() {
         b.running(1, &app.service)
             .contains(&format!("{}-web-v2", app.service))
     });
-    let _restart = Restarted(b, 1);
+    let _restart = DockerOnDrop(b, 1, "start");
     let restarted = std::process::Command::new("docker")
         .args(["restart", "-t", "5", &b.names[1]])
         .output()
@@ -308,17 +297,6 @@ fn a_server_restarted_mid_deploy_comes_back_on_the_old_version() {
     app.assert_unlocked("after the deploy that followed the restart");
 }
 
-/// Unpauses a server when dropped.
-struct Unpause<'a>(&'a Bed, usize);
-
-impl Drop for Unpause<'_> {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("docker")
-            .args(["unpause", &self.0.names[self.1]])
-            .output();
-    }
-}
-
 #[test]
 fn a_paused_server_is_given_up_at_its_steps_deadline() {
     let _g = exclusive();
@@ -334,7 +312,7 @@ fn a_paused_server_is_given_up_at_its_steps_deadline() {
         .output()
         .unwrap();
     assert!(paused.status.success(), "{}", text(&paused));
-    let unpause = Unpause(b, 1);
+    let unpause = DockerOnDrop(b, 1, "unpause");
     let t0 = Instant::now();
     let needle = format!(
         "`{}` stopped answering: start did not finish within its deadline (30s)",

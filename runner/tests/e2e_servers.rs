@@ -7,7 +7,7 @@ mod support;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use support::testbed::{Bed, bed, bed_app, exclusive, shared};
+use support::testbed::{Bed, DockerOnDrop, bed, bed_app, exclusive, shared};
 use support::{App, guest_component};
 
 /// web on servers 1 and 2, workers on server 3.
@@ -240,17 +240,6 @@ fn a_server_without_sshd_stops_the_deploy_before_any_change() {
     assert_running(b, &app, 1, &web(&app, "v2"));
 }
 
-/// Unpauses a server when dropped.
-struct Unpause<'a>(&'a Bed, usize);
-
-impl Drop for Unpause<'_> {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("docker")
-            .args(["unpause", &self.0.names[self.1]])
-            .output();
-    }
-}
-
 #[test]
 fn a_server_lost_mid_rollout_is_rolled_back_around_and_the_lock_released() {
     let _g = exclusive();
@@ -278,7 +267,7 @@ fn a_server_lost_mid_rollout_is_rolled_back_around_and_the_lock_released() {
         .status()
         .unwrap();
     assert!(paused.success());
-    let unpause = Unpause(b, 1);
+    let unpause = DockerOnDrop(b, 1, "unpause");
     let out = child.wait_with_output().unwrap();
     drop(unpause);
     let text = format!(

@@ -215,8 +215,7 @@ impl Parser<'_> {
         let mut i = 0;
         let mut copied = 0;
         while i < b.len() {
-            let escaped = b[i] == b'\\' && b.get(i + 1) == Some(&b'$');
-            let dollar = if escaped { i + 1 } else { i };
+            let (dollar, escaped) = dollar_at(b, i);
             if b[dollar] != b'$' || b.get(dollar + 1) != Some(&b'(') {
                 i += 1;
                 continue;
@@ -252,8 +251,7 @@ impl Parser<'_> {
         let mut i = 0;
         let mut copied = 0;
         while i < b.len() {
-            let escaped = b[i] == b'\\' && b.get(i + 1) == Some(&b'$');
-            let dollar = if escaped { i + 1 } else { i };
+            let (dollar, escaped) = dollar_at(b, i);
             if b[dollar] != b'$' || b.get(dollar + 1) == Some(&b'(') {
                 i += 1;
                 continue;
@@ -284,6 +282,13 @@ impl Parser<'_> {
         out.push_str(&value[copied..]);
         out
     }
+}
+
+/// Where a `$` at `i` is, and whether a backslash before it escapes it
+/// (`\$` at `i`): both substitutions' patterns start `(\\)?\$`.
+fn dollar_at(b: &[u8], i: usize) -> (usize, bool) {
+    let escaped = b[i] == b'\\' && b.get(i + 1) == Some(&b'$');
+    (if escaped { i + 1 } else { i }, escaped)
 }
 
 /// The gem's `unescape_characters`: a backslash before anything but `$`

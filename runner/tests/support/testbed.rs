@@ -203,6 +203,18 @@ impl Bed {
     }
 }
 
+/// Runs `docker <verb> <server's container>` when dropped (`unpause` after
+/// a pause, `start` after a restart), so a failing test leaves the server up.
+pub struct DockerOnDrop<'a>(pub &'a Bed, pub usize, pub &'static str);
+
+impl Drop for DockerOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args([self.2, &self.0.names[self.1]])
+            .output();
+    }
+}
+
 /// Bounded load through the proxies of servers `servers` (0-based) with the
 /// Host `host`, `workers` sequential workers each, in the background until
 /// [`Load::stop`].

@@ -31,7 +31,7 @@ pub async fn run(run: &Run) {
         .iter()
         .zip(found)
         .filter_map(|((host, role), r)| match r {
-            Ok((docker, left)) if !left.is_empty() => Some((host, role, docker, left)),
+            Ok((docker, left)) if !left.0.is_empty() => Some((host, role, docker, left)),
             Ok(_) => None,
             Err(e) => {
                 run.events.log(
@@ -42,18 +42,13 @@ pub async fn run(run: &Run) {
                 None
             }
         });
-    join_all(work.map(|(host, role, docker, left)| async move {
+    join_all(work.map(|(host, role, docker, (left, why))| async move {
         for c in left {
             let version = c
                 .labels
                 .get(crate::docker::naming::VERSION_LABEL)
                 .cloned()
                 .unwrap_or_default();
-            let why = if run.config.role(role).is_some_and(|r| r.proxy.is_some()) {
-                "running, not routed"
-            } else {
-                "running beside the older one"
-            };
             let what = format!(
                 "{} (version {version}, role {role}): left by an interrupted run ({why})",
                 c.name
@@ -87,8 +82,13 @@ pub async fn run(run: &Run) {
 }
 
 /// The running containers of `role` on this host that nothing routes to
-/// and that did not serve before the interrupted run.
-async fn leftovers(run: &Run, docker: &Docker, role: &str) -> Result<Vec<Container>, DockerError> {
+/// and that did not serve before the interrupted run, and why they are
+/// taken for leftovers.
+async fn leftovers(
+    run: &Run,
+    docker: &Docker,
+    role: &str,
+) -> Result<(Vec<Container>, &'static str), DockerError> {
     let sid = run.config.service_id();
     let mut running = docker
         .containers(ContainerFilter {
@@ -97,22 +97,23 @@ async fn leftovers(run: &Run, docker: &Docker, role: &str) -> Result<Vec<Contain
         })
         .await?;
     running.retain(|c| c.state == "running");
+    const NOT_ROUTED: &str = "running, not routed";
     if running.len() < 2 {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), NOT_ROUTED));
     }
     let proxied = run.config.role(role).is_some_and(|r| r.proxy.is_some());
     if !proxied {
         running.sort_by_key(|c| c.created);
         running.remove(0);
-        return Ok(running);
+        return Ok((running, "running beside the older one"));
     }
     // The proxy says which one serves; when it cannot, nothing is touched.
     let service = proxy::service_name(&sid, role);
     let Ok(routes) = proxy::routes(docker).await else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), NOT_ROUTED));
     };
     let Some(route) = routes.into_iter().find(|r| r.service == service) else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), NOT_ROUTED));
     };
     let id = route
         .target
@@ -120,13 +121,10 @@ async fn leftovers(run: &Run, docker: &Docker, role: &str) -> Result<Vec<Contain
         .next()
         .unwrap_or_default()
         .to_string();
-    if id.is_empty()
-        || !running
-            .iter()
-            .any(|c| c.id.starts_with(&id) || c.name == id)
-    {
-        return Ok(Vec::new());
+    let routed = |c: &Container| c.id.starts_with(&id) || c.name == id;
+    if id.is_empty() || !running.iter().any(routed) {
+        return Ok((Vec::new(), NOT_ROUTED));
     }
-    running.retain(|c| !(c.id.starts_with(&id) || c.name == id));
-    Ok(running)
+    running.retain(|c| !routed(c));
+    Ok((running, NOT_ROUTED))
 }
