@@ -11,6 +11,7 @@ use crate::docker::api::ApiEngine;
 use crate::docker::{Docker, DockerError, Engine, Progress};
 use crate::events::{Level, Reporter};
 use crate::shell::{DryRunShell, LocalShell, Shell, ShellError};
+use crate::ssh::channels::StreamLocal;
 use crate::ssh::{self, SshError};
 
 /// The host name of the Docker engine on the runner's own machine.
@@ -190,10 +191,15 @@ impl Fleet {
                         .forward_socket(DOCKER_SOCKET)
                         .await
                         .map_err(unreachable)?;
-                    let path = socket.path.clone();
-                    let engine =
-                        ApiEngine::connect_unix(host, &path, progress.clone(), Box::new(socket))
-                            .await?;
+                    let endpoint = format!("unix://{}", socket.path.display());
+                    let engine = ApiEngine::connect_with(
+                        host,
+                        StreamLocal::new(session, DOCKER_SOCKET),
+                        endpoint,
+                        progress.clone(),
+                        Box::new(socket),
+                    )
+                    .await?;
                     Ok(Docker::new(Arc::new(engine)))
                 }
             }

@@ -79,7 +79,7 @@ fn scaffold_build_and_deploy_a_hook_and_a_strategy_from_an_empty_dir() {
     );
     assert!(
         inspect.contains("kind:         strategy")
-            && inspect.contains("hoist:plugin@0.1.0")
+            && inspect.contains("hoist:plugin@0.1.")
             && inspect.contains("rollout"),
         "{inspect}"
     );

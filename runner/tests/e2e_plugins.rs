@@ -124,7 +124,7 @@ fn an_import_the_manifest_does_not_declare_is_refused_at_load() {
         "    - sneaky\n",
         "load-config",
         &[
-            "imports hoist:plugin/commands@0.1.0",
+            "imports hoist:plugin/commands@0.1.",
             "plugin.toml declares no matching capability",
         ],
     );
@@ -142,7 +142,7 @@ fn a_hook_importing_the_rollout_steps_is_refused_at_load() {
         "    - stepper\n",
         "load-config",
         &[
-            "imports hoist:plugin/rollout@0.1.0",
+            "imports hoist:plugin/rollout@0.1.",
             "hooks do not drive the rollout",
         ],
     );
@@ -163,6 +163,41 @@ fn a_plugin_built_for_an_incompatible_wit_version_is_refused_at_load() {
             "this hoist supports hoist:plugin@0.1.x",
         ],
     );
+}
+
+/// 0.1.x is one compatible series: a strategy built against the frozen
+/// 0.1.0 WIT (before `rollout.boot` existed) loads in this hoist, takes the
+/// steps and deploys.
+#[test]
+fn a_plugin_built_against_an_older_0_1_release_loads_and_rolls_out() {
+    let app = App::new("wit010", BASE);
+    let wasm = guest_component("hoist-fixture-wit-0-1-0");
+    app.install_plugin(
+        "old",
+        &wasm,
+        "name = \"old\"\nkind = \"strategy\"\n[capabilities]\nrollout = true\n",
+    );
+    let file = app.path().join(".hoist/plugins/old/old.wasm");
+    let inspect = app.hoist(&["plugin", "inspect", file.to_str().unwrap()]);
+    assert!(
+        inspect.stdout.contains("hoist:plugin@0.1.0"),
+        "{}",
+        inspect.text()
+    );
+    app.config(&format!("{BASE}deploy:\n  strategy: old\n"));
+    for v in ["v1", "v2"] {
+        let run = app.deploy(v, &[]);
+        run.assert_ok();
+        assert!(
+            run.text().contains("wit 0.1.0 strategy: 1 target(s)"),
+            "{}",
+            run.text()
+        );
+        let c = app.container(&format!("{}-web-{v}", app.service)).unwrap();
+        assert_eq!(c.state, "running");
+    }
+    let v1 = app.container(&format!("{}-web-v1", app.service)).unwrap();
+    assert_ne!(v1.state, "running", "v1 retired by the old strategy");
 }
 
 #[test]

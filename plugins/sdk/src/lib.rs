@@ -198,28 +198,13 @@ pub fn step(
 }
 
 /// Takes `targets` through every step (start, wait-healthy, route, retire),
-/// each step on all of them at once. Returns the targets fully updated and
-/// the first failure, if any (a failed target's new container is already
-/// gone; its old one serves).
+/// each target on its own (`rollout::boot`): a target goes on as soon as it
+/// finished its last step, without waiting for the others. Returns the
+/// targets fully updated and the first failure in `targets`' order, if any
+/// (a failed target's new container is already gone; its old one serves).
 pub fn boot(targets: &[Target]) -> (Vec<Target>, Option<(Target, PluginError)>) {
-    let mut first_error = None;
-    let mut live = targets.to_vec();
-    for f in [
-        rollout::start,
-        rollout::wait_healthy,
-        rollout::route,
-        rollout::retire,
-    ] {
-        if live.is_empty() {
-            break;
-        }
-        let (ok, failed) = step(f, &live);
-        if first_error.is_none() {
-            first_error = failed.into_iter().next();
-        }
-        live = ok;
-    }
-    (live, first_error)
+    let (updated, failed) = step(rollout::boot, targets);
+    (updated, failed.into_iter().next())
 }
 
 /// Rolls `targets` back to the version that ran before, saying so; returns

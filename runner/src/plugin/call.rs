@@ -161,6 +161,9 @@ pub struct PluginState {
     pub limits: super::limits::Budget,
     /// The call.
     pub call: Arc<CallEnv>,
+    /// This call counts as running wasm code for the epoch ticker (see
+    /// [`super::engine::Ticker`]); host functions that wait mark it waiting.
+    pub running: super::engine::Running,
 }
 
 impl WasiView for PluginState {
@@ -189,6 +192,18 @@ pub enum CapError {
     /// The work was tried and failed.
     #[error("{0}")]
     Failed(String),
+}
+
+impl CapError {
+    /// The same kind of error with its message changed by `f`.
+    pub fn map(self, f: impl FnOnce(String) -> String) -> CapError {
+        match self {
+            CapError::Denied(m) => CapError::Denied(f(m)),
+            CapError::Unavailable(m) => CapError::Unavailable(f(m)),
+            CapError::Invalid(m) => CapError::Invalid(f(m)),
+            CapError::Failed(m) => CapError::Failed(f(m)),
+        }
+    }
 }
 
 impl From<Refusal> for CapError {
@@ -234,6 +249,9 @@ impl From<StepError> for CapError {
     fn from(e: StepError) -> Self {
         match e {
             StepError::Invalid(m) => CapError::Invalid(m),
+            StepError::During { step, error } => {
+                CapError::from(*error).map(|m| format!("{step} failed: {m}"))
+            }
             StepError::Docker(d @ DockerError::Unreachable { .. }) => d.into(),
             other => CapError::Failed(other.to_string()),
         }
@@ -740,22 +758,42 @@ impl CallEnv {
 
     /// Runs a rollout step on `targets`; one result per target, in order.
     pub async fn steps(&self, step: Step, targets: Vec<Target>) -> Vec<Result<(), CapError>> {
+        match self.rollout(&targets) {
+            Ok(rollout) => errors(rollout.run(step, &targets).await),
+            Err(refused) => refused,
+        }
+    }
+
+    /// Takes each of `targets` through every step on its own
+    /// ([`Rollout::boot`]); one result per target, in order.
+    pub async fn boot(&self, targets: Vec<Target>) -> Vec<Result<(), CapError>> {
+        match self.rollout(&targets) {
+            Ok(rollout) => errors(rollout.boot(&targets).await),
+            Err(refused) => refused,
+        }
+    }
+
+    /// The rollout steps, when this plugin may take them now; else the
+    /// refusal, once per target.
+    fn rollout(&self, targets: &[Target]) -> Result<Arc<Rollout>, Vec<Result<(), CapError>>> {
         let refuse = |e: CapError| targets.iter().map(|_| Err(e.clone())).collect();
         if let Err(r) = self.grants.rollout() {
-            return refuse(r.into());
+            return Err(refuse(r.into()));
         }
-        let Some(rollout) = self.services.rollout.clone() else {
-            return refuse(CapError::Unavailable(
+        self.services.rollout.clone().ok_or_else(|| {
+            refuse(CapError::Unavailable(
                 "rollout steps exist only while a strategy rolls out".into(),
-            ));
-        };
-        rollout
-            .run(step, &targets)
-            .await
-            .into_iter()
-            .map(|r| r.map_err(CapError::from))
-            .collect()
+            ))
+        })
     }
+}
+
+/// Step results as capability results.
+fn errors(results: Vec<Result<(), StepError>>) -> Vec<Result<(), CapError>> {
+    results
+        .into_iter()
+        .map(|r| r.map_err(CapError::from))
+        .collect()
 }
 
 /// `docker run` flags a plugin's container may have: resources and

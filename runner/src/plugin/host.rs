@@ -148,6 +148,7 @@ pub struct PluginHost {
     cache: Option<CodeCache>,
     cache_refusal: Option<CacheRefusal>,
     allocation: Allocation,
+    ticker: Arc<engine::Ticker>,
 }
 
 /// Bytes of stdout (and of stderr) kept per call.
@@ -187,7 +188,7 @@ impl PluginHost {
             Some(Ok(c)) => (Some(c), None),
             Some(Err(r)) => (None, Some(r)),
         };
-        let (engine, allocation) = engine::build(allocation).map_err(LoadError::Host)?;
+        let (engine, allocation, ticker) = engine::build(allocation).map_err(LoadError::Host)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| LoadError::Host(format!("linking WASI: {e}")))?;
@@ -203,6 +204,7 @@ impl PluginHost {
             cache,
             cache_refusal,
             allocation,
+            ticker,
         })
     }
 
@@ -418,6 +420,7 @@ impl PluginHost {
             table: ResourceTable::new(),
             limits: Budget::new(limits.memory),
             call: env,
+            running: self.ticker.running(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);

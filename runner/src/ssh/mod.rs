@@ -4,11 +4,12 @@
 //! against a known_hosts file ([`known_hosts`]).
 //!
 //! Over a connection hoist runs shell commands ([`Session`] is a
-//! [`Shell`]), reaches the server's Docker socket (a local unix socket whose
-//! connections are forwarded to `/var/run/docker.sock` over
-//! `direct-streamlocal` channels, so the same bollard engine serves local and
-//! remote hosts), and opens reverse tunnels (the local-registry mode).
+//! [`Shell`]), reaches the server's Docker socket over `direct-streamlocal`
+//! channels (the API client connects through [`channels::StreamLocal`]; the
+//! docker CLI through a local unix socket forwarded the same way), and opens
+//! reverse tunnels (the local-registry mode).
 
+pub mod channels;
 pub mod known_hosts;
 pub mod options;
 pub mod pool;

@@ -91,6 +91,9 @@ pub enum Step {
 }
 
 impl Step {
+    /// The steps that update a target, in order.
+    pub const BOOT: [Step; 4] = [Step::Start, Step::WaitHealthy, Step::Route, Step::Retire];
+
     fn name(self) -> &'static str {
         match self {
             Step::Start => "start",
@@ -132,6 +135,14 @@ pub enum StepError {
         step: &'static str,
         /// Its deadline.
         after: Duration,
+    },
+    /// A step of [`Rollout::boot`] failed on a target.
+    #[error("{step} failed: {error}")]
+    During {
+        /// The step.
+        step: &'static str,
+        /// Why.
+        error: Box<StepError>,
     },
     /// The new container failed and was removed; the old version serves.
     #[error("{error}\n  {cleanup}")]
@@ -234,28 +245,49 @@ impl Rollout {
     /// Runs `step` on every target in parallel (up to the concurrency cap);
     /// the results come back in the targets' order.
     pub async fn run(&self, step: Step, targets: &[Target]) -> Vec<Result<(), StepError>> {
+        join_all(targets.iter().map(|t| self.run_one(step, t))).await
+    }
+
+    /// Takes every target through start, wait-healthy, route and retire,
+    /// each on its own: a target goes on to its next step as soon as it has
+    /// finished the last, whatever the other targets are doing. A target
+    /// stops at the first step that fails (which cleans up as that step
+    /// does). The results come back in the targets' order.
+    pub async fn boot(&self, targets: &[Target]) -> Vec<Result<(), StepError>> {
         join_all(targets.iter().map(|t| async move {
-            let _permit = self.limit.acquire().await.expect("semaphore open");
-            let started = Instant::now();
-            let after = self.deadline(step, &t.role);
-            let result = match tokio::time::timeout(after, self.one(step, t)).await {
-                Ok(r) => r,
-                Err(_) => Err(StepError::Deadline {
-                    host: t.host.clone(),
+            for step in Step::BOOT {
+                self.run_one(step, t).await.map_err(|e| StepError::During {
                     step: step.name(),
-                    after,
-                }),
-            };
-            match &result {
-                Ok(message) => self.emit_step(t, true, started, message.clone()),
-                Err(e) => {
-                    self.update(t, |r| r.error = Some(e.to_string()));
-                    self.emit_step(t, false, started, format!("{} failed: {e}", step.name()));
-                }
+                    error: Box::new(e),
+                })?;
             }
-            result.map(|_| ())
+            Ok(())
         }))
         .await
+    }
+
+    /// One step on one target: under the concurrency cap and the step's
+    /// deadline, reported as a step event, its error kept in the ledger.
+    async fn run_one(&self, step: Step, t: &Target) -> Result<(), StepError> {
+        let _permit = self.limit.acquire().await.expect("semaphore open");
+        let started = Instant::now();
+        let after = self.deadline(step, &t.role);
+        let result = match tokio::time::timeout(after, self.one(step, t)).await {
+            Ok(r) => r,
+            Err(_) => Err(StepError::Deadline {
+                host: t.host.clone(),
+                step: step.name(),
+                after,
+            }),
+        };
+        match &result {
+            Ok(message) => self.emit_step(t, true, started, message.clone()),
+            Err(e) => {
+                self.update(t, |r| r.error = Some(e.to_string()));
+                self.emit_step(t, false, started, format!("{} failed: {e}", step.name()));
+            }
+        }
+        result.map(|_| ())
     }
 
     /// How long `step` may take on a target of `role` before its host is

@@ -15,6 +15,15 @@ use wasm_encoder::{
 /// elements at a time until the engine says no (then it returns Ok, so
 /// only a trap from the host can fail it).
 pub fn table_growing_hook() -> Vec<u8> {
+    let wit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit/0.1");
+    let mut resolve = wit_parser::Resolve::default();
+    let (pkg, _) = resolve.push_dir(&wit).expect("hoist's WIT parses");
+    let version = resolve.packages[pkg]
+        .name
+        .version
+        .clone()
+        .expect("hoist's WIT package has a version");
+    let run_export = format!("hoist:plugin/hook@{version}#run");
     let mut types = TypeSection::new();
     types.ty().function([ValType::I32], [ValType::I32]); // run(args) -> ret
     types.ty().function(
@@ -50,7 +59,7 @@ pub fn table_growing_hook() -> Vec<u8> {
     );
     let mut exports = ExportSection::new();
     exports
-        .export("hoist:plugin/hook@0.1.0#run", ExportKind::Func, 0)
+        .export(&run_export, ExportKind::Func, 0)
         .export("cabi_realloc", ExportKind::Func, 1)
         .export("memory", ExportKind::Memory, 0);
 
@@ -112,9 +121,6 @@ pub fn table_growing_hook() -> Vec<u8> {
         .section(&code);
     let mut bytes = module.finish();
 
-    let wit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit/0.1");
-    let mut resolve = wit_parser::Resolve::default();
-    let (pkg, _) = resolve.push_dir(&wit).expect("hoist's WIT parses");
     let world = resolve
         .select_world(&[pkg], Some("hook-plugin"))
         .expect("the hook-plugin world");

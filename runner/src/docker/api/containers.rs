@@ -24,7 +24,7 @@ impl ApiEngine {
             .await;
     }
 
-    /// Ids of the networks called exactly `name`, in id order.
+    /// Ids of the networks called exactly `name`, oldest first (then by id).
     pub(super) async fn networks_named(
         &self,
         op: &DockerOp,
@@ -38,18 +38,20 @@ impl ApiEngine {
             }))
             .await
             .map_err(|e| self.error(op, e))?;
-        let mut ids: Vec<String> = list
+        let mut found: Vec<(String, String)> = list
             .into_iter()
             .filter(|n| n.name.as_deref() == Some(name))
-            .filter_map(|n| n.id)
+            .filter_map(|n| Some((created_key(n.created.as_deref()), n.id?)))
             .collect();
-        ids.sort();
-        Ok(ids)
+        found.sort();
+        Ok(found.into_iter().map(|(_, id)| id).collect())
     }
 
     /// Creates `name` unless it exists. The engine does not refuse a second
     /// network of the same name, so two deploys racing on a fresh host could
-    /// make two; both then keep the lowest id and remove the others.
+    /// make two; each then keeps the oldest and removes the others. (The
+    /// oldest, not the lowest id: a deploy that listed before the second one
+    /// existed already uses the first, so only the later one may go.)
     pub(super) async fn create_network(
         &self,
         op: &DockerOp,
@@ -346,5 +348,45 @@ pub(super) fn capture(out: &mut CommandOutput, chunk: bollard::container::LogOut
     };
     if text.len() < OUTPUT_CAP {
         text.push_str(&String::from_utf8_lossy(bytes));
+    }
+}
+
+/// A network's `Created` time (RFC 3339, fraction of varying length) as a
+/// key that sorts in time order: the fraction padded to nanoseconds.
+fn created_key(created: Option<&str>) -> String {
+    let Some(c) = created else {
+        return String::new();
+    };
+    let t = c.find('T').map_or(0, |i| i + 1);
+    let tz = c[t..].find(['Z', '+', '-']).map_or(c.len(), |i| t + i);
+    let (secs, frac) = match c[..tz].rfind('.') {
+        Some(d) if d >= t => (&c[..d], &c[d + 1..tz]),
+        _ => (&c[..tz], ""),
+    };
+    format!("{secs}.{frac:0<9}{}", &c[tz..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::created_key;
+
+    #[test]
+    fn created_times_sort_in_time_order() {
+        let mut times = [
+            "2026-12-02T18:40:12.12Z",
+            "2026-12-02T18:40:12.1Z",
+            "2026-12-02T18:40:12Z",
+            "2026-12-02T18:40:11.999999999Z",
+        ];
+        times.sort_by_key(|t| created_key(Some(t)));
+        assert_eq!(
+            times,
+            [
+                "2026-12-02T18:40:11.999999999Z",
+                "2026-12-02T18:40:12Z",
+                "2026-12-02T18:40:12.1Z",
+                "2026-12-02T18:40:12.12Z",
+            ]
+        );
     }
 }

@@ -82,16 +82,32 @@ impl ApiEngine {
         }
     }
 
-    /// Connects to an engine through a unix socket at `path` (a server's
-    /// socket forwarded over SSH), keeping `keep` alive with the engine.
-    pub async fn connect_unix(
+    /// Connects to an engine whose connections `connector` opens (a
+    /// server's socket over SSH channels), with keep-alive: requests reuse
+    /// idle connections. `endpoint` is `DOCKER_HOST` for the docker CLI;
+    /// `keep` lives as long as the engine.
+    pub async fn connect_with<C>(
         host: &str,
-        path: &std::path::Path,
+        connector: C,
+        endpoint: String,
         progress: Option<Progress>,
         keep: Box<dyn std::any::Any + Send + Sync>,
-    ) -> Result<Self, DockerError> {
-        let docker = bollard::Docker::connect_with_unix(
-            &path.display().to_string(),
+    ) -> Result<Self, DockerError>
+    where
+        C: hyper_util::client::legacy::connect::Connect + Clone + Send + Sync + 'static,
+    {
+        let client = std::sync::Arc::new(
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(30))
+                .pool_max_idle_per_host(8)
+                .build(connector),
+        );
+        let docker = bollard::Docker::connect_with_custom_transport(
+            move |req: bollard::BollardRequest| {
+                let client = client.clone();
+                async move { client.request(req).await.map_err(BollardError::from) }
+            },
+            Some("http://docker"),
             600,
             bollard::API_DEFAULT_VERSION,
         )
@@ -99,7 +115,6 @@ impl ApiEngine {
             host: host.to_string(),
             detail: e.to_string(),
         })?;
-        let endpoint = format!("unix://{}", path.display());
         Self::checked(host, docker, progress, Some(keep), endpoint).await
     }
 

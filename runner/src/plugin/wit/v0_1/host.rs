@@ -129,6 +129,7 @@ fn targets(ts: Vec<types::Target>) -> Vec<Target> {
 
 impl PluginState {
     async fn step(&mut self, step: Step, ts: Vec<types::Target>) -> Vec<Result<(), PluginError>> {
+        let _waiting = self.running.waiting();
         let call = self.call.clone();
         call.steps(step, targets(ts))
             .await
@@ -177,6 +178,7 @@ impl docker::Host for PluginState {
         host: String,
         filter: docker::ContainerFilter,
     ) -> Result<Vec<docker::Container>, PluginError> {
+        let _waiting = self.running.waiting();
         let f = d::ContainerFilter {
             all: filter.all,
             labels: filter.labels,
@@ -202,6 +204,7 @@ impl docker::Host for PluginState {
         host: String,
         container: String,
     ) -> Result<docker::ContainerDetails, PluginError> {
+        let _waiting = self.running.waiting();
         let s = self.call.inspect_container(&host, &container).await?;
         Ok(docker::ContainerDetails {
             id: s.id,
@@ -215,6 +218,7 @@ impl docker::Host for PluginState {
     }
 
     async fn image_exists(&mut self, host: String, image: String) -> Result<bool, PluginError> {
+        let _waiting = self.running.waiting();
         Ok(self.call.image_exists(&host, &image).await?)
     }
 
@@ -223,6 +227,7 @@ impl docker::Host for PluginState {
         host: String,
         spec: docker::RunSpec,
     ) -> Result<String, PluginError> {
+        let _waiting = self.running.waiting();
         let spec = d::RunSpec {
             name: spec.name,
             image: spec.image,
@@ -240,6 +245,7 @@ impl docker::Host for PluginState {
         host: String,
         container: String,
     ) -> Result<(), PluginError> {
+        let _waiting = self.running.waiting();
         let op = DockerOp::Start { container };
         Ok(self.call.container_op(&host, op).await?)
     }
@@ -250,6 +256,7 @@ impl docker::Host for PluginState {
         container: String,
         timeout_secs: Option<u32>,
     ) -> Result<(), PluginError> {
+        let _waiting = self.running.waiting();
         let op = DockerOp::Stop {
             container,
             timeout: timeout_secs,
@@ -262,11 +269,13 @@ impl docker::Host for PluginState {
         host: String,
         container: String,
     ) -> Result<(), PluginError> {
+        let _waiting = self.running.waiting();
         let op = DockerOp::Remove { container };
         Ok(self.call.container_op(&host, op).await?)
     }
 
     async fn pull_image(&mut self, host: String, image: String) -> Result<(), PluginError> {
+        let _waiting = self.running.waiting();
         Ok(self.call.pull_image(&host, &image).await?)
     }
 
@@ -276,6 +285,7 @@ impl docker::Host for PluginState {
         source: String,
         target: String,
     ) -> Result<(), PluginError> {
+        let _waiting = self.running.waiting();
         Ok(self.call.tag_image(&host, source, target).await?)
     }
 
@@ -285,6 +295,7 @@ impl docker::Host for PluginState {
         container: String,
         command: Vec<String>,
     ) -> Result<types::CommandOutput, PluginError> {
+        let _waiting = self.running.waiting();
         Ok(output(self.call.exec(&host, &container, command).await?))
     }
 }
@@ -295,6 +306,7 @@ impl commands::Host for PluginState {
         host: String,
         argv: Vec<String>,
     ) -> Result<types::CommandOutput, PluginError> {
+        let _waiting = self.running.waiting();
         Ok(shell_output(self.call.run_command(&host, &argv).await?))
     }
 }
@@ -306,6 +318,7 @@ impl http::Host for PluginState {
         headers: Vec<(String, String)>,
         body: Vec<u8>,
     ) -> Result<http::Response, PluginError> {
+        let _waiting = self.running.waiting();
         let r = self.call.http_post(&url, &headers, body).await?;
         Ok(http::Response {
             status: r.status,
@@ -335,7 +348,18 @@ impl rollout::Host for PluginState {
         self.step(Step::RollBack, targets).await
     }
 
+    async fn boot(&mut self, ts: Vec<types::Target>) -> Vec<Result<(), PluginError>> {
+        let _waiting = self.running.waiting();
+        let call = self.call.clone();
+        call.boot(targets(ts))
+            .await
+            .into_iter()
+            .map(|r| r.map_err(PluginError::from))
+            .collect()
+    }
+
     async fn sleep(&mut self, ms: u64) {
+        let _waiting = self.running.waiting();
         self.call.sleep(ms).await;
     }
 }
