@@ -290,12 +290,41 @@ fn rolling_keeps_one_batch_in_flight_and_rolls_back() {
     on_every_server(&app, "v2");
 }
 
+/// (began, ended) in ms since the deploy started, of each successful step
+/// event whose message is `of` that kind.
+fn spans(run: &support::Run, of: impl Fn(&str) -> bool) -> Vec<(u64, u64)> {
+    run.events
+        .iter()
+        .filter(|e| e["event"] == "step" && e["ok"] == true)
+        .filter(|e| e["message"].as_str().is_some_and(&of))
+        .map(|e| {
+            let end = e["t"].as_u64().unwrap();
+            (end.saturating_sub(e["ms"].as_u64().unwrap_or(0)), end)
+        })
+        .collect()
+}
+
 #[test]
-fn immediate_starts_everything_before_anything_finishes() {
-    let (app, v3) = strategy_run("immediate", "", 2, |s, _| {
-        assert!(last(s, "start", None) < first(s, "ready", None), "{s:?}");
-        assert!(last(s, "start", None) < first(s, "retire", None), "{s:?}");
+fn immediate_starts_everything_at_once() {
+    let (app, v3) = strategy_run("immediate", "", 2, |s, servers| {
+        for h in servers {
+            assert!(
+                first(s, "start", Some(h)) < first(s, "retire", Some(h)),
+                "{s:?}"
+            );
+        }
     });
+    // Every host's start began before any host's new version was ready
+    // (v3 fails on one host only after all of them started).
+    let starts = spans(&v3, |m| m.starts_with("started"));
+    assert_eq!(starts.len(), 3, "{}", v3.text());
+    let began = starts.iter().map(|s| s.0).max().unwrap();
+    let ready = spans(&v3, |m| m.ends_with("is ready"))
+        .iter()
+        .map(|s| s.1)
+        .min()
+        .unwrap();
+    assert!(began <= ready, "a start waited: {}", v3.text());
     let msg = v3.end()["message"].as_str().unwrap();
     assert!(msg.contains("rolled back 2 target(s)"), "{msg}");
     on_every_server(&app, "v2");
@@ -365,4 +394,49 @@ fn a_user_strategy_from_the_plugins_dir_is_used_by_name() {
         "{s:?}"
     );
     on_every_server(&app, "v1");
+}
+
+/// The shipped strategies take each host through its steps on its own: a
+/// host whose new version is slow to answer holds up only itself (the fast
+/// one is routed and retired while the slow one still waits). Blue-green
+/// says otherwise (nothing switches until every host is healthy), and does.
+#[test]
+fn a_slow_host_holds_up_only_itself_unless_the_strategy_says_so() {
+    let _g = shared();
+    let b = bed();
+    let (app, kh) = bed_app("st-slow");
+    app.config(&format!(
+        "servers:\n  web:\n    hosts:\n      - {}\n      - {}: [slow]\n{}readiness_delay: 1\ndeploy_timeout: 30\nenv:\n  tags:\n    slow:\n      HELLO_UP_AFTER: \"8\"\n",
+        b.servers[0],
+        b.servers[1],
+        b.ssh_yaml(&kh, "")
+    ));
+    let (fast, slow) = (Some(b.servers[0].as_str()), Some(b.servers[1].as_str()));
+    for strategy in ["rolling", "immediate", "canary"] {
+        let run = app.deploy(&format!("v-{strategy}"), &["--strategy", strategy]);
+        run.assert_ok();
+        let s = steps(&run);
+        if strategy == "canary" {
+            // The canary (the first host) goes alone; the rest follow it.
+            assert!(last(&s, "retire", fast) < first(&s, "start", slow), "{s:?}");
+            continue;
+        }
+        assert!(
+            last(&s, "retire", fast) < first(&s, "ready", slow),
+            "{strategy}: the fast host waited for the slow one: {s:?}"
+        );
+    }
+    let run = app.deploy("v-bg", &["--strategy", "blue-green"]);
+    run.assert_ok();
+    let s = steps(&run);
+    assert!(
+        first(&s, "route", fast) > last(&s, "ready", slow),
+        "blue-green routes only once every host is ready: {s:?}"
+    );
+    for i in [0, 1] {
+        assert_eq!(
+            bed().running(i, &app.service),
+            vec![format!("{}-web-v-bg", app.service)]
+        );
+    }
 }
