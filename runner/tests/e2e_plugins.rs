@@ -213,6 +213,26 @@ fn a_plugin_looping_forever_is_stopped_at_its_timeout() {
     );
 }
 
+/// A plugin that spends nearly all its time in host calls that answer at
+/// once (the epoch ticker rests while calls wait in the host) is still
+/// stopped at its limit.
+#[test]
+fn a_plugin_looping_on_quick_host_calls_is_stopped_at_its_timeout() {
+    let app = App::new("calls", BASE);
+    app.install_plugin(
+        "caller",
+        &misbehave(),
+        "name = \"caller\"\nkind = \"hook\"\nstages = [\"pre-deploy\"]\n[capabilities]\ndocker = \"read\"\n",
+    );
+    assert_bad_plugin(
+        &app,
+        "caller",
+        "    - plugin: caller\n      settings: { mode: calls }\n      limits: { timeout: 2s }\n",
+        "pre-deploy",
+        &["time limit (2s)"],
+    );
+}
+
 /// The time limit holds while the plugin waits in a host call, not only in
 /// its own code: the call is stopped at the limit, the lock is free.
 fn assert_stopped_in_host_call(app: &App, plugin: &str, hook_yaml: &str) {

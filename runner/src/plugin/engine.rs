@@ -59,6 +59,10 @@ pub const TICK: Duration = Duration::from_millis(10);
 /// the epoch.
 pub struct Ticker {
     running: AtomicUsize,
+    /// Times a call (re)entered wasm code: the ticker ticks after any entry
+    /// since its last tick, so a plugin that is in quick host calls nearly
+    /// all the time still meets its epoch deadline.
+    entries: AtomicUsize,
     thread: OnceLock<std::thread::Thread>,
 }
 
@@ -70,6 +74,7 @@ impl Ticker {
     }
 
     fn more(&self) {
+        self.entries.fetch_add(1, Ordering::SeqCst);
         if self.running.fetch_add(1, Ordering::SeqCst) == 0
             && let Some(t) = self.thread.get()
         {
@@ -133,20 +138,24 @@ pub fn build(want: Allocation) -> Result<(Engine, Allocation, Arc<Ticker>), Stri
     let weak = engine.weak();
     let ticker = Arc::new(Ticker {
         running: AtomicUsize::new(0),
+        entries: AtomicUsize::new(0),
         thread: OnceLock::new(),
     });
     let watched = ticker.clone();
     let thread = std::thread::Builder::new()
         .name("hoist-epoch".into())
         .spawn(move || {
+            let mut seen = 0;
             while let Some(e) = weak.upgrade() {
-                if watched.active() == 0 {
+                let entries = watched.entries.load(Ordering::SeqCst);
+                if watched.active() == 0 && entries == seen {
                     drop(e);
                     // Woken by the next call; the timeout only notices an
                     // engine that is gone.
                     std::thread::park_timeout(Duration::from_secs(1));
                     continue;
                 }
+                seen = entries;
                 e.increment_epoch();
                 drop(e);
                 std::thread::sleep(TICK);
