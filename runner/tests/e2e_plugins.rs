@@ -221,13 +221,13 @@ fn a_plugin_looping_on_quick_host_calls_is_stopped_at_its_timeout() {
     let app = App::new("calls", BASE);
     app.install_plugin(
         "caller",
-        &misbehave(),
-        "name = \"caller\"\nkind = \"hook\"\nstages = [\"pre-deploy\"]\n[capabilities]\ndocker = \"read\"\n",
+        &guest_component("hoist-fixture-prober"),
+        "name = \"caller\"\nkind = \"hook\"\nstages = [\"pre-deploy\"]\n[capabilities]\ndocker = \"read\"\ncommands = [\"touch **\"]\n",
     );
     assert_bad_plugin(
         &app,
         "caller",
-        "    - plugin: caller\n      settings: { mode: calls }\n      limits: { timeout: 2s }\n",
+        "    - plugin: caller\n      settings: { probe: calls }\n      limits: { timeout: 2s }\n",
         "pre-deploy",
         &["time limit (2s)"],
     );
