@@ -14,6 +14,7 @@
 
 pub mod cache;
 pub mod call;
+pub mod cap_error;
 pub mod catalog;
 pub mod context;
 pub mod embedded;
