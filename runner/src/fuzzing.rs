@@ -35,6 +35,7 @@ pub fn config(data: &[u8]) {
     let opts = LoadOptions {
         config_file: PathBuf::from(BASE),
         destination: destination.as_ref().map(|_| "staging".to_string()),
+        erb: config::erb::Engine::Sealed,
     };
     match config::load_with(&opts, &read) {
         Ok(_) => {}

@@ -201,6 +201,7 @@ mod tests {
         let c = load(&LoadOptions {
             config_file: d.path().join("config/deploy.yml"),
             destination: None,
+            erb: Default::default(),
         })
         .unwrap();
         (d, c)

@@ -76,6 +76,7 @@ impl Common {
         LoadOptions {
             config_file: self.config_file.clone(),
             destination: self.destination.clone(),
+            erb: Default::default(),
         }
     }
 }

@@ -67,7 +67,12 @@ pub fn read(opts: &LoadOptions, read: &ReadFile<'_>) -> Result<Merged, ConfigErr
     let Some(source) = text(path)? else {
         return Err(ConfigError::NotFound { path: path.clone() });
     };
-    let mut layers = vec![read_layer(path, source, opts.destination.as_deref())?];
+    let mut layers = vec![read_layer(
+        path,
+        source,
+        opts.destination.as_deref(),
+        opts.erb,
+    )?];
     if let Some(dest) = &opts.destination {
         let dpath = destination_file(path, dest);
         let Some(source) = text(&dpath)? else {
@@ -76,7 +81,7 @@ pub fn read(opts: &LoadOptions, read: &ReadFile<'_>) -> Result<Merged, ConfigErr
                 path: dpath,
             });
         };
-        layers.push(read_layer(&dpath, source, Some(dest))?);
+        layers.push(read_layer(&dpath, source, Some(dest), opts.erb)?);
     }
     let files: Vec<PathBuf> = layers.iter().map(|l| l.path.clone()).collect();
     let names = files
@@ -109,17 +114,17 @@ fn read_layer(
     path: &Path,
     source: String,
     destination: Option<&str>,
+    engine: erb::Engine,
 ) -> Result<Layer, ConfigError> {
-    let lookup = |name: &str| -> Option<String> {
-        if name == "KAMAL_DESTINATION" || name == "HOIST_DESTINATION" {
-            return destination.map(String::from);
-        }
-        std::env::var(name).ok()
+    let cx = erb::Context {
+        path,
+        destination,
+        engine,
     };
-    let rendered = erb::render(&source, &lookup).map_err(|e| ConfigError::At {
+    let rendered = erb::render_file(&source, &cx).map_err(|e| ConfigError::At {
         path: path.to_path_buf(),
         line: e.line as u64,
-        column: 1,
+        column: e.column as u64,
         message: e.message,
     })?;
     let raw = raw::parse_str(&rendered.text).map_err(|e| located(path, &rendered, &e))?;
@@ -194,6 +199,13 @@ fn located(path: &Path, rendered: &erb::Rendered, e: &serde_saphyr::Error) -> Co
     // serde-saphyr appends " at line L, column C"; we print it up front.
     if let Some(i) = message.rfind(" at line ") {
         message.truncate(i);
+    }
+    let empty = rendered.empty_tags_on(line.max(1) as u64);
+    if !empty.is_empty() {
+        message.push_str(&format!(
+            " (on this line `{}` rendered empty: is the variable set?)",
+            empty.join("`, `")
+        ));
     }
     ConfigError::At {
         path: path.to_path_buf(),

@@ -98,6 +98,8 @@ pub struct LoadOptions {
     pub config_file: PathBuf,
     /// `-d`.
     pub destination: Option<String>,
+    /// Which ERB renders the files.
+    pub erb: erb::Engine,
 }
 
 /// Loads, merges, checks and resolves the config.

@@ -21,6 +21,7 @@ impl App {
         load(&LoadOptions {
             config_file: self.dir.path().join("config/deploy.yml"),
             destination: destination.map(String::from),
+            erb: Default::default(),
         })
     }
 }
@@ -209,10 +210,13 @@ fn erb_env_is_rendered() {
         "service: hello\nimage: <%= ENV[\"HOIST_TEST_IMAGE\"] %>\nservers: [local]\n",
     )]);
     assert_eq!(app.load(None).unwrap().image, "from-env");
-    let app = App::new(&[("deploy.yml", "service: hello\n\nimage: <%= `whoami` %>\n")]);
+    let app = App::new(&[(
+        "deploy.yml",
+        "service: hello\n\nimage: <%= ENV.fetch(\"HOIST_TEST_UNSET\") %>\n",
+    )]);
     let e = app.load(None).unwrap_err().to_string();
     assert!(
-        e.contains("deploy.yml:3:1:") && e.contains("not supported"),
+        e.contains("deploy.yml:3:") && e.contains("HOIST_TEST_UNSET"),
         "{e}"
     );
 }

@@ -30,6 +30,7 @@ fn bed(extra: &str, seed: &[(&str, &str)]) -> Bed {
     let config = load(&LoadOptions {
         config_file: dir.path().join("config/deploy.yml"),
         destination: None,
+        erb: Default::default(),
     })
     .unwrap();
     let secrets = Secrets::load(&config.secrets_files, &config.app_root).unwrap();

@@ -1,0 +1,802 @@
+//! The Ruby that hoist's ERB subset evaluates without Ruby: string and number
+//! literals (with `"#{...}"` interpolation), `true`/`false`/`nil`, `ENV[...]`,
+//! `ENV.fetch(name[, default])` (and its block form), `ENV.key?`, backticks,
+//! `||`, `&&`, `!`, `==`, `!=`, `+`, the ternary `c ? a : b`, parentheses,
+//! local variables, and the string methods deploy configs use (`to_s`,
+//! `strip`, `chomp`, `downcase`, `upcase`, `to_i`, `empty?`, `nil?`,
+//! `present?`, `blank?`, `presence`). Code tags may hold `if`/`unless`/
+//! `elsif`/`else`/`end` and `name = expr`. Values behave as in Ruby: only
+//! `nil` and `false` are false, `ENV[...]` of an unset name is `nil`.
+
+use std::collections::HashMap;
+
+/// A Ruby value the subset knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Nil,
+    Bool(bool),
+    /// A number, as written (`12`, `1.5`) or computed.
+    Num(String),
+    Str(String),
+    /// The `ENV` object.
+    Env,
+}
+
+impl Value {
+    /// Ruby's truth: all but `nil` and `false`.
+    pub fn truthy(&self) -> bool {
+        !matches!(self, Value::Nil | Value::Bool(false))
+    }
+
+    /// What `<%= %>` outputs (`to_s`).
+    pub fn to_output(&self) -> String {
+        match self {
+            Value::Nil => String::new(),
+            Value::Bool(b) => b.to_string(),
+            Value::Num(n) | Value::Str(n) => n.clone(),
+            Value::Env => "ENV".into(),
+        }
+    }
+
+    fn type_name(&self) -> &'static str {
+        match self {
+            Value::Nil => "nil",
+            Value::Bool(true) => "true",
+            Value::Bool(false) => "false",
+            Value::Num(_) => "a number",
+            Value::Str(_) => "a String",
+            Value::Env => "ENV",
+        }
+    }
+}
+
+/// Why an expression could not be evaluated, and where in the code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvalError {
+    /// Character offset in the tag's code.
+    pub offset: usize,
+    pub message: String,
+    /// Outside the subset (Ruby could render it), not a Ruby error.
+    pub unsupported: bool,
+}
+
+fn unsupported(offset: usize, what: impl std::fmt::Display) -> EvalError {
+    EvalError {
+        offset,
+        message: format!("{what} is not in hoist's ERB subset"),
+        unsupported: true,
+    }
+}
+
+fn raised(offset: usize, message: impl Into<String>) -> EvalError {
+    EvalError {
+        offset,
+        message: message.into(),
+        unsupported: false,
+    }
+}
+
+/// What evaluation reads and runs.
+pub struct Scope<'a> {
+    /// `ENV[name]`.
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+    /// Runs a backtick command, returning its standard output.
+    pub shell: &'a dyn Fn(&str) -> Result<String, String>,
+    /// Local variables set by `<% name = expr %>`.
+    pub vars: HashMap<String, Value>,
+}
+
+/// A code tag's statement.
+#[derive(Debug)]
+pub enum Stmt {
+    If(Expr),
+    Unless(Expr),
+    Elsif(Expr),
+    Else,
+    End,
+    Assign(String, Expr),
+    Expr(Expr),
+}
+
+/// Parses an output tag's code.
+pub fn parse_expr(code: &str) -> Result<Expr, EvalError> {
+    let tokens = lex(code, 0)?;
+    let mut p = Parser {
+        tokens,
+        at: 0,
+        end: code.chars().count(),
+    };
+    let e = p.expr()?;
+    p.finish()?;
+    Ok(e)
+}
+
+/// Parses a code tag's code.
+pub fn parse_stmt(code: &str) -> Result<Stmt, EvalError> {
+    let tokens = lex(code, 0)?;
+    let mut p = Parser {
+        tokens,
+        at: 0,
+        end: code.chars().count(),
+    };
+    let stmt = match p.peek().cloned() {
+        Some((Tok::Ident(w), _)) if matches!(w.as_str(), "if" | "unless" | "elsif") => {
+            p.at += 1;
+            let e = p.expr()?;
+            if matches!(p.peek(), Some((Tok::Ident(t), _)) if t == "then") {
+                p.at += 1;
+            }
+            match w.as_str() {
+                "if" => Stmt::If(e),
+                "unless" => Stmt::Unless(e),
+                _ => Stmt::Elsif(e),
+            }
+        }
+        Some((Tok::Ident(w), _)) if w == "else" => {
+            p.at += 1;
+            Stmt::Else
+        }
+        Some((Tok::Ident(w), _)) if w == "end" => {
+            p.at += 1;
+            Stmt::End
+        }
+        Some((Tok::Ident(name), _))
+            if matches!(p.tokens.get(1), Some((Tok::P("="), _))) && is_local(&name) =>
+        {
+            p.at += 2;
+            Stmt::Assign(name, p.expr()?)
+        }
+        _ => Stmt::Expr(p.expr()?),
+    };
+    p.finish()?;
+    Ok(stmt)
+}
+
+fn is_local(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Part {
+    Lit(String),
+    Code(Box<Expr>),
+}
+
+/// A parsed expression.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expr {
+    kind: Box<ExprKind>,
+    offset: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum ExprKind {
+    Lit(Value),
+    Str(Vec<Part>),
+    Shell(Vec<Part>),
+    Name(String),
+    Index(Expr, Expr),
+    Call(Expr, String, Vec<Expr>, Option<Expr>),
+    Not(Expr),
+    Bin(&'static str, Expr, Expr),
+    Ternary(Expr, Expr, Expr),
+}
+
+impl Scope<'_> {
+    /// Evaluates `e`.
+    pub fn eval(&mut self, e: &Expr) -> Result<Value, EvalError> {
+        let at = e.offset;
+        Ok(match &*e.kind {
+            ExprKind::Lit(v) => v.clone(),
+            ExprKind::Str(parts) => Value::Str(self.parts(parts)?),
+            ExprKind::Shell(parts) => {
+                let cmd = self.parts(parts)?;
+                Value::Str((self.shell)(&cmd).map_err(|m| raised(at, m))?)
+            }
+            ExprKind::Name(n) if n == "ENV" => Value::Env,
+            ExprKind::Name(n) => match self.vars.get(n) {
+                Some(v) => v.clone(),
+                None => return Err(unsupported(at, format!("`{n}`"))),
+            },
+            ExprKind::Index(recv, key) => {
+                let recv = self.eval(recv)?;
+                let key = self.eval(key)?;
+                match (recv, key) {
+                    (Value::Env, Value::Str(k)) => (self.env)(&k).map_or(Value::Nil, Value::Str),
+                    (Value::Env, k) => {
+                        return Err(raised(
+                            at,
+                            format!("no implicit conversion of {} into String", k.type_name()),
+                        ));
+                    }
+                    (v, _) => return Err(unsupported(at, format!("`[]` on {}", v.type_name()))),
+                }
+            }
+            ExprKind::Call(recv, name, args, block) => {
+                let recv = self.eval(recv)?;
+                self.call(at, recv, name, args, block.as_ref())?
+            }
+            ExprKind::Not(x) => Value::Bool(!self.eval(x)?.truthy()),
+            ExprKind::Bin("||", a, b) => {
+                let a = self.eval(a)?;
+                if a.truthy() { a } else { self.eval(b)? }
+            }
+            ExprKind::Bin("&&", a, b) => {
+                let a = self.eval(a)?;
+                if a.truthy() { self.eval(b)? } else { a }
+            }
+            ExprKind::Bin(op, a, b) => {
+                let (a, b) = (self.eval(a)?, self.eval(b)?);
+                match *op {
+                    "==" => Value::Bool(a == b),
+                    "!=" => Value::Bool(a != b),
+                    _ => add(at, a, b)?,
+                }
+            }
+            ExprKind::Ternary(c, a, b) => {
+                if self.eval(c)?.truthy() {
+                    self.eval(a)?
+                } else {
+                    self.eval(b)?
+                }
+            }
+        })
+    }
+
+    fn parts(&mut self, parts: &[Part]) -> Result<String, EvalError> {
+        let mut s = String::new();
+        for p in parts {
+            match p {
+                Part::Lit(l) => s.push_str(l),
+                Part::Code(e) => s.push_str(&self.eval(e)?.to_output()),
+            }
+        }
+        Ok(s)
+    }
+
+    fn call(
+        &mut self,
+        at: usize,
+        recv: Value,
+        name: &str,
+        args: &[Expr],
+        block: Option<&Expr>,
+    ) -> Result<Value, EvalError> {
+        let mut values = Vec::with_capacity(args.len());
+        for a in args {
+            values.push(self.eval(a)?);
+        }
+        let arity = |n: usize| -> Result<(), EvalError> {
+            if values.len() == n {
+                Ok(())
+            } else {
+                Err(raised(
+                    at,
+                    format!(
+                        "wrong number of arguments to `{name}` (given {}, expected {n})",
+                        values.len()
+                    ),
+                ))
+            }
+        };
+        if let Value::Env = recv {
+            let key = match values.first() {
+                Some(Value::Str(k)) => k.clone(),
+                Some(v) => {
+                    return Err(raised(
+                        at,
+                        format!("no implicit conversion of {} into String", v.type_name()),
+                    ));
+                }
+                None => return Err(unsupported(at, format!("`ENV.{name}`"))),
+            };
+            return match name {
+                "fetch" if values.len() == 1 => match ((self.env)(&key), block) {
+                    (Some(v), _) => Ok(Value::Str(v)),
+                    (None, Some(b)) => self.eval(b),
+                    (None, None) => Err(raised(
+                        at,
+                        format!(
+                            "environment variable {key} is not set (ENV.fetch(\"{key}\") has no default); set it, or give a default: ENV.fetch(\"{key}\", \"...\")"
+                        ),
+                    )),
+                },
+                "fetch" if values.len() == 2 => {
+                    Ok((self.env)(&key).map_or_else(|| values[1].clone(), Value::Str))
+                }
+                "[]" => {
+                    arity(1)?;
+                    Ok((self.env)(&key).map_or(Value::Nil, Value::Str))
+                }
+                "key?" | "has_key?" | "include?" | "member?" => {
+                    arity(1)?;
+                    Ok(Value::Bool((self.env)(&key).is_some()))
+                }
+                _ => Err(unsupported(at, format!("`ENV.{name}`"))),
+            };
+        }
+        let blank = match &recv {
+            Value::Nil | Value::Bool(false) => true,
+            Value::Str(s) => s.trim().is_empty(),
+            _ => false,
+        };
+        match name {
+            "to_s" => return arity(0).map(|_| Value::Str(recv.to_output())),
+            "nil?" => return arity(0).map(|_| Value::Bool(recv == Value::Nil)),
+            "blank?" => return arity(0).map(|_| Value::Bool(blank)),
+            "present?" => return arity(0).map(|_| Value::Bool(!blank)),
+            "presence" => return arity(0).map(|_| if blank { Value::Nil } else { recv.clone() }),
+            _ => {}
+        }
+        let s = match &recv {
+            Value::Str(s) => s.clone(),
+            Value::Num(n) if name == "to_i" => return arity(0).map(|_| Value::Num(to_i(n))),
+            v => {
+                return Err(raised(
+                    at,
+                    format!("undefined method `{name}' for {}", v.type_name()),
+                ));
+            }
+        };
+        arity(0)?;
+        Ok(match name {
+            "strip" => Value::Str(
+                s.trim_matches(|c: char| c.is_ascii_whitespace() || c == '\0')
+                    .to_string(),
+            ),
+            "chomp" => Value::Str(
+                s.strip_suffix("\r\n")
+                    .or_else(|| s.strip_suffix('\n'))
+                    .or_else(|| s.strip_suffix('\r'))
+                    .unwrap_or(&s)
+                    .to_string(),
+            ),
+            "downcase" => Value::Str(s.to_lowercase()),
+            "upcase" => Value::Str(s.to_uppercase()),
+            "to_i" => Value::Num(to_i(&s)),
+            "to_str" => Value::Str(s),
+            "empty?" => Value::Bool(s.is_empty()),
+            _ => return Err(unsupported(at, format!("the method `{name}`"))),
+        })
+    }
+}
+
+/// Ruby's `String#to_i`: the leading integer, else 0.
+fn to_i(s: &str) -> String {
+    let t = s.trim_start();
+    let (sign, digits) = match t.strip_prefix('-') {
+        Some(d) => ("-", d),
+        None => ("", t.strip_prefix('+').unwrap_or(t)),
+    };
+    let n: String = digits
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '_')
+        .filter(|c| *c != '_')
+        .collect();
+    let n = n.trim_start_matches('0');
+    if n.is_empty() {
+        "0".into()
+    } else {
+        format!("{sign}{n}")
+    }
+}
+
+fn add(at: usize, a: Value, b: Value) -> Result<Value, EvalError> {
+    match (a, b) {
+        (Value::Str(a), Value::Str(b)) => Ok(Value::Str(a + &b)),
+        (Value::Num(a), Value::Num(b)) => match (a.parse::<i64>(), b.parse::<i64>()) {
+            (Ok(a), Ok(b)) => a
+                .checked_add(b)
+                .map(|n| Value::Num(n.to_string()))
+                .ok_or_else(|| unsupported(at, "a number this large")),
+            _ => Err(unsupported(at, "arithmetic on fractions")),
+        },
+        (Value::Str(_), b) => Err(raised(
+            at,
+            format!("no implicit conversion of {} into String", b.type_name()),
+        )),
+        (a, _) => Err(raised(
+            at,
+            format!("undefined method `+' for {}", a.type_name()),
+        )),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Str(Vec<Part>),
+    Shell(Vec<Part>),
+    Num(String),
+    Ident(String),
+    P(&'static str),
+}
+
+const PUNCT: [&str; 17] = [
+    "||", "&&", "==", "!=", "!", "(", ")", "[", "]", ".", ",", "?", ":", "{", "}", "+", "=",
+];
+
+/// Splits `code` into tokens; `base` is the offset of `code` in the tag.
+fn lex(code: &str, base: usize) -> Result<Vec<(Tok, usize)>, EvalError> {
+    let chars: Vec<char> = code.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let at = base + i;
+        if c.is_whitespace() || c == ';' && i + 1 == chars.len() {
+            i += 1;
+        } else if c == '#' {
+            while i < chars.len() && chars[i] != '\n' {
+                i += 1;
+            }
+        } else if c.is_ascii_digit() {
+            let start = i;
+            while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '_') {
+                i += 1;
+            }
+            if i + 1 < chars.len() && chars[i] == '.' && chars[i + 1].is_ascii_digit() {
+                i += 1;
+                while i < chars.len() && chars[i].is_ascii_digit() {
+                    i += 1;
+                }
+            }
+            let n: String = chars[start..i].iter().filter(|c| **c != '_').collect();
+            out.push((Tok::Num(n), at));
+        } else if c.is_alphabetic() || c == '_' {
+            let start = i;
+            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
+                i += 1;
+            }
+            let after_dot = matches!(out.last(), Some((Tok::P("."), _)));
+            if after_dot && i < chars.len() && (chars[i] == '?' || chars[i] == '!') {
+                i += 1;
+            }
+            let word: String = chars[start..i].iter().collect();
+            let tok = match word.as_str() {
+                "or" => Tok::P("||"),
+                "and" => Tok::P("&&"),
+                "not" => Tok::P("!"),
+                _ => Tok::Ident(word),
+            };
+            out.push((tok, at));
+        } else if c == '\'' {
+            let mut s = String::new();
+            i += 1;
+            loop {
+                match chars.get(i) {
+                    None => return Err(raised(at, "unterminated string literal")),
+                    Some('\'') => break,
+                    Some('\\') if matches!(chars.get(i + 1), Some('\'') | Some('\\')) => {
+                        s.push(chars[i + 1]);
+                        i += 2;
+                    }
+                    Some(&ch) => {
+                        s.push(ch);
+                        i += 1;
+                    }
+                }
+            }
+            i += 1;
+            out.push((Tok::Str(vec![Part::Lit(s)]), at));
+        } else if c == '"' || c == '`' {
+            let (parts, next) = interpolated(&chars, i + 1, c, base)?;
+            i = next;
+            out.push((
+                if c == '"' {
+                    Tok::Str(parts)
+                } else {
+                    Tok::Shell(parts)
+                },
+                at,
+            ));
+        } else if let Some(p) = PUNCT
+            .iter()
+            .find(|p| chars[i..].starts_with(&p.chars().collect::<Vec<_>>()))
+        {
+            i += p.chars().count();
+            out.push((Tok::P(p), at));
+        } else {
+            return Err(unsupported(at, format!("`{c}`")));
+        }
+    }
+    Ok(out)
+}
+
+/// A `"`- or backtick-quoted string from `i` (after the quote): its parts and
+/// the index after the closing quote.
+fn interpolated(
+    chars: &[char],
+    mut i: usize,
+    quote: char,
+    base: usize,
+) -> Result<(Vec<Part>, usize), EvalError> {
+    let open = base + i - 1;
+    let mut parts = Vec::new();
+    let mut lit = String::new();
+    loop {
+        match chars.get(i) {
+            None => return Err(raised(open, "unterminated string literal")),
+            Some(&c) if c == quote => return finish_parts(parts, lit, i + 1),
+            Some('\\') => {
+                let e = chars
+                    .get(i + 1)
+                    .copied()
+                    .ok_or_else(|| raised(open, "unterminated string literal"))?;
+                lit.push(match e {
+                    'n' => '\n',
+                    't' => '\t',
+                    'r' => '\r',
+                    's' => ' ',
+                    '0' => '\0',
+                    'e' => '\u{1b}',
+                    'a' => '\u{7}',
+                    'b' => '\u{8}',
+                    'f' => '\u{c}',
+                    'v' => '\u{b}',
+                    '\n' => {
+                        i += 2;
+                        continue;
+                    }
+                    'u' | 'x' | 'c' | 'C' | 'M' => {
+                        return Err(unsupported(base + i, format!("the escape `\\{e}`")));
+                    }
+                    other => other,
+                });
+                i += 2;
+            }
+            Some('#') if chars.get(i + 1) == Some(&'{') => {
+                let start = i + 2;
+                let end = closing_brace(chars, start)
+                    .ok_or_else(|| raised(base + i, "unterminated `#{`"))?;
+                if !lit.is_empty() {
+                    parts.push(Part::Lit(std::mem::take(&mut lit)));
+                }
+                let code: String = chars[start..end].iter().collect();
+                let tokens = lex(&code, base + start)?;
+                let mut p = Parser {
+                    tokens,
+                    at: 0,
+                    end: base + end,
+                };
+                if p.tokens.is_empty() {
+                    parts.push(Part::Lit(String::new()));
+                } else {
+                    let e = p.expr()?;
+                    p.finish()?;
+                    parts.push(Part::Code(Box::new(e)));
+                }
+                i = end + 1;
+            }
+            Some(&c) => {
+                lit.push(c);
+                i += 1;
+            }
+        }
+    }
+}
+
+fn finish_parts(
+    mut parts: Vec<Part>,
+    lit: String,
+    next: usize,
+) -> Result<(Vec<Part>, usize), EvalError> {
+    if !lit.is_empty() || parts.is_empty() {
+        parts.push(Part::Lit(lit));
+    }
+    Ok((parts, next))
+}
+
+/// The `}` closing an interpolation that starts at `i`, skipping nested braces
+/// and quoted strings.
+fn closing_brace(chars: &[char], mut i: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    while let Some(&c) = chars.get(i) {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => return Some(i),
+            '}' => depth -= 1,
+            '"' | '\'' | '`' => {
+                i += 1;
+                while let Some(&d) = chars.get(i) {
+                    if d == '\\' {
+                        i += 1;
+                    } else if d == c {
+                        break;
+                    }
+                    i += 1;
+                }
+                chars.get(i)?;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+struct Parser {
+    tokens: Vec<(Tok, usize)>,
+    at: usize,
+    /// Offset just past the code, for "expected ... at the end".
+    end: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&(Tok, usize)> {
+        self.tokens.get(self.at)
+    }
+
+    fn offset(&self) -> usize {
+        self.peek().map_or(self.end, |t| t.1)
+    }
+
+    fn eat(&mut self, p: &str) -> bool {
+        if matches!(self.peek(), Some((Tok::P(q), _)) if *q == p) {
+            self.at += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect(&mut self, p: &str) -> Result<(), EvalError> {
+        if self.eat(p) {
+            Ok(())
+        } else {
+            Err(raised(
+                self.offset(),
+                format!("syntax error: expected `{p}`"),
+            ))
+        }
+    }
+
+    fn finish(&self) -> Result<(), EvalError> {
+        match self.peek() {
+            None => Ok(()),
+            Some((t, at)) => Err(unsupported(*at, format!("`{}` here", describe(t)))),
+        }
+    }
+
+    fn expr(&mut self) -> Result<Expr, EvalError> {
+        let c = self.binary(0)?;
+        if self.eat("?") {
+            let a = self.expr()?;
+            self.expect(":")?;
+            let b = self.expr()?;
+            let offset = c.offset;
+            return Ok(Expr {
+                kind: Box::new(ExprKind::Ternary(c, a, b)),
+                offset,
+            });
+        }
+        Ok(c)
+    }
+
+    /// Levels: `||`, `&&`, `==`/`!=`, `+`.
+    fn binary(&mut self, level: usize) -> Result<Expr, EvalError> {
+        const LEVELS: [&[&str]; 4] = [&["||"], &["&&"], &["==", "!="], &["+"]];
+        if level == LEVELS.len() {
+            return self.unary();
+        }
+        let mut left = self.binary(level + 1)?;
+        loop {
+            let op = match self.peek() {
+                Some((Tok::P(p), _)) => LEVELS[level].iter().find(|q| *q == p).copied(),
+                _ => None,
+            };
+            let Some(op) = op else { return Ok(left) };
+            let offset = self.offset();
+            self.at += 1;
+            let right = self.binary(level + 1)?;
+            left = Expr {
+                kind: Box::new(ExprKind::Bin(op, left, right)),
+                offset,
+            };
+        }
+    }
+
+    fn unary(&mut self) -> Result<Expr, EvalError> {
+        let offset = self.offset();
+        if self.eat("!") {
+            let x = self.unary()?;
+            return Ok(Expr {
+                kind: Box::new(ExprKind::Not(x)),
+                offset,
+            });
+        }
+        self.postfix()
+    }
+
+    fn postfix(&mut self) -> Result<Expr, EvalError> {
+        let mut e = self.primary()?;
+        loop {
+            let offset = self.offset();
+            if self.eat("[") {
+                let key = self.expr()?;
+                self.expect("]")?;
+                e = Expr {
+                    kind: Box::new(ExprKind::Index(e, key)),
+                    offset,
+                };
+            } else if self.eat(".") {
+                let name = match self.peek() {
+                    Some((Tok::Ident(n), _)) => n.clone(),
+                    _ => {
+                        return Err(raised(
+                            self.offset(),
+                            "syntax error: expected a method name after `.`",
+                        ));
+                    }
+                };
+                self.at += 1;
+                let mut args = Vec::new();
+                if self.eat("(") {
+                    if !self.eat(")") {
+                        loop {
+                            args.push(self.expr()?);
+                            if self.eat(")") {
+                                break;
+                            }
+                            self.expect(",")?;
+                        }
+                    }
+                }
+                let block = if self.eat("{") {
+                    let b = self.expr()?;
+                    self.expect("}")?;
+                    Some(b)
+                } else {
+                    None
+                };
+                e = Expr {
+                    kind: Box::new(ExprKind::Call(e, name, args, block)),
+                    offset,
+                };
+            } else {
+                return Ok(e);
+            }
+        }
+    }
+
+    fn primary(&mut self) -> Result<Expr, EvalError> {
+        let offset = self.offset();
+        let Some((tok, _)) = self.peek().cloned() else {
+            return Err(raised(offset, "syntax error: expected an expression"));
+        };
+        self.at += 1;
+        let kind = match tok {
+            Tok::Str(parts) => ExprKind::Str(parts),
+            Tok::Shell(parts) => ExprKind::Shell(parts),
+            Tok::Num(n) => ExprKind::Lit(Value::Num(n)),
+            Tok::Ident(w) => match w.as_str() {
+                "nil" => ExprKind::Lit(Value::Nil),
+                "true" => ExprKind::Lit(Value::Bool(true)),
+                "false" => ExprKind::Lit(Value::Bool(false)),
+                _ if matches!(self.peek(), Some((Tok::P("("), _))) => {
+                    return Err(unsupported(offset, format!("calling `{w}`")));
+                }
+                _ => ExprKind::Name(w),
+            },
+            Tok::P("(") => {
+                let e = self.expr()?;
+                self.expect(")")?;
+                return Ok(e);
+            }
+            Tok::P(p) => return Err(raised(offset, format!("syntax error: unexpected `{p}`"))),
+        };
+        Ok(Expr {
+            kind: Box::new(kind),
+            offset,
+        })
+    }
+}
+
+fn describe(t: &Tok) -> String {
+    match t {
+        Tok::Str(_) => "a string".into(),
+        Tok::Shell(_) => "a command".into(),
+        Tok::Num(n) => n.clone(),
+        Tok::Ident(w) => w.clone(),
+        Tok::P(p) => (*p).into(),
+    }
+}
