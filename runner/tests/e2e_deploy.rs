@@ -393,7 +393,9 @@ fn secrets_reach_the_container_and_never_the_output() {
     let cfg = app.hoist(&["config"]);
     cfg.assert_ok();
     assert!(
-        cfg.stdout.contains("[REDACTED]") && !cfg.stdout.contains("hunter2-literal"),
+        cfg.stdout.contains("[REDACTED]")
+            && !cfg.stdout.contains("hunter2-literal")
+            && cfg.stdout.contains("username: me"),
         "{}",
         cfg.stdout
     );

@@ -9,6 +9,9 @@ use crate::config;
 pub fn print_config(common: &Common) -> ExitCode {
     match config::load(&common.load_options()) {
         Ok(c) => {
+            for note in &c.notes {
+                eprintln!("warning: {note}");
+            }
             print!("{}", config::redacted_yaml(&c));
             ExitCode::SUCCESS
         }

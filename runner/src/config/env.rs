@@ -60,9 +60,11 @@ impl<'de> Deserialize<'de> for Env {
                         Some(_) => {}
                     }
                     match key.as_str() {
-                        "clear" => env.clear = map.next_value()?,
-                        "secret" => env.secret = map.next_value()?,
-                        "tags" => env.tags = map.next_value()?,
+                        // An empty section (`clear:` with nothing under it) is
+                        // empty, as in Kamal.
+                        "clear" => env.clear = map.next_value::<Option<_>>()?.unwrap_or_default(),
+                        "secret" => env.secret = map.next_value::<Option<_>>()?.unwrap_or_default(),
+                        "tags" => env.tags = map.next_value::<Option<_>>()?.unwrap_or_default(),
                         _ => {
                             let value: String = map.next_value()?;
                             env.clear.insert(key, value);

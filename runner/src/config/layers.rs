@@ -44,6 +44,35 @@ pub fn destination_file(config_file: &Path, destination: &str) -> PathBuf {
     config_file.with_file_name(format!("{stem}.{destination}.{ext}"))
 }
 
+/// The destinations with a file beside `config_file` (`deploy.mars.yml` ->
+/// `mars`), sorted.
+pub fn destinations_beside(config_file: &Path) -> Vec<String> {
+    let stem = config_file
+        .file_stem()
+        .map(|s| format!("{}.", s.to_string_lossy()))
+        .unwrap_or_default();
+    let ext = config_file
+        .extension()
+        .map(|s| format!(".{}", s.to_string_lossy()))
+        .unwrap_or_default();
+    let dir = match config_file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut found: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let d = name.strip_prefix(&stem)?.strip_suffix(&ext)?;
+            (!d.is_empty() && !d.contains('.')).then(|| d.to_string())
+        })
+        .collect();
+    found.sort();
+    found
+}
+
 /// The app root: the directory holding `config/` when the file lives in a
 /// directory named `config` (Kamal's layout), else the file's directory.
 pub fn app_root(config_file: &Path) -> PathBuf {
@@ -200,7 +229,15 @@ fn located(path: &Path, rendered: &erb::Rendered, e: &serde_saphyr::Error) -> Co
     if let Some(i) = message.rfind(" at line ") {
         message.truncate(i);
     }
-    let empty = rendered.empty_tags_on(line.max(1) as u64);
+    // serde's words for an empty value, in the user's.
+    if message.contains("null into string") {
+        message =
+            "expected a string, found an empty value; quote the value (`\"\"` for an empty string)"
+                .into();
+    } else if let Some(rest) = message.strip_prefix("invalid type: null, expected ") {
+        message = format!("found an empty value, expected {rest}");
+    }
+    let empty = rendered.empty_tags_on(line.max(1));
     if !empty.is_empty() {
         message.push_str(&format!(
             " (on this line `{}` rendered empty: is the variable set?)",

@@ -60,10 +60,10 @@ pub fn lookup<'a>(tree: &'a serde_json::Value, key: &str) -> Option<&'a serde_js
 fn redacted(config: &Config) -> RawConfig {
     let mut raw = config.raw.clone();
     if let Some(r) = raw.registry.as_mut() {
-        for s in [&mut r.username, &mut r.password] {
-            if let Some(Secretable::Literal(v)) = s {
-                *v = "[REDACTED]".into();
-            }
+        // A literal user name (`nologin`, a registry user) is no secret; a
+        // literal password is, and `[SECRET]` references are names only.
+        if let Some(Secretable::Literal(v)) = &mut r.password {
+            *v = "[REDACTED]".into();
         }
     }
     if let Some(b) = raw.builder.as_mut()

@@ -11,6 +11,45 @@ use super::{Config, ConfigError, layers};
 use super::{accessories, builder, deploy, env, plugins, proxy, registry, servers, ssh};
 
 /// Applies defaults and checks the rules that need the whole config.
+/// ` (destination files here: a, b)`, or nothing.
+fn destinations_hint(config_file: &std::path::Path) -> String {
+    let found = layers::destinations_beside(config_file);
+    if found.is_empty() {
+        String::new()
+    } else {
+        format!(" (destination files here: {})", found.join(", "))
+    }
+}
+
+/// A missing key without `-d` where destination files exist: they may be
+/// where the key is.
+fn missing_hint(
+    e: ConfigError,
+    config_file: &std::path::Path,
+    destination: &Option<String>,
+) -> ConfigError {
+    match e {
+        ConfigError::Key {
+            files,
+            key,
+            message,
+        } if destination.is_none() && message.starts_with("missing") => {
+            let hint = destinations_hint(config_file);
+            let message = if hint.is_empty() {
+                message
+            } else {
+                format!("{message}; or pass -d <destination> if a destination file sets it{hint}")
+            };
+            ConfigError::Key {
+                files,
+                key,
+                message,
+            }
+        }
+        e => e,
+    }
+}
+
 pub fn resolve(
     raw: RawConfig,
     files: Vec<PathBuf>,
@@ -22,14 +61,18 @@ pub fn resolve(
         files: names,
         app_root: &app_root,
     };
-    let service = service(&raw, &cx)?;
     if raw.require_destination == Some(true) && destination.is_none() {
         return Err(cx.err(
             "require_destination",
-            "this config requires a destination: pass -d <destination>",
+            format!(
+                "this config requires a destination: pass -d <destination>{}",
+                destinations_hint(&files[0])
+            ),
         ));
     }
-    let registry = registry::resolve(raw.registry.as_ref(), raw.image.as_deref(), &service, &cx)?;
+    let service = service(&raw, &cx).map_err(|e| missing_hint(e, &files[0], &destination))?;
+    let registry = registry::resolve(raw.registry.as_ref(), raw.image.as_deref(), &service, &cx)
+        .map_err(|e| missing_hint(e, &files[0], &destination))?;
     let (root_env, tag_env) = env::resolve(raw.env.as_ref());
     let servers = servers::resolve(
         servers::Input {
@@ -43,7 +86,8 @@ pub fn resolve(
             stop_timeout: raw.stop_timeout,
         },
         &cx,
-    )?;
+    )
+    .map_err(|e| missing_hint(e, &files[0], &destination))?;
     let build = builder::resolve(raw.builder.as_ref(), &cx);
     let deploy = deploy::resolve(
         deploy::Input {

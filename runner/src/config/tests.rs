@@ -18,10 +18,18 @@ impl App {
     }
 
     fn load(&self, destination: Option<&str>) -> Result<Config, ConfigError> {
+        self.load_with(destination, Default::default())
+    }
+
+    fn load_with(
+        &self,
+        destination: Option<&str>,
+        erb: erb::Engine,
+    ) -> Result<Config, ConfigError> {
         load(&LoadOptions {
             config_file: self.dir.path().join("config/deploy.yml"),
             destination: destination.map(String::from),
-            erb: Default::default(),
+            erb,
         })
     }
 }
@@ -327,4 +335,125 @@ fn release_command_is_split_with_a_default_timeout() {
     )]);
     let e = app.load(None).unwrap_err().to_string();
     assert!(e.contains("`deploy.release_command`"), "{e}");
+}
+
+/// A config in the shape `kamal init` and Rails generate, with the ERB real
+/// ones hold: in a comment, literals, `||`, ternaries, code tags, backticks,
+/// and empty sections.
+const KAMAL_SHAPED: &str = r##"# Name of your application. Used to uniquely configure containers.
+service: <%= "my-app" %>
+image: <%= ENV["HOIST_T_NOPE_USER"] || "my-user" %>/my-app
+<% if ENV["KAMAL_DESTINATION"] == "staging" %>
+servers:
+  web:
+    - <%= ENV.fetch("HOIST_T_NOPE_HOST", "local") %>
+<% else %>
+servers:
+  web:
+    hosts:
+      - local
+  job:
+    hosts: [local]
+    cmd: bin/jobs
+<% end %>
+registry:
+  username: <%= ENV.fetch("HOIST_T_NOPE_REG", 'nologin') %>
+  password:
+    - KAMAL_REGISTRY_PASSWORD
+env:
+  secret:
+  clear:
+    WEB_CONCURRENCY: <%= ENV["HOIST_T_NOPE_N"] ? 4 : 2 %>
+    REVISION: <%= `echo abc123`.strip %>
+    GREETING: "hello #{name}"
+#   RUBY_VERSION: <%= ENV["RBENV_VERSION"] || ENV["rvm_ruby_string"] || "#{RUBY_ENGINE}-#{RUBY_ENGINE_VERSION}" %>
+#   BROKEN: <%= ENV.fetch("HOIST_T_NOPE_IN_COMMENT") %>
+aliases:
+  console: app exec --interactive --reuse "bin/rails console"
+builder:
+  arch: amd64
+"##;
+
+#[test]
+fn kamal_shaped_configs_load_with_either_erb() {
+    let app = App::new(&[
+        ("deploy.yml", KAMAL_SHAPED),
+        ("deploy.staging.yml", "env:\n  clear:\n"),
+    ]);
+    let mut engines = vec![erb::Engine::Subset];
+    if std::process::Command::new("ruby")
+        .arg("-v")
+        .output()
+        .is_ok()
+    {
+        engines.push(erb::Engine::Ruby);
+    }
+    for engine in engines {
+        let c = app
+            .load_with(None, engine)
+            .unwrap_or_else(|e| panic!("{engine:?}: {e}"));
+        assert_eq!(c.service, "my-app", "{engine:?}");
+        assert_eq!(c.image, "my-user/my-app", "{engine:?}");
+        let roles: Vec<&str> = c.roles.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(roles, ["web", "job"], "{engine:?}");
+        let web = &c.roles[0];
+        assert_eq!(
+            web.env.clear.get("WEB_CONCURRENCY").map(String::as_str),
+            Some("2")
+        );
+        assert_eq!(
+            web.env.clear.get("REVISION").map(String::as_str),
+            Some("abc123")
+        );
+        assert_eq!(
+            web.env.clear.get("GREETING").map(String::as_str),
+            Some("hello #{name}")
+        );
+        let c = app
+            .load_with(Some("staging"), engine)
+            .unwrap_or_else(|e| panic!("{engine:?}: {e}"));
+        let roles: Vec<&str> = c.roles.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            roles,
+            ["web"],
+            "{engine:?}: the destination took the other branch"
+        );
+    }
+}
+
+#[test]
+fn empty_values_and_hosts_are_explained() {
+    let app = App::new(&[(
+        "deploy.yml",
+        "service: a\nimage: a\nservers: [local]\nenv:\n  clear:\n    A:\n",
+    )]);
+    let e = app.load(None).unwrap_err().to_string();
+    assert!(
+        e.contains("deploy.yml:6:")
+            && e.contains("expected a string, found an empty value; quote the value"),
+        "{e}"
+    );
+    let app = App::new(&[(
+        "deploy.yml",
+        "service: a\nimage: a\nservers:\n  - <%= ENV[\"HOIST_T_NOPE_HOST\"] %>\n",
+    )]);
+    for engine in [erb::Engine::Subset, erb::Engine::Auto] {
+        let e = app.load_with(None, engine).unwrap_err().to_string();
+        assert!(
+            e.contains("deploy.yml:4:")
+                && e.contains("`<%= ENV[\"HOIST_T_NOPE_HOST\"] %>` rendered empty"),
+            "{e}"
+        );
+    }
+    let app = App::new(&[
+        ("deploy.yml", "require_destination: true\n"),
+        ("deploy.mars.yml", "service: a\n"),
+    ]);
+    let e = app.load(None).unwrap_err().to_string();
+    assert!(
+        e.contains("deploy.yml:1:1: `require_destination`")
+            && e.contains("pass -d")
+            && e.contains("here: mars"),
+        "{e}"
+    );
 }

@@ -9,6 +9,7 @@
 //! the output keeps a map from its lines to the source's, so errors in the
 //! rendered YAML name the line the user wrote.
 
+mod eval;
 mod expr;
 mod ruby;
 mod scan;
@@ -184,7 +185,7 @@ pub fn render_with(
         column: u.column,
         message: "this `<%` tag is never closed with `%>`".into(),
     })?;
-    let mut scope = expr::Scope {
+    let mut scope = eval::Scope {
         env,
         shell,
         vars: Default::default(),
@@ -295,6 +296,38 @@ pub fn render_with(
                             return Err(fail(stray(&tag.code)));
                         }
                     }
+                    expr::Stmt::Guarded(ref inner, ref cond, unless)
+                        if on && test(cond, on)? == unless =>
+                    {
+                        // Ruby declares the variable even when the assignment does not run.
+                        if let expr::Stmt::Assign(name, _) = &**inner {
+                            scope.vars.entry(name.clone()).or_insert(expr::Value::Nil);
+                        }
+                    }
+                    expr::Stmt::Guarded(inner, ..) if on => {
+                        match *inner {
+                            expr::Stmt::Assign(name, e) => match scope.eval(&e) {
+                                Ok(v) => {
+                                    scope.vars.insert(name, v);
+                                }
+                                Err(_) if tag.in_comment => {}
+                                Err(e) => return Err(fail(e)),
+                            },
+                            expr::Stmt::Expr(e) => match scope.eval(&e) {
+                                Ok(_) => {}
+                                Err(_) if tag.in_comment => {}
+                                Err(e) => return Err(fail(e)),
+                            },
+                            _ => return Err(fail(expr::EvalError {
+                                offset: 0,
+                                message:
+                                    "`if`/`unless` as a modifier only follows a simple statement"
+                                        .into(),
+                                unsupported: true,
+                            })),
+                        }
+                    }
+                    expr::Stmt::Guarded(..) => {}
                     expr::Stmt::Assign(name, e) if on => match scope.eval(&e) {
                         Ok(v) => {
                             scope.vars.insert(name, v);

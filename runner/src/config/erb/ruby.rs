@@ -15,6 +15,9 @@ use super::{Context, ErbError, Rendered};
 
 const START: char = '\u{2}';
 const STOP: char = '\u{3}';
+/// Before an output tag's value; after it comes `VALUE_END` index `STOP`.
+const VALUE: char = '\u{4}';
+const VALUE_END: char = '\u{5}';
 
 /// Renders the template on stdin as Kamal does (`ERB.new(text).result`), with
 /// ActiveSupport's `blank?`/`present?`/`presence` (Kamal loads ActiveSupport)
@@ -89,7 +92,7 @@ pub fn render_env(
         column: u.column,
         message: "this `<%` tag is never closed with `%>`".into(),
     })?;
-    let marked = marked(&pieces);
+    let (marked, outputs) = marked(&pieces);
     let name = cx.path.display().to_string();
     let mut cmd = Command::new("ruby");
     cmd.arg("-e")
@@ -133,13 +136,15 @@ pub fn render_env(
             ),
         ));
     }
-    Ok(unmark(&String::from_utf8_lossy(&out.stdout)))
+    Ok(unmark(&String::from_utf8_lossy(&out.stdout), &outputs))
 }
 
-/// The source again, with line markers in literal text and comment tags
-/// made harmless.
-fn marked(pieces: &[Piece]) -> String {
+/// The source again, with line markers in literal text, output tags
+/// bracketed (to tell which rendered empty) and comment tags made harmless;
+/// and the bracketed tags as written.
+fn marked(pieces: &[Piece]) -> (String, Vec<String>) {
     let mut s = String::new();
+    let mut outputs = Vec::new();
     let mut line = 1u64;
     for piece in pieces {
         match piece {
@@ -164,22 +169,52 @@ fn marked(pieces: &[Piece]) -> String {
                     s.push_str(&format!(
                         "<%= (begin; eval(['{hex}'].pack('H*'), binding).to_s; rescue Exception; ''; end){newlines} %>"
                     ));
+                } else if tag.kind == Kind::Output {
+                    s.push(VALUE);
+                    s.push_str(&tag.source);
+                    s.push_str(&format!("{VALUE_END}{}{STOP}", outputs.len()));
+                    outputs.push(tag.source.clone());
                 } else {
                     s.push_str(&tag.source);
                 }
             }
         }
     }
-    s
+    (s, outputs)
 }
 
 /// The output without markers, and its line map.
-fn unmark(out: &str) -> Rendered {
+fn unmark(out: &str, outputs: &[String]) -> Rendered {
     let mut text = String::with_capacity(out.len());
     let mut lines = vec![1u64];
+    let mut empties = Vec::new();
+    let mut value_start = None;
     let mut current = 1u64;
     let mut chars = out.chars().peekable();
     while let Some(c) = chars.next() {
+        if c == VALUE {
+            value_start = Some(text.len());
+            continue;
+        }
+        if c == VALUE_END {
+            let mut n = String::new();
+            for d in chars.by_ref() {
+                if d == STOP {
+                    break;
+                }
+                n.push(d);
+            }
+            if let (Some(start), Some(tag)) = (
+                value_start.take(),
+                n.parse::<usize>().ok().and_then(|i| outputs.get(i)),
+            ) && start == text.len()
+            {
+                {
+                    empties.push((lines.len() as u64, tag.clone()));
+                }
+            }
+            continue;
+        }
         if c == START {
             let mut n = String::new();
             while let Some(&d) = chars.peek() {
@@ -206,6 +241,6 @@ fn unmark(out: &str) -> Rendered {
     Rendered {
         text,
         lines,
-        empties: Vec::new(),
+        empties,
     }
 }

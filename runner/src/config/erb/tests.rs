@@ -92,6 +92,14 @@ const CASES: &[(&str, &str)] = &[
         "# \na: <%= x %>",
     ),
     ("a: <%# ignored %>1 <%= \"%%>\" %>", "a: 1 %>"),
+    (
+        "<% raise \"no\" if ENV[\"HOST\"].to_s.empty? %>a: <%= 1 %>",
+        "a: 1",
+    ),
+    (
+        "<% v = 'a' unless ENV.key?('HOST') %>b: <%= v.nil? %>",
+        "b: true",
+    ),
 ];
 
 #[test]
@@ -190,6 +198,13 @@ fn errors_name_line_and_column() {
     assert!(e.message.contains("never closed"), "{e}");
     let e = subset("a: <%= 1\n").unwrap_err();
     assert_eq!((e.line, e.column), (1, 4));
+    let e =
+        subset("<% raise \"destination missing\" if ENV[\"NOPE\"].to_s.empty? %>\n").unwrap_err();
+    assert!(
+        e.message
+            .contains("raised RuntimeError: destination missing"),
+        "{e}"
+    );
     let e = subset("<% end %>").unwrap_err();
     assert!(e.message.contains("without an `if`"), "{e}");
 }
