@@ -43,6 +43,7 @@ pub mod resolved;
 pub mod servers;
 pub mod shape;
 pub mod ssh;
+mod unused;
 pub mod values;
 
 use std::path::PathBuf;

@@ -106,6 +106,7 @@ pub fn resolve(
     let mut notes = proxy::notes(raw.proxy.as_ref());
     notes.extend(accessories::notes(raw.accessories.as_ref()));
     notes.extend(plugins::hooks_dir_note(raw.hooks_path.as_deref(), &cx));
+    notes.extend(super::unused::notes(&raw));
     let secrets_files = secrets_files(&raw, &cx, destination.as_deref());
     Ok(Config {
         files,

@@ -1,0 +1,186 @@
+//! Kamal keys hoist reads but does not act on: each gives a note (printed as
+//! a warning by `hoist config` and every deploy) naming the key, what hoist
+//! does instead and what to do, so no key is silently ignored. The proxy's
+//! and the accessories' own notes live with their sections.
+
+use super::raw::RawConfig;
+
+/// One note per key set in `raw` that hoist does not act on.
+pub(super) fn notes(raw: &RawConfig) -> Vec<String> {
+    let mut notes = Vec::new();
+    let mut note = |set: bool, key: &str, text: &str| {
+        if set {
+            notes.push(format!("`{key}` is ignored: {text}"));
+        }
+    };
+    note(
+        raw.asset_path.is_some(),
+        "asset_path",
+        "hoist does not bridge assets between versions, so requests for old asset names may 404 during a switch",
+    );
+    note(
+        raw.hooks_output.is_some(),
+        "hooks_output",
+        "hoist runs WebAssembly hooks from `hooks:` and logs their output as it comes",
+    );
+    note(
+        raw.error_pages_path.is_some(),
+        "error_pages_path",
+        "hoist-proxy answers errors with its own pages",
+    );
+    note(
+        raw.minimum_version.is_some(),
+        "minimum_version",
+        "it names a Kamal version, which hoist does not check",
+    );
+    note(
+        raw.run_directory.is_some(),
+        "run_directory",
+        "hoist keeps its state on the hosts in Docker labels and volumes, not in a run directory",
+    );
+    note(
+        raw.output.is_some(),
+        "output",
+        "hoist writes no per-command log file and ships no logs over OTLP; its audit log is on the primary host",
+    );
+    note(
+        raw.aliases.as_ref().is_some_and(|a| !a.is_empty()),
+        "aliases",
+        "hoist has no command aliases yet; use a shell alias",
+    );
+    if let Some(boot) = &raw.boot {
+        note(
+            boot.parallel_roles.is_some(),
+            "boot.parallel_roles",
+            "the rollout strategy decides how roles boot",
+        );
+    }
+    if let Some(b) = &raw.builder {
+        note(
+            b.arch.is_some(),
+            "builder.arch",
+            "hoist builds one image for the build engine's own architecture; build on an engine of the servers' architecture",
+        );
+        note(
+            b.remote.is_some(),
+            "builder.remote",
+            "hoist builds on the local engine",
+        );
+        note(
+            b.local.is_some(),
+            "builder.local",
+            "hoist builds on the local engine",
+        );
+        note(
+            b.pack.is_some(),
+            "builder.pack",
+            "hoist builds from the Dockerfile only",
+        );
+        note(
+            b.cache.is_some(),
+            "builder.cache",
+            "builds use only the engine's own layer cache",
+        );
+        note(
+            b.secrets.is_some(),
+            "builder.secrets",
+            "no build secrets are passed, so `RUN --mount=type=secret` finds nothing",
+        );
+        note(
+            b.ssh.is_some(),
+            "builder.ssh",
+            "no SSH agent is forwarded into the build",
+        );
+        note(
+            b.driver.is_some(),
+            "builder.driver",
+            "hoist uses the Docker Engine's build API",
+        );
+        note(
+            b.provenance.is_some(),
+            "builder.provenance",
+            "no attestations are produced",
+        );
+        note(b.sbom.is_some(), "builder.sbom", "no SBOM is produced");
+    }
+    if let Some(s) = &raw.ssh {
+        note(
+            s.log_level.is_some(),
+            "ssh.log_level",
+            "use `-v` for hoist's own connection logging",
+        );
+        note(
+            s.key_data.is_some(),
+            "ssh.key_data",
+            "hoist loads keys from `ssh.keys` files, `~/.ssh/id_*` and the agent; put the key in a file and list it under `ssh.keys`",
+        );
+        note(
+            s.config.is_some(),
+            "ssh.config",
+            "hoist does not read OpenSSH config files; set user, port, proxy and keys under `ssh:`",
+        );
+        note(
+            s.forward_agent.is_some(),
+            "ssh.forward_agent",
+            "the agent is not forwarded to the hosts",
+        );
+    }
+    if let Some(s) = &raw.sshkit {
+        note(
+            s.pool_idle_timeout.is_some(),
+            "sshkit.pool_idle_timeout",
+            "hoist keeps each connection open for the whole command",
+        );
+        note(
+            s.dns_retries.is_some(),
+            "sshkit.dns_retries",
+            "hoist does not retry DNS failures",
+        );
+    }
+    if let Some(h) = &raw.healthcheck {
+        let kamal1 = h.path.is_some()
+            || h.port.is_some()
+            || h.max_attempts.is_some()
+            || h.log_lines.is_some()
+            || h.cord.is_some();
+        note(
+            kamal1,
+            "healthcheck.path/port/max_attempts/log_lines/cord",
+            "these are Kamal 1 keys; use `proxy.healthcheck`, or `healthcheck.cmd` for a Docker health check",
+        );
+    }
+    notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_ignored_key_set_gives_its_note() {
+        let raw = super::super::raw::parse_str(
+            "service: a\nasset_path: /rails/public/assets\naliases:\n  console: app exec -i bash\nbuilder:\n  arch: arm64\n  secrets: [TOKEN]\nssh:\n  key_data: [x]\nboot:\n  parallel_roles: true\n",
+        )
+        .unwrap();
+        let notes = notes(&raw);
+        for key in [
+            "asset_path",
+            "aliases",
+            "builder.arch",
+            "builder.secrets",
+            "ssh.key_data",
+            "boot.parallel_roles",
+        ] {
+            assert!(
+                notes
+                    .iter()
+                    .any(|n| n.starts_with(&format!("`{key}` is ignored: "))),
+                "{key}: {notes:#?}"
+            );
+        }
+        assert_eq!(notes.len(), 6, "{notes:#?}");
+        let raw = super::super::raw::parse_str("service: a\nbuilder:\n  dockerfile: Dockerfile\n")
+            .unwrap();
+        assert!(super::notes(&raw).is_empty());
+    }
+}
