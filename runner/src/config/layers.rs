@@ -31,8 +31,9 @@ pub fn from_disk(path: &Path) -> std::io::Result<Option<String>> {
     std::fs::read_to_string(path).map(Some)
 }
 
-/// `config/deploy.yml` -> `config/deploy.staging.yml`.
-pub fn destination_file(config_file: &Path, destination: &str) -> PathBuf {
+/// `config/deploy.yml` -> (`deploy`, `yml`): the parts a destination file
+/// name is made of.
+fn stem_and_ext(config_file: &Path) -> (String, String) {
     let stem = config_file
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -41,20 +42,20 @@ pub fn destination_file(config_file: &Path, destination: &str) -> PathBuf {
         .extension()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "yml".into());
+    (stem, ext)
+}
+
+/// `config/deploy.yml` -> `config/deploy.staging.yml`.
+pub fn destination_file(config_file: &Path, destination: &str) -> PathBuf {
+    let (stem, ext) = stem_and_ext(config_file);
     config_file.with_file_name(format!("{stem}.{destination}.{ext}"))
 }
 
 /// The destinations with a file beside `config_file` (`deploy.mars.yml` ->
 /// `mars`), sorted.
 pub fn destinations_beside(config_file: &Path) -> Vec<String> {
-    let stem = config_file
-        .file_stem()
-        .map(|s| format!("{}.", s.to_string_lossy()))
-        .unwrap_or_default();
-    let ext = config_file
-        .extension()
-        .map(|s| format!(".{}", s.to_string_lossy()))
-        .unwrap_or_default();
+    let (stem, ext) = stem_and_ext(config_file);
+    let (stem, ext) = (format!("{stem}."), format!(".{ext}"));
     let dir = match config_file.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),

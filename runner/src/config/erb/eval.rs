@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::expr::{EvalError, Expr, ExprKind, Part, Value, raised, unsupported};
+use super::expr::{EvalError, Expr, ExprKind, Part, Stmt, Value, raised, unsupported};
 
 /// What evaluation reads and runs.
 pub struct Scope<'a> {
@@ -15,6 +15,24 @@ pub struct Scope<'a> {
 }
 
 impl Scope<'_> {
+    /// Runs a simple statement (`name = expr` or `expr`), as a code tag or
+    /// after an `if`/`unless` modifier.
+    pub fn run(&mut self, stmt: Stmt) -> Result<(), EvalError> {
+        match stmt {
+            Stmt::Assign(name, e) => {
+                let v = self.eval(&e)?;
+                self.vars.insert(name, v);
+                Ok(())
+            }
+            Stmt::Expr(e) => self.eval(&e).map(|_| ()),
+            _ => Err(EvalError {
+                offset: 0,
+                message: "`if`/`unless` as a modifier only follows a simple statement".into(),
+                unsupported: true,
+            }),
+        }
+    }
+
     /// Evaluates `e`.
     pub fn eval(&mut self, e: &Expr) -> Result<Value, EvalError> {
         let at = e.offset;

@@ -90,12 +90,7 @@ pub enum Stmt {
 
 /// Parses an output tag's code.
 pub fn parse_expr(code: &str) -> Result<Expr, EvalError> {
-    let tokens = lex(code, 0)?;
-    let mut p = Parser {
-        tokens,
-        at: 0,
-        end: code.chars().count(),
-    };
+    let mut p = Parser::of(code)?;
     let e = p.expr()?;
     p.finish()?;
     Ok(e)
@@ -103,12 +98,7 @@ pub fn parse_expr(code: &str) -> Result<Expr, EvalError> {
 
 /// Parses a code tag's code.
 pub fn parse_stmt(code: &str) -> Result<Stmt, EvalError> {
-    let tokens = lex(code, 0)?;
-    let mut p = Parser {
-        tokens,
-        at: 0,
-        end: code.chars().count(),
-    };
+    let mut p = Parser::of(code)?;
     let stmt = match p.peek().cloned() {
         Some((Tok::Ident(w), _)) if matches!(w.as_str(), "if" | "unless" | "elsif") => {
             p.at += 1;
@@ -402,6 +392,15 @@ struct Parser {
 }
 
 impl Parser {
+    /// A parser over the whole of `code`.
+    fn of(code: &str) -> Result<Parser, EvalError> {
+        Ok(Parser {
+            tokens: lex(code, 0)?,
+            at: 0,
+            end: code.chars().count(),
+        })
+    }
+
     fn peek(&self) -> Option<&(Tok, usize)> {
         self.tokens.get(self.at)
     }

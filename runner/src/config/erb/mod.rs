@@ -30,6 +30,16 @@ pub struct ErbError {
     pub message: String,
 }
 
+impl From<scan::Unclosed> for ErbError {
+    fn from(u: scan::Unclosed) -> ErbError {
+        ErbError {
+            line: u.line,
+            column: u.column,
+            message: "this `<%` tag is never closed with `%>`".into(),
+        }
+    }
+}
+
 /// Which ERB renders the file.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Engine {
@@ -180,11 +190,7 @@ pub fn render_with(
     env: &dyn Fn(&str) -> Option<String>,
     shell: &dyn Fn(&str) -> Result<String, String>,
 ) -> Result<Rendered, ErbError> {
-    let pieces = scan::scan(text).map_err(|u| ErbError {
-        line: u.line,
-        column: u.column,
-        message: "this `<%` tag is never closed with `%>`".into(),
-    })?;
+    let pieces = scan::scan(text)?;
     let mut scope = eval::Scope {
         env,
         shell,
@@ -304,42 +310,17 @@ pub fn render_with(
                             scope.vars.entry(name.clone()).or_insert(expr::Value::Nil);
                         }
                     }
-                    expr::Stmt::Guarded(inner, ..) if on => {
-                        match *inner {
-                            expr::Stmt::Assign(name, e) => match scope.eval(&e) {
-                                Ok(v) => {
-                                    scope.vars.insert(name, v);
-                                }
-                                Err(_) if tag.in_comment => {}
-                                Err(e) => return Err(fail(e)),
-                            },
-                            expr::Stmt::Expr(e) => match scope.eval(&e) {
-                                Ok(_) => {}
-                                Err(_) if tag.in_comment => {}
-                                Err(e) => return Err(fail(e)),
-                            },
-                            _ => return Err(fail(expr::EvalError {
-                                offset: 0,
-                                message:
-                                    "`if`/`unless` as a modifier only follows a simple statement"
-                                        .into(),
-                                unsupported: true,
-                            })),
+                    expr::Stmt::Guarded(inner, ..) if on => match scope.run(*inner) {
+                        Err(e) if !tag.in_comment => return Err(fail(e)),
+                        _ => {}
+                    },
+                    expr::Stmt::Guarded(..) => {}
+                    stmt @ (expr::Stmt::Assign(..) | expr::Stmt::Expr(_)) if on => {
+                        match scope.run(stmt) {
+                            Err(e) if !tag.in_comment => return Err(fail(e)),
+                            _ => {}
                         }
                     }
-                    expr::Stmt::Guarded(..) => {}
-                    expr::Stmt::Assign(name, e) if on => match scope.eval(&e) {
-                        Ok(v) => {
-                            scope.vars.insert(name, v);
-                        }
-                        Err(_) if tag.in_comment => {}
-                        Err(e) => return Err(fail(e)),
-                    },
-                    expr::Stmt::Expr(e) if on => match scope.eval(&e) {
-                        Ok(_) => {}
-                        Err(_) if tag.in_comment => {}
-                        Err(e) => return Err(fail(e)),
-                    },
                     expr::Stmt::Assign(..) | expr::Stmt::Expr(_) => {}
                 }
             }

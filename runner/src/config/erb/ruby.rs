@@ -87,11 +87,7 @@ pub fn render_env(
         column: 1,
         message,
     };
-    let pieces = scan::scan(source).map_err(|u| ErbError {
-        line: u.line,
-        column: u.column,
-        message: "this `<%` tag is never closed with `%>`".into(),
-    })?;
+    let pieces = scan::scan(source)?;
     let (marked, outputs) = marked(&pieces);
     let name = cx.path.display().to_string();
     let mut cmd = Command::new("ruby");
