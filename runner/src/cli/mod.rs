@@ -15,6 +15,7 @@ pub mod lock;
 pub mod plugin;
 pub mod proxy;
 pub mod scope;
+pub mod secrets;
 
 use std::process::ExitCode;
 
@@ -69,6 +70,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Secrets from vaults (as `kamal secrets`).
+    #[command(subcommand)]
+    Secrets(crate::secrets::commands::SecretsCommand),
     /// The app's containers on each host.
     #[command(subcommand)]
     App(app::AppCommand),
@@ -172,6 +176,7 @@ pub fn main() -> ExitCode {
             };
             runtime(deploy::deploy(common, args, DeployKind::Rollback))
         }
+        Command::Secrets(cmd) => secrets::main(&cli.common, &cmd),
         Command::App(cmd) => block_on(app::app(cli.common, cmd)),
         Command::Proxy(cmd) => block_on(proxy::proxy(cli.common, cmd)),
         Command::Prune { what } => block_on(cleanup::prune(cli.common, what)),

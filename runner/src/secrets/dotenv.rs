@@ -9,10 +9,10 @@
 //!   (which ends at the first `#`); nothing in a comment ever runs;
 //! - `'single'` quotes: literal; `"double"` quotes and unquoted values:
 //!   a backslash escapes the next character (`\n` stays a backslash and
-//!   `n`, unless `DOTENV_LINEBREAK_MODE=legacy`), then `$(command)`s run (their
-//!   `$VAR`s expanded first), then `$VAR`/`${VAR}` expand, from keys earlier in
-//!   the same file, then the process environment, else empty; `\$` is a
-//!   literal `$`;
+//!   `n`, unless `DOTENV_LINEBREAK_MODE=legacy`), then `$VAR`/`${VAR}` expand
+//!   (from keys earlier in the same file, then the process environment, else
+//!   empty; `\$` is a literal `$`), then `$(command)`s run, so a command's
+//!   output is never expanded again;
 //! - quoted values may span lines.
 //!
 //! Lines that match nothing are ignored by the gem; here they are returned
@@ -204,8 +204,8 @@ impl Parser<'_> {
             };
         }
         let value = unescape(&value);
-        let value = self.commands(&value, run)?;
-        Ok(self.variables(&value))
+        let value = self.variables(&value);
+        self.commands(&value, run)
     }
 
     /// `$(command)`s, balanced parentheses, `\$(...)` kept literally.
@@ -228,8 +228,8 @@ impl Parser<'_> {
             if escaped {
                 out.push_str(&value[dollar..=close]);
             } else {
-                let command = self.variables(&value[dollar + 2..close]);
-                let mut output = run(&command).map_err(|e| format!("`$({command})` {e}"))?;
+                let command = &value[dollar + 2..close];
+                let mut output = run(command).map_err(|e| format!("`$({command})` {e}"))?;
                 if output.ends_with("\r\n") {
                     output.truncate(output.len() - 2);
                 } else if output.ends_with('\n') || output.ends_with('\r') {
@@ -392,6 +392,8 @@ mod tests {
     fn commands_run_after_their_variables_and_never_in_comments() {
         let t = "S=x y\n# C=$(never)\nA=$(extract A $S)\nB=\"$(outer (inner))\"\nC='$(literal)'\nD=\\$(escaped)\nE=$()\nF=$(unbalanced";
         assert_eq!(get(t, "A"), "<extract A x y>");
+        // A command's output is not expanded again (variables go first).
+        assert_eq!(get("A=1\nB=$(echo \\$A)-$A", "B"), "<echo $A>-1");
         assert_eq!(get(t, "B"), "<outer (inner)>");
         assert_eq!(get(t, "C"), "$(literal)");
         assert_eq!(get(t, "D"), "$(escaped)");

@@ -3,10 +3,14 @@
 //! Kamal reads it with the dotenv gem ([`dotenv`]): line by line, later lines
 //! seeing earlier ones, `$(command)` replaced by the command's output (run
 //! with `sh -c` in the app's directory), so secrets can come from a password
-//! manager: `DB_PASSWORD=$(op read op://vault/db/password)`. Values are only
+//! manager: `DB_PASSWORD=$(op read op://vault/db/password)`. A
+//! `$(kamal secrets fetch|extract ...)` (or `hoist secrets`) is answered by
+//! hoist itself ([`commands`]), through its vault [`adapters`]. Values are only
 //! ever handed to Docker in an API body; they never appear on a command line
 //! or in hoist's output.
 
+pub mod adapters;
+pub mod commands;
 pub mod dotenv;
 
 use std::collections::BTreeMap;
@@ -74,7 +78,13 @@ impl Secrets {
             };
             let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
             let env = |k: &str| std::env::var(k).ok();
-            let mut run = |command: &str| run_command(command, workdir);
+            let mut run = |command: &str| {
+                if commands::is_inline(command) {
+                    commands::run_inline(command, &mut adapters::SystemVendor)
+                } else {
+                    run_command(command, workdir)
+                }
+            };
             let parsed =
                 dotenv::parse(&text, &env, &mut run).map_err(|e| file_error(e.to_string()))?;
             for line in parsed.ignored {
@@ -83,6 +93,7 @@ impl Secrets {
                     path.display()
                 ));
             }
+            notes.extend(unsupported_expansions(path, &text));
             for e in parsed.entries {
                 values.insert(e.key, Secret::new(e.value));
             }
@@ -118,10 +129,32 @@ impl Secrets {
         })
     }
 
+    /// Every secret, by name.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &Secret)> {
+        self.values.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
     /// Every secret value (to scrub output).
     pub fn values(&self) -> impl Iterator<Item = &str> {
         self.values.values().map(Secret::expose)
     }
+}
+
+/// Kamal's warning for `${VAR:-default}`-style expansions, which dotenv
+/// does not do (it substitutes the name and keeps the rest verbatim).
+fn unsupported_expansions(path: &Path, text: &str) -> Option<String> {
+    static PATTERN: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = PATTERN.get_or_init(|| {
+        regex::Regex::new(r"(^|[^\\])\$\{[A-Za-z_][A-Za-z0-9_]*:?[-+?=]").expect("compiles")
+    });
+    let line = text
+        .lines()
+        .position(|l| !l.trim_start().starts_with('#') && re.is_match(l))?;
+    Some(format!(
+        "{}:{}: `${{VAR:-default}}`-style expansion is not supported by the secrets format (as in Kamal): only the name is substituted and the rest stays in the value; use `${{VAR}}` or compute the value with `$(command)`",
+        path.display(),
+        line + 1
+    ))
 }
 
 fn run_command(command: &str, workdir: &Path) -> Result<String, String> {

@@ -330,8 +330,14 @@ impl App {
 
     /// Runs `hoist <args>` in the app dir.
     pub fn hoist(&self, args: &[&str]) -> Run {
+        self.hoist_env(args, &[])
+    }
+
+    /// Runs `hoist <args>` in the app dir with extra environment.
+    pub fn hoist_env(&self, args: &[&str], env: &[(&str, String)]) -> Run {
         let out = Command::new(env!("CARGO_BIN_EXE_hoist"))
             .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .current_dir(self.path())
             .env("HOIST_CACHE_DIR", tmp().join("component-cache"))
             .env_remove("VERSION")
