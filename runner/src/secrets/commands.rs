@@ -6,13 +6,14 @@
 use clap::{Parser, Subcommand};
 
 use super::adapters::{self, AdapterError, Vendor};
+pub use super::shellwords::shellescape;
 
 /// `hoist secrets ...`.
 #[derive(Debug, Clone, Subcommand)]
 pub enum SecretsCommand {
     /// Fetch secrets from a vault (prints them as one shell-quoted JSON object).
     Fetch {
-        /// Which vault adapter to use (1password, test).
+        /// Which vault adapter to use (1password, bitwarden, bitwarden-sm, lastpass, aws_secrets_manager, gcp, doppler, enpass, passbolt, test).
         #[arg(short = 'a', long)]
         adapter: String,
         /// The account identifier or username.
@@ -138,25 +139,6 @@ fn to_json(entries: &[(String, String)]) -> String {
         })
         .collect();
     format!("{{{}}}", body.join(","))
-}
-
-/// Ruby's `String#shellescape`.
-pub fn shellescape(s: &str) -> String {
-    if s.is_empty() {
-        return "''".to_string();
-    }
-    let mut out = String::with_capacity(s.len() * 2);
-    for c in s.chars() {
-        match c {
-            '\n' => out.push_str("'\n'"),
-            c if c.is_ascii_alphanumeric() || "_-.,:+/@".contains(c) => out.push(c),
-            c => {
-                out.push('\\');
-                out.push(c);
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]

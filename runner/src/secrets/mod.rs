@@ -12,6 +12,7 @@
 pub mod adapters;
 pub mod commands;
 pub mod dotenv;
+pub mod shellwords;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,15 @@
 //! The calls are values ([`VendorCall`]) run in one place ([`SystemVendor`]),
 //! so tests can record them or put stand-in CLIs on `PATH`.
 
+mod aws;
+mod bitwarden;
+mod bitwarden_sm;
+mod doppler;
+mod enpass;
+mod gcp;
+mod last_pass;
 mod one_password;
+mod passbolt;
 mod test_adapter;
 
 use std::process::{Command, Stdio};
@@ -20,6 +28,8 @@ pub struct VendorCall {
     /// Whether the CLI's stderr is hidden (dependency checks) instead of
     /// shown to the user (password prompts, the CLI's own errors).
     pub quiet: bool,
+    /// Whether its stderr is read (Enpass prints results there).
+    pub capture_stderr: bool,
 }
 
 impl VendorCall {
@@ -30,6 +40,7 @@ impl VendorCall {
             args: args.into_iter().map(Into::into).collect(),
             env: Vec::new(),
             quiet: false,
+            capture_stderr: false,
         }
     }
     /// The same call with stderr hidden.
@@ -46,6 +57,8 @@ pub struct VendorOutput {
     pub success: bool,
     /// Its standard output.
     pub stdout: String,
+    /// Its standard error, when captured.
+    pub stderr: String,
 }
 
 /// Runs vendor calls.
@@ -69,7 +82,9 @@ impl Vendor for SystemVendor {
             .args(&call.args)
             .envs(call.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::inherit())
-            .stderr(if call.quiet {
+            .stderr(if call.capture_stderr {
+                Stdio::piped()
+            } else if call.quiet {
                 Stdio::null()
             } else {
                 Stdio::inherit()
@@ -79,6 +94,7 @@ impl Vendor for SystemVendor {
             Ok(o) => VendorOutput {
                 success: o.status.success(),
                 stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
             },
             Err(_) => VendorOutput::default(),
         }
@@ -138,11 +154,30 @@ trait Adapter {
 }
 
 /// Every adapter name `--adapter` takes (Kamal's, with its aliases).
-pub const ADAPTERS: &[&str] = &["1password", "one_password", "test"];
+pub const ADAPTERS: &[&str] = &[
+    "1password",
+    "bitwarden",
+    "bitwarden-sm",
+    "lastpass",
+    "aws_secrets_manager",
+    "gcp",
+    "doppler",
+    "enpass",
+    "passbolt",
+    "test",
+];
 
 fn lookup(name: &str) -> Result<Box<dyn Adapter>, AdapterError> {
     match name.to_ascii_lowercase().as_str() {
         "1password" | "one_password" => Ok(Box::new(one_password::OnePassword)),
+        "bitwarden" => Ok(Box::new(bitwarden::Bitwarden)),
+        "bitwarden-sm" | "bitwarden_secrets_manager" => Ok(Box::new(bitwarden_sm::BitwardenSm)),
+        "lastpass" | "last_pass" => Ok(Box::new(last_pass::LastPass)),
+        "aws_secrets_manager" => Ok(Box::new(aws::Aws)),
+        "gcp" | "gcp_secret_manager" => Ok(Box::new(gcp::Gcp)),
+        "doppler" => Ok(Box::new(doppler::Doppler)),
+        "enpass" => Ok(Box::new(enpass::Enpass)),
+        "passbolt" => Ok(Box::new(passbolt::Passbolt)),
         "test" => Ok(Box::new(test_adapter::Test)),
         _ => Err(AdapterError(format!(
             "Unknown secrets adapter: {name} (hoist has: {})",
@@ -207,6 +242,14 @@ fn json(call: &VendorCall, stdout: &str) -> Result<serde_json::Value, AdapterErr
     })
 }
 
+/// The names `got` has no key for.
+fn missing<'a>(names: impl IntoIterator<Item = &'a str>, got: &Fetched) -> Vec<&'a str> {
+    names
+        .into_iter()
+        .filter(|n| !got.0.iter().any(|(k, _)| k == n))
+        .collect()
+}
+
 /// A JSON value as the string Ruby would interpolate.
 fn text(v: &serde_json::Value) -> String {
     match v {
@@ -237,6 +280,7 @@ pub(crate) mod recording {
                             VendorOutput {
                                 success: *ok,
                                 stdout: out.to_string(),
+                                stderr: out.to_string(),
                             },
                         )
                     })
