@@ -164,3 +164,57 @@ fn the_init_templates_secrets_idiom_reads_1password_through_op() {
     app.assert_unlocked("after a failed secrets fetch");
     app.hoist(&["remove", "-y"]).assert_ok();
 }
+
+#[test]
+fn aliases_run_their_command_with_arguments_appended_and_show_in_help() {
+    let app = App::new(
+        "kamal-alias",
+        "servers:\n  web:\n    hosts: [local]\nreadiness_delay: 1\ndeploy_timeout: 20\nenv:\n  clear:\n    GREETING: hi\naliases:\n  say: app exec --reuse -e ALIAS=from-alias \"/hello env ALIAS\"\n  whoruns: lock status\n",
+    );
+    let help = app.hoist(&["--help"]);
+    help.assert_ok();
+    assert!(
+        help.stdout.contains("Aliases")
+            && help.stdout.contains(
+                "say      hoist app exec --reuse -e ALIAS=from-alias \"/hello env ALIAS\""
+            ),
+        "{}",
+        help.text()
+    );
+    app.deploy("v1", &[]).assert_ok();
+    // The alias's quoted command line is split as Kamal's shell does, and
+    // the arguments given follow it.
+    let run = app.hoist(&["say", "GREETING"]);
+    run.assert_ok();
+    assert!(
+        run.stdout.contains("ALIAS=from-alias") && run.stdout.contains("GREETING=hi"),
+        "{}",
+        run.text()
+    );
+    // Global flags go before or after the alias name.
+    let run = app.hoist(&["-q", "say", "-r", "web"]);
+    run.assert_ok();
+    assert!(run.stdout.contains("ALIAS=from-alias"), "{}", run.text());
+    // No warning about `aliases` any more; an unknown name lists them.
+    assert!(!run.text().contains("`aliases`"), "{}", run.text());
+    let run = app.hoist(&["sya"]);
+    run.assert_failed();
+    assert!(
+        run.text().contains("unrecognized subcommand 'sya'")
+            && run
+                .text()
+                .contains("the aliases in config/deploy.yml are: say, whoruns"),
+        "{}",
+        run.text()
+    );
+    // A Kamal key hoist does not act on still warns.
+    app.config("servers:\n  web:\n    hosts: [local]\nminimum_version: 2.0.0\n");
+    let run = app.hoist(&["config"]);
+    run.assert_ok();
+    assert!(
+        run.text().contains("`minimum_version` is ignored: "),
+        "{}",
+        run.text()
+    );
+    app.hoist(&["remove", "-y"]).assert_ok();
+}

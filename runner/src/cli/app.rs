@@ -100,6 +100,7 @@ pub async fn app(common: Common, cmd: AppCommand) -> anyhow::Result<()> {
                         .ok_or_else(|| anyhow::anyhow!("-e `{kv}`: write KEY=VALUE"))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
+            let cmd = kamal_words(cmd)?;
             let o = manage::ExecOptions { reuse, env };
             scoped(&common, |s| {
                 Box::pin(async move {
@@ -149,4 +150,17 @@ pub async fn app(common: Common, cmd: AppCommand) -> anyhow::Result<()> {
             .await
         }
     }
+}
+
+/// Kamal passes `app exec "bin/rails console"` through the host's shell,
+/// so a first word holding spaces is a command line: it is split as a shell
+/// would, and the other words follow it as they are.
+fn kamal_words(cmd: Vec<String>) -> anyhow::Result<Vec<String>> {
+    let Some(first) = cmd.first().filter(|w| w.contains(char::is_whitespace)) else {
+        return Ok(cmd);
+    };
+    let mut words = shell_words::split(first)
+        .map_err(|e| anyhow::anyhow!("`{first}` cannot be split like a shell line: {e}"))?;
+    words.extend(cmd.into_iter().skip(1));
+    Ok(words)
 }

@@ -5,6 +5,7 @@
 //! One file per command group; each maps its arguments to a library call.
 //! Errors become `anyhow` here, at the edge, and are printed once.
 
+pub mod aliases;
 pub mod app;
 pub mod audit;
 pub mod cleanup;
@@ -79,6 +80,9 @@ pub enum Command {
     /// hoist-proxy on each proxied host.
     #[command(subcommand)]
     Proxy(proxy::ProxyCommand),
+    /// An alias from the config's `aliases:`.
+    #[command(external_subcommand)]
+    Alias(Vec<String>),
     /// Remove old containers and images (all, containers or images).
     Prune {
         /// What to prune.
@@ -124,9 +128,50 @@ fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(f: F) -> ExitCo
     runtime(async { report(f.await) })
 }
 
+/// Parses `argv`; `--help` lists the config's aliases, and an alias is
+/// expanded and parsed again.
+fn parse(argv: Vec<String>) -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let mut command = Cli::command();
+    if argv.iter().any(|a| a == "--help") {
+        let defaults = crate::config::LoadOptions {
+            config_file: "config/deploy.yml".into(),
+            destination: None,
+            erb: Default::default(),
+        };
+        let options = aliases::load_options(defaults, &argv);
+        if let Some(text) = aliases::help(&aliases::defined(&options)) {
+            command = command.after_help(text);
+        }
+    }
+    let cli = Cli::from_arg_matches(&command.try_get_matches_from(&argv)?)?;
+    let Command::Alias(words) = &cli.command else {
+        return Ok(cli);
+    };
+    let before = &argv[..argv.len() - words.len()];
+    match aliases::expand(&cli.common, before, words) {
+        Ok(expanded) => {
+            let again = Cli::try_parse_from(&expanded)?;
+            if let Command::Alias(w) = &again.command {
+                return Err(Cli::command().error(
+                    clap::error::ErrorKind::InvalidSubcommand,
+                    format!(
+                        "alias `{}` runs `{}`, which is not a hoist command",
+                        words[0], w[0]
+                    ),
+                ));
+            }
+            Ok(again)
+        }
+        Err(message) => {
+            Err(Cli::command().error(clap::error::ErrorKind::InvalidSubcommand, message))
+        }
+    }
+}
+
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match parse(std::env::args().collect()) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
@@ -177,6 +222,7 @@ pub fn main() -> ExitCode {
             runtime(deploy::deploy(common, args, DeployKind::Rollback))
         }
         Command::Secrets(cmd) => secrets::main(&cli.common, &cmd),
+        Command::Alias(_) => unreachable!("aliases are expanded by parse"),
         Command::App(cmd) => block_on(app::app(cli.common, cmd)),
         Command::Proxy(cmd) => block_on(proxy::proxy(cli.common, cmd)),
         Command::Prune { what } => block_on(cleanup::prune(cli.common, what)),

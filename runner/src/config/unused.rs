@@ -43,16 +43,16 @@ pub(super) fn notes(raw: &RawConfig) -> Vec<String> {
         "output",
         "hoist writes no per-command log file and ships no logs over OTLP; its audit log is on the primary host",
     );
-    note(
-        raw.aliases.as_ref().is_some_and(|a| !a.is_empty()),
-        "aliases",
-        "hoist has no command aliases yet; use a shell alias",
-    );
     if let Some(boot) = &raw.boot {
+        let strategy = raw
+            .deploy
+            .as_ref()
+            .and_then(|d| d.strategy.as_deref())
+            .unwrap_or("rolling");
         note(
-            boot.parallel_roles.is_some(),
+            boot.parallel_roles.is_some() && strategy != "rolling",
             "boot.parallel_roles",
-            "the rollout strategy decides how roles boot",
+            "only the `rolling` strategy reads it; the configured strategy decides how roles boot",
         );
     }
     if let Some(b) = &raw.builder {
@@ -159,13 +159,12 @@ mod tests {
     #[test]
     fn each_ignored_key_set_gives_its_note() {
         let raw = super::super::raw::parse_str(
-            "service: a\nasset_path: /rails/public/assets\naliases:\n  console: app exec -i bash\nbuilder:\n  arch: arm64\n  secrets: [TOKEN]\nssh:\n  key_data: [x]\nboot:\n  parallel_roles: true\n",
+            "service: a\nasset_path: /rails/public/assets\nbuilder:\n  arch: arm64\n  secrets: [TOKEN]\nssh:\n  key_data: [x]\nboot:\n  parallel_roles: true\ndeploy:\n  strategy: canary\n",
         )
         .unwrap();
         let notes = notes(&raw);
         for key in [
             "asset_path",
-            "aliases",
             "builder.arch",
             "builder.secrets",
             "ssh.key_data",
@@ -178,8 +177,10 @@ mod tests {
                 "{key}: {notes:#?}"
             );
         }
-        assert_eq!(notes.len(), 6, "{notes:#?}");
-        let raw = super::super::raw::parse_str("service: a\nbuilder:\n  dockerfile: Dockerfile\n")
+        assert_eq!(notes.len(), 5, "{notes:#?}");
+        let raw = super::super::raw::parse_str(
+            "service: a\nbuilder:\n  dockerfile: Dockerfile\nboot:\n  parallel_roles: true\naliases:\n  c: app exec -i bash\n",
+        )
             .unwrap();
         assert!(super::notes(&raw).is_empty());
     }
