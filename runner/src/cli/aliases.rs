@@ -66,11 +66,7 @@ pub fn expand(common: &Common, before: &[String], words: &[String]) -> Result<Ve
             options.config_file.display()
         )
     })?;
-    if expansion
-        .first()
-        .is_some_and(|w| aliases.contains_key(w) && w != name)
-        || expansion.first() == Some(name)
-    {
+    if expansion.first().is_some_and(|w| aliases.contains_key(w)) {
         return Err(format!(
             "{}: aliases.{name}: an alias runs a hoist command, not another alias",
             options.config_file.display()

@@ -68,12 +68,7 @@ pub fn run_inline(command: &str, vendor: &mut dyn Vendor) -> Result<String, Stri
     let rest = words.iter().skip(2).map(String::as_str);
     let parsed = Inline::try_parse_from(std::iter::once("secrets").chain(rest))
         .map_err(|e| e.render().to_string().trim().replace('\n', " "))?;
-    match parsed.command {
-        SecretsCommand::Print => {
-            Err("`secrets print` cannot run inside a secrets file".to_string())
-        }
-        other => answer(&other, vendor).map_err(|e| e.0),
-    }
+    answer(&parsed.command, vendor).map_err(|e| e.0)
 }
 
 /// What `fetch` or `extract` prints (without the newline).
@@ -96,7 +91,10 @@ pub fn answer(command: &SecretsCommand, vendor: &mut dyn Vendor) -> Result<Strin
             Ok(shellescape(&to_json(&got.0)))
         }
         SecretsCommand::Extract { name, secrets, .. } => extract(name, secrets),
-        SecretsCommand::Print => Err(AdapterError("`print` needs the config".into())),
+        // The command line prints with the config (`cli::secrets`).
+        SecretsCommand::Print => Err(AdapterError(
+            "`secrets print` cannot run inside a secrets file".into(),
+        )),
     }
 }
 
@@ -120,10 +118,7 @@ pub fn extract(name: &str, secrets: &str) -> Result<String, AdapterError> {
         })
         .filter(|v| !v.is_null())
         .ok_or_else(|| AdapterError(format!("Could not find secret {name}")))?;
-    Ok(match value {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    })
+    Ok(adapters::text(value))
 }
 
 /// Ruby's `JSON.dump` of a string-to-string hash, in order.

@@ -3,7 +3,7 @@
 //! `NAME/KEY` for each key, any other secret `NAME`; `--account` is the
 //! AWS profile.
 
-use super::{Adapter, AdapterError, Fetched, Vendor, VendorCall, json, text};
+use super::{Adapter, AdapterError, Fetched, Vendor, VendorCall, read_json, text};
 
 pub struct Aws;
 
@@ -40,14 +40,12 @@ impl Adapter for Aws {
             args.extend(["--profile".into(), profile.into()]);
         }
         let call = VendorCall::new("aws", args);
-        let out = vendor.run(&call);
-        if !out.success {
-            return Err(AdapterError(format!(
+        let v = read_json(vendor, &call, || {
+            format!(
                 "Could not read {} from AWS Secrets Manager",
                 secrets.join(", ")
-            )));
-        }
-        let v = json(&call, &out.stdout)?;
+            )
+        })?;
         if let Some(errors) = v["Errors"].as_array().filter(|e| !e.is_empty()) {
             let list: Vec<String> = errors
                 .iter()

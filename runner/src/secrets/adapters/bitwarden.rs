@@ -3,7 +3,7 @@
 //! each item once: `ITEM/FIELD` for custom fields, `ITEM` for a login's
 //! password (or every custom field when it has none).
 
-use super::{Adapter, AdapterError, Fetched, Vendor, VendorCall, json, text};
+use super::{Adapter, AdapterError, Fetched, Vendor, VendorCall, json, read_json, text};
 
 pub struct Bitwarden;
 
@@ -78,13 +78,9 @@ impl Adapter for Bitwarden {
         let mut results = Fetched::default();
         for (item, fields) in items {
             let call = bw(&["get", "item", &item], session);
-            let out = vendor.run(&call);
-            if !out.success {
-                return Err(AdapterError(format!(
-                    "Could not read {item} from Bitwarden"
-                )));
-            }
-            let v = json(&call, &out.stdout)?;
+            let v = read_json(vendor, &call, || {
+                format!("Could not read {item} from Bitwarden")
+            })?;
             let custom = v["fields"].as_array().cloned().unwrap_or_default();
             let fields = if !fields.is_empty() {
                 fields

@@ -2,7 +2,7 @@
 //! `BitwardenSecretsManager` adapter): secret ids, or `all`, or
 //! `PROJECT/all`; each secret's `key` to its `value`.
 
-use super::{Adapter, AdapterError, Fetched, Vendor, VendorCall, json, text};
+use super::{Adapter, AdapterError, Fetched, Vendor, VendorCall, read_json, text};
 
 pub struct BitwardenSm;
 
@@ -59,26 +59,21 @@ impl Adapter for BitwardenSm {
         };
         if let Some(args) = list {
             let call = VendorCall::new("bws", args);
-            let out = vendor.run(&call);
-            if !out.success {
-                return Err(AdapterError::new(
-                    "Could not read secrets from Bitwarden Secrets Manager",
-                ));
-            }
-            for item in json(&call, &out.stdout)?.as_array().into_iter().flatten() {
+            let v = read_json(
+                vendor,
+                &call,
+                || "Could not read secrets from Bitwarden Secrets Manager",
+            )?;
+            for item in v.as_array().into_iter().flatten() {
                 results.insert(text(&item["key"]), text(&item["value"]));
             }
             return Ok(results);
         }
         for id in secrets {
             let call = VendorCall::new("bws", ["secret", "get", id]);
-            let out = vendor.run(&call);
-            if !out.success {
-                return Err(AdapterError(format!(
-                    "Could not read {id} from Bitwarden Secrets Manager"
-                )));
-            }
-            let item = json(&call, &out.stdout)?;
+            let item = read_json(vendor, &call, || {
+                format!("Could not read {id} from Bitwarden Secrets Manager")
+            })?;
             results.insert(text(&item["key"]), text(&item["value"]));
         }
         Ok(results)

@@ -2,7 +2,7 @@
 //! PROJECT/CONFIG` (not needed with a service token in `DOPPLER_TOKEN`),
 //! one `doppler secrets get NAMES... --json`, each secret's `computed` value.
 
-use super::{Adapter, AdapterError, Fetched, Vendor, VendorCall, json, text};
+use super::{Adapter, AdapterError, Fetched, Vendor, VendorCall, read_json, text};
 
 pub struct Doppler;
 
@@ -68,15 +68,11 @@ impl Adapter for Doppler {
             }
         }
         let call = VendorCall::new("doppler", args);
-        let out = vendor.run(&call);
-        if !out.success {
-            return Err(AdapterError(format!(
-                "Could not read {} from Doppler",
-                secrets.join(", ")
-            )));
-        }
+        let v = read_json(vendor, &call, || {
+            format!("Could not read {} from Doppler", secrets.join(", "))
+        })?;
         let mut results = Fetched::default();
-        if let Some(map) = json(&call, &out.stdout)?.as_object() {
+        if let Some(map) = v.as_object() {
             for (k, v) in map {
                 results.insert(k.clone(), text(&v["computed"]));
             }

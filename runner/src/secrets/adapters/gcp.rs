@@ -5,7 +5,7 @@
 
 use base64::Engine as _;
 
-use super::{Adapter, AdapterError, Fetched, Vendor, VendorCall, json, text};
+use super::{Adapter, AdapterError, Fetched, Vendor, VendorCall, json, read_json, text};
 
 pub struct Gcp;
 
@@ -79,13 +79,10 @@ impl Adapter for Gcp {
             }
             args.push("--format=json".into());
             let call = VendorCall::new("gcloud", args);
-            let out = vendor.run(&call);
-            if !out.success {
-                return Err(AdapterError(format!(
-                    "Could not read {item} from Google Secret Manager"
-                )));
-            }
-            let data = text(&json(&call, &out.stdout)?["payload"]["data"]);
+            let v = read_json(vendor, &call, || {
+                format!("Could not read {item} from Google Secret Manager")
+            })?;
+            let data = text(&v["payload"]["data"]);
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(data.trim())
                 .map_err(|e| AdapterError(format!("{item}: the payload is not base64 ({e})")))?;

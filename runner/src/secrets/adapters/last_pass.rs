@@ -2,7 +2,7 @@
 //! `lpass show NAMES... --json`, each item's `fullname` to its `password`.
 
 use super::missing;
-use super::{Adapter, AdapterError, Fetched, Vendor, VendorCall, json, text};
+use super::{Adapter, AdapterError, Fetched, Vendor, VendorCall, read_json, text};
 
 pub struct LastPass;
 
@@ -42,15 +42,11 @@ impl Adapter for LastPass {
         args.extend(secrets.iter().cloned());
         args.push("--json".into());
         let call = VendorCall::new("lpass", args);
-        let out = vendor.run(&call);
-        if !out.success {
-            return Err(AdapterError(format!(
-                "Could not read {} from LastPass",
-                secrets.join(", ")
-            )));
-        }
+        let v = read_json(vendor, &call, || {
+            format!("Could not read {} from LastPass", secrets.join(", "))
+        })?;
         let mut results = Fetched::default();
-        for item in json(&call, &out.stdout)?.as_array().into_iter().flatten() {
+        for item in v.as_array().into_iter().flatten() {
             results.insert(text(&item["fullname"]), text(&item["password"]));
         }
         let missing = missing(secrets.iter().map(String::as_str), &results);

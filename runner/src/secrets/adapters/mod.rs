@@ -231,6 +231,19 @@ fn prefixed(secrets: &[String], from: Option<&str>) -> Vec<String> {
         .collect()
 }
 
+/// Runs `call`: its stdout as JSON, or `failed` when it exits non-zero.
+fn read_json<S: Into<String>>(
+    vendor: &mut dyn Vendor,
+    call: &VendorCall,
+    failed: impl FnOnce() -> S,
+) -> Result<serde_json::Value, AdapterError> {
+    let out = vendor.run(call);
+    if !out.success {
+        return Err(AdapterError(failed().into()));
+    }
+    json(call, &out.stdout)
+}
+
 /// `stdout` as JSON, or an error naming the call.
 fn json(call: &VendorCall, stdout: &str) -> Result<serde_json::Value, AdapterError> {
     serde_json::from_str(stdout.trim()).map_err(|e| {
@@ -251,7 +264,7 @@ fn missing<'a>(names: impl IntoIterator<Item = &'a str>, got: &Fetched) -> Vec<&
 }
 
 /// A JSON value as the string Ruby would interpolate.
-fn text(v: &serde_json::Value) -> String {
+pub(crate) fn text(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::String(s) => s.clone(),
         serde_json::Value::Null => String::new(),

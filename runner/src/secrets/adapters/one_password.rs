@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Adapter, AdapterError, Fetched, Vendor, VendorCall, json, text};
+use super::{Adapter, AdapterError, Fetched, Vendor, VendorCall, read_json, text};
 
 pub struct OnePassword;
 
@@ -136,13 +136,11 @@ fn item_get(
         args.extend(["--fields".into(), labels.join(",")]);
     }
     let call = VendorCall::new("op", args);
-    let out = vendor.run(&call);
-    if !out.success {
-        return Err(AdapterError(format!(
+    read_json(vendor, &call, || {
+        format!(
             "Could not read from {item} in the {vault} 1Password vault (see op's message above)"
-        )));
-    }
-    json(&call, &out.stdout)
+        )
+    })
 }
 
 #[cfg(test)]
