@@ -26,6 +26,7 @@ pub mod fleet;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http;
+pub mod kamal_hooks;
 pub mod lock;
 pub mod manage;
 pub mod pipeline;

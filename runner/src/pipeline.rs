@@ -14,6 +14,7 @@ use std::future::Future;
 use std::time::Instant;
 
 use crate::events::{Event, Kind, Level, Reporter};
+use crate::kamal_hooks::HookPoint;
 use crate::lock::{Ending, LockScope, Locked, with_lock};
 use crate::run::{DeployKind, DeployOutcome, DeployRequest, Failure, Run, StageError};
 use crate::stage::Stage;
@@ -70,7 +71,12 @@ pub async fn deploy(req: DeployRequest, events: Reporter) -> Result<DeployOutcom
             Event::new(Kind::DeployEnd, Some(e.stage))
                 .done(false, ms)
                 .level(Level::Error)
-                .message(format!("Deploy failed at {}: {}", e.stage, e.failure)),
+                .message(match (&e.stage, &e.failure) {
+                    (Stage::PostDeploy, Failure::Hook(h)) => {
+                        format!("Deployed (the lock is released), but then {h}")
+                    }
+                    _ => format!("Deploy failed at {}: {}", e.stage, e.failure),
+                }),
         ),
     }
     result
@@ -88,7 +94,8 @@ async fn run_stages(
     )
     .await?;
     if run.req.dry_run {
-        return locked_stages(&run).await;
+        let outcome = locked_stages(&run).await?;
+        return post_deploy_hook(&run, started, outcome).await;
     }
     let scope = LockScope {
         fleet: &run.fleet,
@@ -103,7 +110,7 @@ async fn run_stages(
         release: crate::lock::release_hint(&run.req.config),
     };
     let current = || events.stage().unwrap_or(Stage::LoadConfig);
-    with_lock(&scope, locked_stages(&run), |host, ending| {
+    let outcome = with_lock(&scope, locked_stages(&run), |host, ending| {
         audit_line(&run, host, ending, current())
     })
     .await
@@ -117,7 +124,26 @@ async fn run_stages(
             stage: current(),
             failure: Failure::Interrupted(i.0),
         },
-    })
+    })?;
+    post_deploy_hook(&run, started, outcome).await
+}
+
+/// Kamal's `post-deploy` shell hook: after a successful deploy, once the
+/// lock is released, with the runtime in whole seconds (`KAMAL_RUNTIME`).
+async fn post_deploy_hook(
+    run: &Run,
+    started: Instant,
+    outcome: DeployOutcome,
+) -> Result<DeployOutcome, StageError> {
+    let runtime = started.elapsed().as_secs_f64().round() as u64;
+    run.shell_hooks
+        .run(HookPoint::PostDeploy, &run.selection.hosts, Some(runtime))
+        .await
+        .map_err(|e| StageError {
+            stage: Stage::PostDeploy,
+            failure: e.into(),
+        })?;
+    Ok(outcome)
 }
 
 /// The deploy's line in one host's audit log.

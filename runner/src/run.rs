@@ -11,6 +11,7 @@ use crate::delivery::{Delivery, DeliveryError};
 use crate::docker::DockerError;
 use crate::events::Reporter;
 use crate::fleet::Fleet;
+use crate::kamal_hooks::{HookError, ShellHooks};
 use crate::lock::LockError;
 use crate::plugin::call::Services;
 use crate::plugin::host::LoadError;
@@ -65,6 +66,9 @@ pub struct DeployRequest {
     pub skip_release_command: bool,
     /// `--lock-wait`: how long to wait for a held lock.
     pub lock_wait: Option<std::time::Duration>,
+    /// The command words as typed (`deploy`; `app`, `boot`): the shell
+    /// hooks' `KAMAL_COMMAND` and `KAMAL_SUBCOMMAND`.
+    pub command: Vec<String>,
 }
 
 /// A deploy in progress: everything load-config worked out.
@@ -97,6 +101,8 @@ pub struct Run {
     pub context: ContextBase,
     /// Services for plugin calls outside the rollout.
     pub services: Arc<Services>,
+    /// Kamal's shell hooks (`.kamal/hooks`).
+    pub shell_hooks: Arc<ShellHooks>,
 }
 
 /// Why a stage failed. Each variant keeps the error of the layer that
@@ -137,6 +143,9 @@ pub enum Failure {
     /// A plugin call failed.
     #[error(transparent)]
     Plugin(#[from] PluginFailure),
+    /// A Kamal shell hook failed.
+    #[error(transparent)]
+    Hook(#[from] HookError),
     /// Several hosts failed at once; nothing later ran.
     #[error("{what}:\n  {}", .errors.join("\n  "))]
     Hosts {

@@ -218,3 +218,201 @@ fn aliases_run_their_command_with_arguments_appended_and_show_in_help() {
     );
     app.hoist(&["remove", "-y"]).assert_ok();
 }
+
+/// One script for every hook point: it logs the point, Kamal's variables,
+/// whether it saw the secret, and whether the version's container is up.
+const HOOK: &str = r#"#!/bin/sh
+name=$(basename "$0")
+up=$(docker ps -q --filter "name=^/${KAMAL_SERVICE}-web-${KAMAL_VERSION}\$" | wc -l | tr -d ' ')
+echo "$name hosts=$KAMAL_HOSTS sv=$KAMAL_SERVICE_VERSION cmd=$KAMAL_COMMAND sub=${KAMAL_SUBCOMMAND-} lock=$KAMAL_LOCK roles=${KAMAL_ROLES-unset} runtime=${KAMAL_RUNTIME-unset} secret=${HOOK_SECRET-none} up=$up" >> "$HOOK_LOG"
+echo "said by $name"
+if [ "$FAIL_HOOK" = "$name" ]; then echo "checks failed for $KAMAL_VERSION" >&2; exit 3; fi
+"#;
+
+#[test]
+fn kamal_shell_hooks_run_at_kamals_points_with_kamals_environment() {
+    let app = App::new(
+        "kamal-hooks",
+        "servers:\n  web:\n    hosts: [local]\nreadiness_delay: 1\ndeploy_timeout: 20\n",
+    );
+    app.write(".kamal/secrets", "HOOK_SECRET=hook-secret-value-42\n");
+    let points = [
+        "pre-connect",
+        "pre-build",
+        "pre-deploy",
+        "pre-app-boot",
+        "post-app-boot",
+        "post-deploy",
+    ];
+    for p in points {
+        let path = app.path().join(".kamal/hooks").join(p);
+        app.write(&format!(".kamal/hooks/{p}"), HOOK);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    // A sample file is not a hook.
+    app.write(".kamal/hooks/pre-build.sample", "#!/bin/sh\nexit 1\n");
+    let log = app.path().join("hooks.log");
+    let env = |fail: &str| {
+        vec![
+            ("HOOK_LOG", log.display().to_string()),
+            ("FAIL_HOOK", fail.to_string()),
+        ]
+    };
+    let lines = || -> Vec<String> {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
+    };
+    let sv = |v: &str| format!("{}@{v}", app.service);
+
+    // A deploy reaches Kamal's points in Kamal's order; secrets only reach
+    // pre-connect, pre-deploy and post-deploy; post-deploy runs after the
+    // lock is released, with the runtime in whole seconds.
+    let run = app.hoist_env(&["deploy", "--version", "v1", "-r", "web"], &env(""));
+    run.assert_ok();
+    let got = lines();
+    let expect = |i: usize, point: &str, lock: bool, secret: bool, up: u8| {
+        let line = &got[i];
+        let want = format!(
+            "{point} hosts=local sv={} cmd=deploy sub= lock={lock} roles=web runtime=",
+            sv("v1")
+        );
+        assert!(line.starts_with(&want), "{line}\nwanted {want}");
+        let secret = if secret {
+            "hook-secret-value-42"
+        } else {
+            "none"
+        };
+        assert!(
+            line.ends_with(&format!(" secret={secret} up={up}")),
+            "{line}"
+        );
+    };
+    assert_eq!(got.len(), 6, "{got:#?}\n{}", run.text());
+    expect(0, "pre-connect", false, true, 0);
+    expect(1, "pre-build", true, false, 0);
+    expect(2, "pre-deploy", true, true, 0);
+    expect(3, "pre-app-boot", true, false, 0);
+    expect(4, "post-app-boot", true, false, 1);
+    expect(5, "post-deploy", false, true, 1);
+    let runtime = got[5]
+        .split("runtime=")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
+    assert!(runtime.parse::<u64>().is_ok(), "{}", got[5]);
+    assert!(
+        got[..5].iter().all(|l| l.contains("runtime=unset")),
+        "{got:#?}"
+    );
+    // Their output is hidden unless asked for; the secret never shows; the
+    // first hook says it runs outside the plugin sandbox.
+    let text = run.text();
+    assert!(!text.contains("said by"), "{text}");
+    assert!(!text.contains("hook-secret-value-42"), "{text}");
+    assert!(
+        text.contains("Running the pre-connect hook (.kamal/hooks/pre-connect: a Kamal shell hook; it runs as you, outside the plugin sandbox)")
+            && text.contains("Running the post-deploy hook..."),
+        "{text}"
+    );
+
+    // hooks_output shows one hook's output; without -r there is no
+    // KAMAL_ROLES.
+    app.config(
+        "servers:\n  web:\n    hosts: [local]\nreadiness_delay: 1\ndeploy_timeout: 20\nhooks_output:\n  pre-build: :verbose\n",
+    );
+    let run = app.hoist_env(&["deploy", "--version", "v2"], &env(""));
+    run.assert_ok();
+    assert!(
+        run.text().contains("pre-build: said by pre-build")
+            && !run.text().contains("said by pre-deploy"),
+        "{}",
+        run.text()
+    );
+    assert!(lines()[6..].iter().all(|l| l.contains("roles=unset")));
+
+    // A rollback builds nothing, so no pre-build; the rest run.
+    let before = lines().len();
+    app.hoist_env(&["rollback", "v1"], &env("")).assert_ok();
+    let points_run: Vec<String> = lines()[before..]
+        .iter()
+        .map(|l| l.split(' ').next().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        points_run,
+        [
+            "pre-connect",
+            "pre-deploy",
+            "pre-app-boot",
+            "post-app-boot",
+            "post-deploy"
+        ]
+    );
+    assert!(lines()[before..].iter().all(|l| l.contains("cmd=rollback")));
+
+    // -H runs no hook at all, pre-connect included.
+    let before = lines().len();
+    app.hoist_env(&["deploy", "--version", "v3", "-H"], &env(""))
+        .assert_ok();
+    assert_eq!(lines().len(), before);
+
+    // A failing pre-deploy hook stops the deploy before anything changes,
+    // with Kamal's words and the hook's output; the lock is released.
+    let run = app.hoist_env(&["deploy", "--version", "v4"], &env("pre-deploy"));
+    run.assert_failed();
+    assert!(
+        run.text().contains(
+            "Hook `pre-deploy` failed: .kamal/hooks/pre-deploy exited with status 3; fix the hook, or pass -H (--skip-hooks) to run without hooks"
+        ) && run.text().contains("stderr: checks failed for v4"),
+        "{}",
+        run.text()
+    );
+    assert!(app.container(&format!("{}-web-v4", app.service)).is_none());
+    assert_eq!(app.running(), [format!("{}-web-v3", app.service)]);
+    app.assert_unlocked("after a failed pre-deploy hook");
+
+    // A failing post-app-boot hook fails the deploy and puts the old
+    // version back; post-deploy does not run.
+    let run = app.hoist_env(&["deploy", "--version", "v5"], &env("post-app-boot"));
+    run.assert_failed();
+    assert!(
+        run.text().contains("Hook `post-app-boot` failed"),
+        "{}",
+        run.text()
+    );
+    assert_eq!(app.running(), [format!("{}-web-v3", app.service)]);
+    assert!(lines().last().unwrap().starts_with("post-app-boot "));
+    app.assert_unlocked("after a failed post-app-boot hook");
+
+    // A failing post-deploy hook fails the command, but the deploy is done.
+    let run = app.hoist_env(&["deploy", "--version", "v6"], &env("post-deploy"));
+    run.assert_failed();
+    assert!(
+        run.text()
+            .contains("Deployed (the lock is released), but then Hook `post-deploy` failed"),
+        "{}",
+        run.text()
+    );
+    assert_eq!(app.running(), [format!("{}-web-v6", app.service)]);
+    app.assert_unlocked("after a failed post-deploy hook");
+
+    // A hook that is not executable is named at load, and fails as Kamal's.
+    let pre_build = app.path().join(".kamal/hooks/pre-build");
+    std::fs::set_permissions(&pre_build, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let run = app.hoist_env(&["deploy", "--version", "v7"], &env(""));
+    run.assert_failed();
+    assert!(
+        run.text().contains("pre-build is not executable")
+            && run
+                .text()
+                .contains("(make it executable: chmod +x .kamal/hooks/pre-build)"),
+        "{}",
+        run.text()
+    );
+    app.assert_unlocked("after a hook that could not start");
+    app.hoist_env(&["remove", "-y"], &env("")).assert_ok();
+}

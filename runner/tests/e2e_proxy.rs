@@ -362,13 +362,38 @@ fn app_proxy_prune_and_remove_commands() {
         pd.stdout
     );
     app.hoist(&["proxy", "logs", "-n", "20"]).assert_ok();
-    // reboot replaces the container; the routes live in its volume.
+    // reboot replaces the container; the routes live in its volume. Kamal's
+    // proxy-reboot hooks run around it, for that host, as the proxy's
+    // container id shows: the old one before, the new one after.
+    let log = app.path().join("hooks.log");
+    for hook in ["pre-proxy-reboot", "post-proxy-reboot"] {
+        let script = format!(
+            "#!/bin/sh\necho \"$(basename \"$0\") $KAMAL_HOSTS $KAMAL_COMMAND $KAMAL_SUBCOMMAND lock=$KAMAL_LOCK\" >> {}\n",
+            log.display()
+        );
+        app.write(&format!(".kamal/hooks/{hook}"), &script);
+        std::fs::set_permissions(
+            app.path().join(".kamal/hooks").join(hook),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+    }
     let before = b.docker(1, &["inspect", "-f", "{{.Id}}", "hoist-proxy"]);
     app.hoist(&["proxy", "reboot"]).assert_ok();
     assert_ne!(
         b.docker(1, &["inspect", "-f", "{{.Id}}", "hoist-proxy"]),
         before
     );
+    let server = &b.servers[1];
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        format!(
+            "pre-proxy-reboot {server} proxy reboot lock=true\npost-proxy-reboot {server} proxy reboot lock=true\n"
+        )
+    );
+    // -H runs none of them.
+    app.hoist(&["proxy", "reboot", "-H"]).assert_ok();
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 2);
     let deadline = Instant::now() + Duration::from_secs(20);
     while get(b, 1, &host, "/").status != 200 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));

@@ -10,6 +10,7 @@ pub async fn audit(common: Common) -> anyhow::Result<()> {
         config: c,
         selection,
         fleet,
+        ..
     } = connect(&common).await?;
     let log = AuditLog::new(&c.service_id());
     let tails = futures_util::future::join_all(selection.hosts.iter().map(|h| {

@@ -68,6 +68,9 @@ pub struct Common {
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help, global = true)]
     pub help: Option<bool>,
+    /// The command words as parsed (`app`, `boot`), set by `cli::parse`.
+    #[arg(skip)]
+    pub invocation: Vec<String>,
 }
 
 impl Common {
@@ -93,6 +96,22 @@ impl Common {
             hosts: split_list(&self.hosts),
             roles: split_list(&self.roles),
             primary_only: self.primary,
+        }
+    }
+}
+
+impl Common {
+    /// The shell hooks' facts for this command (`KAMAL_COMMAND`, `-r`).
+    pub fn hook_facts(&self, config: &crate::config::Config) -> crate::kamal_hooks::HookFacts {
+        crate::kamal_hooks::HookFacts {
+            service: config.service.clone(),
+            version: crate::version::resolve(self.app_version.as_deref(), &config.app_root)
+                .unwrap_or_default(),
+            destination: config.destination.clone(),
+            performer: crate::version::performer(&config.app_root),
+            roles: (!self.roles.is_empty()).then(|| split_list(&self.roles).join(",")),
+            command: self.invocation.first().cloned().unwrap_or_default(),
+            subcommand: self.invocation.get(1).cloned(),
         }
     }
 }

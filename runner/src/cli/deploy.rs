@@ -43,6 +43,7 @@ pub async fn deploy(common: Common, args: DeployArgs, kind: DeployKind) -> ExitC
         strategy: args.strategy,
         skip_release_command: args.skip_release_command || kind == DeployKind::Rollback,
         lock_wait: common.lock_wait(),
+        command: common.invocation.clone(),
     };
     match pipeline::deploy(req, events).await {
         Ok(_) => ExitCode::SUCCESS,

@@ -35,6 +35,7 @@ pub async fn lock(common: Common, cmd: LockCommand) -> anyhow::Result<()> {
         config: c,
         selection,
         fleet,
+        ..
     } = connect(&common).await?;
     let host = selection.lock_host.clone();
     let shell = fleet.shell(&host).await?;

@@ -144,14 +144,18 @@ fn parse(argv: Vec<String>) -> Result<Cli, clap::Error> {
             command = command.after_help(text);
         }
     }
-    let cli = Cli::from_arg_matches(&command.try_get_matches_from(&argv)?)?;
+    let matches = command.try_get_matches_from(&argv)?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
     let Command::Alias(words) = &cli.command else {
+        cli.common.invocation = invocation(&matches);
         return Ok(cli);
     };
     let before = &argv[..argv.len() - words.len()];
     match aliases::expand(&cli.common, before, words) {
         Ok(expanded) => {
-            let again = Cli::try_parse_from(&expanded)?;
+            let matches = Cli::command().try_get_matches_from(&expanded)?;
+            let mut again = Cli::from_arg_matches(&matches)?;
+            again.common.invocation = invocation(&matches);
             if let Command::Alias(w) = &again.command {
                 return Err(Cli::command().error(
                     clap::error::ErrorKind::InvalidSubcommand,
@@ -167,6 +171,20 @@ fn parse(argv: Vec<String>) -> Result<Cli, clap::Error> {
             Err(Cli::command().error(clap::error::ErrorKind::InvalidSubcommand, message))
         }
     }
+}
+
+/// The command and subcommand names (`app`, `boot`) of parsed arguments.
+fn invocation(matches: &clap::ArgMatches) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut m = matches;
+    while let Some((name, sub)) = m.subcommand() {
+        words.push(name.to_string());
+        if words.len() == 2 {
+            break;
+        }
+        m = sub;
+    }
+    words
 }
 
 /// Entry point of the binary.

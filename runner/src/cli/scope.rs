@@ -6,11 +6,16 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use super::common::Common;
+use std::sync::Arc;
+
+use super::common::{Common, mode};
 use crate::config::{self, Config};
+use crate::events::Reporter;
 use crate::fleet::{Connector, Fleet};
+use crate::kamal_hooks::{HookPoint, ShellHooks};
 use crate::lock::{Ending, LockScope, Locked, with_lock};
 use crate::manage::Scope;
+use crate::secrets::Secrets;
 use crate::selection::{Selection, select};
 
 /// A command's work on its [`Scope`].
@@ -24,6 +29,8 @@ pub struct Connected {
     pub selection: Selection,
     /// Docker and a shell per selected host.
     pub fleet: Fleet,
+    /// Kamal's shell hooks.
+    pub shell_hooks: ShellHooks,
 }
 
 impl Connected {
@@ -33,14 +40,33 @@ impl Connected {
             config: &self.config,
             selection: &self.selection,
             fleet: &self.fleet,
+            shell_hooks: &self.shell_hooks,
         }
     }
 }
 
 /// Config, selection and connections for commands that talk to hosts.
+/// Kamal's `pre-connect` shell hook runs first (with the secrets, as Kamal).
 pub async fn connect(common: &Common) -> anyhow::Result<Connected> {
     let config = config::load(&common.load_options())?;
     let selection = select(&config, &common.filters())?;
+    let events = Reporter::stdout(mode(common, false));
+    let mut shell_hooks = ShellHooks::new(
+        &config,
+        common.hook_facts(&config),
+        None,
+        events.clone(),
+        common.skip_hooks,
+        false,
+    );
+    if shell_hooks.will_run(HookPoint::PreConnect) {
+        let secrets = Secrets::load(&config.secrets_files, &config.app_root)?;
+        events.add_secrets(secrets.values());
+        shell_hooks = shell_hooks.with_secrets(Arc::new(secrets));
+    }
+    shell_hooks
+        .run(HookPoint::PreConnect, &selection.hosts, None)
+        .await?;
     let fleet = Fleet::new(
         &selection.hosts,
         Connector::real(config.ssh.clone(), None, &config.app_root),
@@ -50,6 +76,7 @@ pub async fn connect(common: &Common) -> anyhow::Result<Connected> {
         config,
         selection,
         fleet,
+        shell_hooks,
     })
 }
 

@@ -29,6 +29,7 @@ pub mod deploy;
 pub mod duration;
 pub mod env;
 pub mod erb;
+pub mod hooks;
 pub mod layers;
 pub mod locate;
 pub mod logging;
@@ -49,6 +50,7 @@ pub mod values;
 use std::path::PathBuf;
 
 pub use duration::DurationText;
+pub use hooks::{HookLevel, HookOutput, ShellHooksConfig};
 pub use model::{
     BuildConfig, EnvSpec, PluginUseConfig, ProxyRunSpec, ProxySpec, RegistryConfig, RoleConfig,
     SecretRef, TlsSecrets,

@@ -208,17 +208,6 @@ pub(super) fn resolve(
     })
 }
 
-/// A note when the app has Kamal shell hooks hoist does not run.
-pub(super) fn hooks_dir_note(hooks_path: Option<&str>, cx: &Cx) -> Option<String> {
-    let dir = cx.rel(hooks_path.unwrap_or(".kamal/hooks"));
-    dir.is_dir().then(|| {
-        format!(
-            "{} holds Kamal shell hooks; hoist runs WebAssembly hooks configured under `hooks:` and does not run those scripts",
-            dir.display()
-        )
-    })
-}
-
 fn grants(cx: &Cx, key: &str, g: &Option<Grants>) -> Result<Option<Capabilities>, ConfigError> {
     let Some(g) = g else { return Ok(None) };
     let docker = match g.docker.as_deref() {

@@ -329,16 +329,18 @@ pub(super) fn run_spec(run: Option<&ProxyRun>) -> ProxyRunSpec {
 }
 
 /// `proxy` keys hoist accepts but does not act on, as notes.
-pub(super) fn notes(proxy: Option<&Proxy>) -> Vec<String> {
+pub(super) fn notes(at: &str, proxy: Option<&Proxy>) -> Vec<String> {
     let Some(p) = proxy else {
         return Vec::new();
     };
     let mut unused = Vec::new();
     if p.buffering.is_some() {
-        unused.push("proxy.buffering (hoist-proxy streams bodies)");
+        unused.push(format!("{at}.buffering (hoist-proxy streams bodies)"));
     }
     if p.logging.is_some() {
-        unused.push("proxy.logging (hoist-proxy logs method, path, status and time)");
+        unused.push(format!(
+            "{at}.logging (hoist-proxy logs method, path, status and time)"
+        ));
     }
     if p.run.as_ref().is_some_and(|r| {
         r.metrics_port.is_some()
@@ -346,7 +348,7 @@ pub(super) fn notes(proxy: Option<&Proxy>) -> Vec<String> {
             || r.repository.is_some()
             || r.version.is_some()
     }) {
-        unused.push("proxy.run metrics_port/registry/repository/version (hoist builds and ships its own proxy image)");
+        unused.push(format!("{at}.run metrics_port/registry/repository/version (hoist builds and ships its own proxy image)"));
     }
     unused
         .into_iter()

@@ -103,9 +103,14 @@ pub fn resolve(
     )?;
     let plugins = plugins::resolve(raw.plugins.as_ref(), raw.hooks.as_ref(), &cx)?;
     let ssh = ssh::resolve(raw.ssh.as_ref(), raw.sshkit.as_ref(), &cx)?;
-    let mut notes = proxy::notes(raw.proxy.as_ref());
+    let mut notes = proxy::notes("proxy", raw.proxy.as_ref());
     notes.extend(accessories::notes(raw.accessories.as_ref()));
-    notes.extend(plugins::hooks_dir_note(raw.hooks_path.as_deref(), &cx));
+    let shell_hooks = super::hooks::resolve(
+        raw.hooks_path.as_deref(),
+        raw.hooks_output.as_ref(),
+        &cx,
+        &mut notes,
+    )?;
     notes.extend(super::unused::notes(&raw));
     let secrets_files = secrets_files(&raw, &cx, destination.as_deref());
     Ok(Config {
@@ -136,6 +141,7 @@ pub fn resolve(
         plugins_dir: plugins.dir,
         cache_dir: plugins.cache_dir,
         state_dir: plugins.state_dir,
+        shell_hooks,
         hooks: plugins.hooks,
         strategy: deploy.strategy,
         strategies: deploy.strategies,

@@ -71,6 +71,8 @@ pub struct Config {
     pub cache_dir: Option<PathBuf>,
     /// Where plugins' state dirs live (`.hoist/state`).
     pub state_dir: PathBuf,
+    /// Kamal's shell hooks (`hooks_path`, `hooks_output`).
+    pub shell_hooks: super::ShellHooksConfig,
     /// Hooks per stage, in run order.
     pub hooks: BTreeMap<Stage, Vec<PluginUseConfig>>,
     /// `deploy.strategy` (default `rolling`).

@@ -4,6 +4,7 @@
 //! and the accessories' own notes live with their sections.
 
 use super::raw::RawConfig;
+use super::servers::{RoleEntry, RoleProxy, Servers};
 
 /// One note per key set in `raw` that hoist does not act on.
 pub(super) fn notes(raw: &RawConfig) -> Vec<String> {
@@ -17,11 +18,6 @@ pub(super) fn notes(raw: &RawConfig) -> Vec<String> {
         raw.asset_path.is_some(),
         "asset_path",
         "hoist does not bridge assets between versions, so requests for old asset names may 404 during a switch",
-    );
-    note(
-        raw.hooks_output.is_some(),
-        "hooks_output",
-        "hoist runs WebAssembly hooks from `hooks:` and logs their output as it comes",
     );
     note(
         raw.error_pages_path.is_some(),
@@ -149,6 +145,32 @@ pub(super) fn notes(raw: &RawConfig) -> Vec<String> {
             "these are Kamal 1 keys; use `proxy.healthcheck`, or `healthcheck.cmd` for a Docker health check",
         );
     }
+    let mut proxy_notes = Vec::new();
+    if let Some(Servers::Roles(roles)) = &raw.servers {
+        for (name, entry) in roles {
+            let RoleEntry::Role(role) = entry else {
+                continue;
+            };
+            note(
+                role.asset_path.is_some(),
+                &format!("servers.{name}.asset_path"),
+                "hoist does not bridge assets between versions, so requests for old asset names may 404 during a switch",
+            );
+            if let Some(RoleProxy::Config(p)) = &role.proxy {
+                let mut p = p.as_ref().clone();
+                note(
+                    p.run.take().is_some(),
+                    &format!("servers.{name}.proxy.run"),
+                    "one hoist-proxy serves every role on a host, and it runs as the root `proxy.run` says",
+                );
+                proxy_notes.extend(super::proxy::notes(
+                    &format!("servers.{name}.proxy"),
+                    Some(&p),
+                ));
+            }
+        }
+    }
+    notes.extend(proxy_notes);
     notes
 }
 
@@ -178,6 +200,16 @@ mod tests {
             );
         }
         assert_eq!(notes.len(), 5, "{notes:#?}");
+        // A role's own keys are named with their role.
+        let raw = super::super::raw::parse_str(
+            "service: a\nservers:\n  web:\n    hosts: [h]\n    asset_path: /app/public\n    proxy:\n      buffering:\n        requests: true\n      logging:\n        request_headers: [X]\n",
+        )
+        .unwrap();
+        let notes = super::notes(&raw);
+        assert_eq!(notes.len(), 3, "{notes:#?}");
+        assert!(notes[0].starts_with("`servers.web.asset_path` is ignored: "));
+        assert!(notes[1].starts_with("servers.web.proxy.buffering (hoist-proxy streams bodies)"));
+        assert!(notes[2].starts_with("servers.web.proxy.logging "));
         let raw = super::super::raw::parse_str(
             "service: a\nbuilder:\n  dockerfile: Dockerfile\nboot:\n  parallel_roles: true\naliases:\n  c: app exec -i bash\n",
         )

@@ -25,6 +25,7 @@ pub use lifecycle::{maintenance, start, stop};
 pub use logs::{LogOptions, app_logs, proxy_logs};
 pub use proxy::{proxy_boot, proxy_details, proxy_remove};
 
+use crate::kamal_hooks::{HookError, ShellHooks};
 use futures_util::future::join_all;
 
 use crate::config::Config;
@@ -46,6 +47,9 @@ pub enum ManageError {
     /// A secret the app's containers need is missing.
     #[error(transparent)]
     Secrets(#[from] SecretsError),
+    /// A Kamal shell hook failed.
+    #[error(transparent)]
+    Hook(#[from] HookError),
     /// Anything else, said plainly.
     #[error("{0}")]
     Other(String),
@@ -61,6 +65,8 @@ pub struct Scope<'a> {
     pub selection: &'a Selection,
     /// Docker per host.
     pub fleet: &'a Fleet,
+    /// Kamal's shell hooks (`pre-proxy-reboot`, `post-proxy-reboot`).
+    pub shell_hooks: &'a ShellHooks,
 }
 
 impl Scope<'_> {

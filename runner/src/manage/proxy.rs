@@ -1,5 +1,6 @@
 //! `hoist proxy boot`, `reboot`, `details` and `remove`.
 
+use crate::kamal_hooks::HookPoint;
 use crate::proxy;
 
 use super::{ManageError, Result, Scope};
@@ -15,13 +16,22 @@ pub async fn proxy_boot(s: &Scope<'_>, reboot: bool) -> Result<()> {
     if proxy::build_image(&builder).await? {
         println!("built {}", proxy::image());
     }
-    // One host at a time on reboot, so the others keep serving.
+    // One host at a time on reboot, so the others keep serving; Kamal's
+    // proxy-reboot hooks run around each host (as `kamal proxy reboot
+    // --rolling`).
     if reboot {
         for host in &hosts {
+            let one = std::slice::from_ref(host);
+            s.shell_hooks
+                .run(HookPoint::PreProxyReboot, one, None)
+                .await?;
             let docker = s.fleet.docker(host).await?;
             proxy::remove(&docker).await?;
             let summary = proxy::boot(&docker, &builder, &s.config.proxy_run).await?;
             println!("== {host}\nhoist-proxy rebooted: {summary}");
+            s.shell_hooks
+                .run(HookPoint::PostProxyReboot, one, None)
+                .await?;
         }
         return Ok(());
     }

@@ -11,6 +11,7 @@ use crate::docker::fake::{FakeContainer, FakeEngine, OpLog};
 use crate::docker::{ContainerFilter, Engine};
 use crate::events::{Event, Kind, Level, Reporter};
 use crate::fleet::{Connector, Fleet, LOCAL};
+use crate::kamal_hooks::{HookFacts, HookPoint, ShellHooks};
 use crate::plugin::call::Services;
 use crate::plugin::{ContextBase, PluginSet, RoleFacts};
 use crate::run::{DeployRequest, Failure, Run, StageResult};
@@ -163,6 +164,31 @@ pub async fn run(req: DeployRequest, events: Reporter, started: Instant) -> Stag
         connector,
         Some((events.clone(), op_level)),
     ));
+    let performer = version::performer(&config.app_root);
+    let secrets = Arc::new(secrets);
+    let shell_hooks = Arc::new(ShellHooks::new(
+        &config,
+        HookFacts {
+            service: config.service.clone(),
+            version: version.clone(),
+            destination: config.destination.clone(),
+            performer: performer.clone(),
+            roles: (!req.filters.roles.is_empty()).then(|| req.filters.roles.join(",")),
+            command: req
+                .command
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "deploy".into()),
+            subcommand: req.command.get(1).cloned(),
+        },
+        Some(secrets.clone()),
+        events.clone(),
+        req.skip_hooks,
+        req.dry_run,
+    ));
+    shell_hooks
+        .run(HookPoint::PreConnect, &selection.hosts, None)
+        .await?;
     if !req.dry_run {
         // Every host must answer before anything changes anywhere, and so
         // must this machine's engine when it has to build or stream.
@@ -200,7 +226,6 @@ pub async fn run(req: DeployRequest, events: Reporter, started: Instant) -> Stag
             }
         }
     }
-    let performer = version::performer(&config.app_root);
     let context = ContextBase {
         service: config.service.clone(),
         version: version.clone(),
@@ -259,7 +284,7 @@ pub async fn run(req: DeployRequest, events: Reporter, started: Instant) -> Stag
         events,
         started,
         config: Arc::new(config),
-        secrets: Arc::new(secrets),
+        secrets,
         selection,
         version,
         image,
@@ -269,6 +294,7 @@ pub async fn run(req: DeployRequest, events: Reporter, started: Instant) -> Stag
         strategy,
         context,
         services,
+        shell_hooks,
     };
     Ok((run, summary))
 }

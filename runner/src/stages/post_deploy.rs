@@ -25,5 +25,5 @@ pub fn outcome(run: &Run, rollout_error: Option<&StageError>) -> Outcome {
 
 /// Runs the post-deploy hooks.
 pub async fn run(run: &Run, outcome: Outcome) -> StageResult<()> {
-    super::hooks::run(run, Stage::PostDeploy, Some(outcome)).await
+    super::hooks::run(run, Stage::PostDeploy, None, Some(outcome)).await
 }

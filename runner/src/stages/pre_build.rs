@@ -1,10 +1,19 @@
-//! pre-build: hooks before the image is built. A failing hook stops the
-//! deploy here.
+//! pre-build: hooks before the image is built: Kamal's `pre-build` shell
+//! hook (only when an image is built: not with `-P` or on rollback, as
+//! Kamal), then the plugins. A failing hook stops the deploy here.
 
-use crate::run::{Run, StageResult};
+use crate::kamal_hooks::HookPoint;
+use crate::run::{DeployKind, Run, StageResult};
 use crate::stage::Stage;
 
 /// Runs the pre-build hooks.
 pub async fn run(run: &Run) -> StageResult<()> {
-    super::hooks::run(run, Stage::PreBuild, None).await
+    let builds = run.req.kind != DeployKind::Rollback && !run.req.skip_push;
+    super::hooks::run(
+        run,
+        Stage::PreBuild,
+        builds.then_some(HookPoint::PreBuild),
+        None,
+    )
+    .await
 }

@@ -1,10 +1,13 @@
-//! pre-deploy: hooks after the image is on the hosts, before the rollout.
-//! A failing hook stops the deploy here; nothing on the hosts has changed.
+//! pre-deploy: hooks after the image is on the hosts, before the rollout:
+//! Kamal's `pre-deploy` shell hook (with the secrets, as Kamal), then the
+//! plugins. A failing hook stops the deploy here; nothing on the hosts has
+//! changed.
 
+use crate::kamal_hooks::HookPoint;
 use crate::run::{Run, StageResult};
 use crate::stage::Stage;
 
 /// Runs the pre-deploy hooks.
 pub async fn run(run: &Run) -> StageResult<()> {
-    super::hooks::run(run, Stage::PreDeploy, None).await
+    super::hooks::run(run, Stage::PreDeploy, Some(HookPoint::PreDeploy), None).await
 }

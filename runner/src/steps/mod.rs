@@ -17,6 +17,7 @@ use crate::docker::naming::ServiceId;
 use crate::docker::{ContainerFilter, Docker, DockerError, DockerOp, Readiness};
 use crate::events::{Event, Kind, Level, Reporter};
 use crate::fleet::Fleet;
+use crate::kamal_hooks::{HookError, HookPoint, ShellHooks};
 use crate::proxy::{self, ProxyCommand, ProxyError};
 use crate::secrets::{Secrets, SecretsError};
 use crate::selection::Selection;
@@ -136,6 +137,9 @@ pub enum StepError {
         /// Its deadline.
         after: Duration,
     },
+    /// Kamal's `pre-app-boot` or `post-app-boot` shell hook failed.
+    #[error(transparent)]
+    Hook(#[from] HookError),
     /// A step of [`Rollout::boot`] failed on a target.
     #[error("{step} failed: {error}")]
     During {
@@ -165,6 +169,7 @@ pub struct Rollout {
     image: String,
     ledger: Mutex<BTreeMap<Target, TargetRecord>>,
     limit: Semaphore,
+    shell_hooks: Option<Arc<ShellHooks>>,
 }
 
 impl Rollout {
@@ -204,6 +209,7 @@ impl Rollout {
             image,
             ledger: Mutex::new(ledger),
             limit,
+            shell_hooks: None,
         }
     }
 
@@ -242,10 +248,76 @@ impl Rollout {
         );
     }
 
+    /// Runs Kamal's `pre-app-boot` and `post-app-boot` shell hooks around
+    /// each group of targets booted ([`Rollout::boot`], or `start` ...
+    /// `retire` called step by step).
+    pub fn with_shell_hooks(mut self, hooks: Arc<ShellHooks>) -> Rollout {
+        self.shell_hooks = Some(hooks);
+        self
+    }
+
     /// Runs `step` on every target in parallel (up to the concurrency cap);
-    /// the results come back in the targets' order.
+    /// the results come back in the targets' order. `start` runs the
+    /// `pre-app-boot` hook first; `retire` the `post-app-boot` hook after.
     pub async fn run(&self, step: Step, targets: &[Target]) -> Vec<Result<(), StepError>> {
-        join_all(targets.iter().map(|t| self.run_one(step, t))).await
+        if step == Step::Start
+            && let Err(e) = self.app_boot_hook(HookPoint::PreAppBoot, targets).await
+        {
+            return self.hook_failed(targets, e);
+        }
+        let results = join_all(targets.iter().map(|t| self.run_one(step, t))).await;
+        match step {
+            Step::Retire => self.after_boot(targets, results).await,
+            _ => results,
+        }
+    }
+
+    /// Kamal's app-boot hook `point` for the hosts of `targets`.
+    async fn app_boot_hook(&self, point: HookPoint, targets: &[Target]) -> Result<(), HookError> {
+        let Some(hooks) = &self.shell_hooks else {
+            return Ok(());
+        };
+        let mut hosts: Vec<String> = Vec::new();
+        for t in targets {
+            if !hosts.contains(&t.host) {
+                hosts.push(t.host.clone());
+            }
+        }
+        if hosts.is_empty() {
+            return Ok(());
+        }
+        hooks.run(point, &hosts, None).await
+    }
+
+    /// Every target failed because of a hook; the ledger says so.
+    fn hook_failed(&self, targets: &[Target], e: HookError) -> Vec<Result<(), StepError>> {
+        targets
+            .iter()
+            .map(|t| {
+                self.update(t, |r| r.error = Some(e.to_string()));
+                Err(StepError::Hook(e.clone()))
+            })
+            .collect()
+    }
+
+    /// `post-app-boot` once the whole group booted (as Kamal: not after a
+    /// failure). If the hook fails, the group is rolled back, so the failed
+    /// deploy leaves the old version serving there too.
+    async fn after_boot(
+        &self,
+        targets: &[Target],
+        results: Vec<Result<(), StepError>>,
+    ) -> Vec<Result<(), StepError>> {
+        if !results.iter().all(Result::is_ok) {
+            return results;
+        }
+        match self.app_boot_hook(HookPoint::PostAppBoot, targets).await {
+            Ok(()) => results,
+            Err(e) => {
+                join_all(targets.iter().map(|t| self.run_one(Step::RollBack, t))).await;
+                self.hook_failed(targets, e)
+            }
+        }
     }
 
     /// Takes every target through start, wait-healthy, route and retire,
@@ -254,7 +326,10 @@ impl Rollout {
     /// stops at the first step that fails (which cleans up as that step
     /// does). The results come back in the targets' order.
     pub async fn boot(&self, targets: &[Target]) -> Vec<Result<(), StepError>> {
-        join_all(targets.iter().map(|t| async move {
+        if let Err(e) = self.app_boot_hook(HookPoint::PreAppBoot, targets).await {
+            return self.hook_failed(targets, e);
+        }
+        let results = join_all(targets.iter().map(|t| async move {
             for step in Step::BOOT {
                 self.run_one(step, t).await.map_err(|e| StepError::During {
                     step: step.name(),
@@ -263,7 +338,8 @@ impl Rollout {
             }
             Ok(())
         }))
-        .await
+        .await;
+        self.after_boot(targets, results).await
     }
 
     /// One step on one target: under the concurrency cap and the step's

@@ -27,15 +27,18 @@ pub fn batch_size(limit: Option<&BootLimit>, hosts: usize) -> u32 {
 
 /// Hands the rollout to the strategy plugin, then checks the ledger.
 pub async fn run(run: &Run) -> StageResult<()> {
-    let rollout = Arc::new(Rollout::new(
-        run.config.clone(),
-        run.selection.clone(),
-        run.fleet.clone(),
-        run.secrets.clone(),
-        run.events.clone(),
-        run.version.clone(),
-        run.image.clone(),
-    ));
+    let rollout = Arc::new(
+        Rollout::new(
+            run.config.clone(),
+            run.selection.clone(),
+            run.fleet.clone(),
+            run.secrets.clone(),
+            run.events.clone(),
+            run.version.clone(),
+            run.image.clone(),
+        )
+        .with_shell_hooks(run.shell_hooks.clone()),
+    );
     let services = Arc::new(run.services.with_rollout(rollout.clone()));
     let plan = Plan {
         targets: rollout.targets(),
