@@ -27,6 +27,7 @@ pub mod fleet;
 pub mod fuzzing;
 pub mod http;
 pub mod kamal_hooks;
+pub mod local_registry;
 pub mod lock;
 pub mod manage;
 pub mod pipeline;

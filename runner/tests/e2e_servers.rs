@@ -167,6 +167,127 @@ fn deploys_through_a_local_registry_tunnel() {
     );
 }
 
+/// `registry:3` cannot be pulled here: when it is missing, it is built from
+/// the real registry (Debian's `docker-registry`, the same distribution
+/// code) in the servers' image, serving on :5000 as Docker Hub's does.
+fn registry_3_image(b: &Bed) {
+    if !support::docker(&["images", "-q", "registry:3"])
+        .trim()
+        .is_empty()
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.yml"),
+        "version: 0.1\nstorage:\n  filesystem: {rootdirectory: /var/lib/registry}\nhttp:\n  addr: :5000\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        format!(
+            "FROM {}\nCOPY config.yml /etc/docker/registry/config.yml\nEXPOSE 5000\nENTRYPOINT [\"docker-registry\", \"serve\", \"/etc/docker/registry/config.yml\"]\nCMD []\n",
+            b.image
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new("docker")
+        .args(["build", "-q", "-t", "registry:3"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `registry.server: localhost:PORT` as in Kamal's template: hoist starts
+/// `kamal-docker-registry` from `registry:3` on 127.0.0.1:PORT itself,
+/// reuses it, and `hoist registry setup|remove` manage it.
+#[test]
+fn the_local_registry_is_started_and_reused_as_kamal_does() {
+    // `kamal-docker-registry` is one name per machine.
+    let _g = exclusive();
+    let b = bed();
+    registry_3_image(b);
+    let _ = std::process::Command::new("docker")
+        .args(["rm", "-f", "kamal-docker-registry"])
+        .output();
+    let (app, kh) = bed_app("kamalreg");
+    app.config(&format!(
+        "servers:\n  web:\n    hosts: [{}]\n{}readiness_delay: 1\ndeploy_timeout: 30\nregistry:\n  server: localhost:5557\n",
+        b.servers[0],
+        b.ssh_yaml(&kh, "")
+    ));
+    let run = app.hoist(&["deploy", "--version", "v1"]);
+    run.assert_ok();
+    assert!(
+        run.text()
+            .contains("local registry on 127.0.0.1:5557: booted from registry:3"),
+        "{}",
+        run.text()
+    );
+    // Published on 127.0.0.1 only, as Kamal runs it.
+    let ports = support::docker(&[
+        "inspect",
+        "-f",
+        "{{json .HostConfig.PortBindings}}",
+        "kamal-docker-registry",
+    ]);
+    assert!(
+        ports.contains(r#""5000/tcp":[{"HostIp":"127.0.0.1","HostPort":"5557"}]"#),
+        "{ports}"
+    );
+    let all = b.containers(0, &app.service);
+    assert!(all[0].2.starts_with("localhost:5557/"), "{all:?}");
+    assert_running(b, &app, 0, &web(&app, "v1"));
+    // Reused while it runs; started again when stopped.
+    let run = app.hoist(&["deploy", "--version", "v2"]);
+    run.assert_ok();
+    assert!(
+        run.text()
+            .contains("local registry on 127.0.0.1:5557: running"),
+        "{}",
+        run.text()
+    );
+    support::docker(&["stop", "kamal-docker-registry"]);
+    let run = app.hoist(&["registry", "setup"]);
+    run.assert_ok();
+    assert_eq!(
+        run.stdout.trim(),
+        "local registry on 127.0.0.1:5557: started"
+    );
+    // remove takes it away; a second remove says there is none.
+    let run = app.hoist(&["registry", "remove"]);
+    run.assert_ok();
+    assert_eq!(
+        run.stdout.trim(),
+        "removed kamal-docker-registry (127.0.0.1:5557)"
+    );
+    assert!(
+        support::docker(&["ps", "-aq", "-f", "name=^/kamal-docker-registry$"])
+            .trim()
+            .is_empty()
+    );
+    let run = app.hoist(&["registry", "remove"]);
+    assert_eq!(run.stdout.trim(), "no kamal-docker-registry to remove");
+    // The next deploy boots it again.
+    let run = app.hoist(&["deploy", "--version", "v3"]);
+    run.assert_ok();
+    assert!(
+        run.text().contains("booted from registry:3"),
+        "{}",
+        run.text()
+    );
+    assert_running(b, &app, 0, &web(&app, "v3"));
+    app.hoist(&["remove", "-y"]).assert_ok();
+    let _ = std::process::Command::new("docker")
+        .args(["rm", "-f", "kamal-docker-registry"])
+        .output();
+}
+
 #[test]
 fn host_and_role_filters_touch_exactly_the_matching_servers() {
     let _g = shared();

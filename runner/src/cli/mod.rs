@@ -15,6 +15,7 @@ pub mod deploy;
 pub mod lock;
 pub mod plugin;
 pub mod proxy;
+pub mod registry;
 pub mod scope;
 pub mod secrets;
 
@@ -80,6 +81,9 @@ pub enum Command {
     /// hoist-proxy on each proxied host.
     #[command(subcommand)]
     Proxy(proxy::ProxyCommand),
+    /// The image registry: Kamal's local registry (`localhost:PORT`) on this machine.
+    #[command(subcommand)]
+    Registry(registry::RegistryCommand),
     /// An alias from the config's `aliases:`.
     #[command(external_subcommand)]
     Alias(Vec<String>),
@@ -243,6 +247,7 @@ pub fn main() -> ExitCode {
         Command::Alias(_) => unreachable!("aliases are expanded by parse"),
         Command::App(cmd) => block_on(app::app(cli.common, cmd)),
         Command::Proxy(cmd) => block_on(proxy::proxy(cli.common, cmd)),
+        Command::Registry(cmd) => block_on(registry::registry(cli.common, cmd)),
         Command::Prune { what } => block_on(cleanup::prune(cli.common, what)),
         Command::Remove { confirmed } => block_on(cleanup::remove(cli.common, confirmed)),
     }

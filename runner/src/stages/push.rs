@@ -11,6 +11,7 @@ use futures_util::future::join_all;
 use crate::delivery::{self, Delivery, DeliveryError};
 use crate::docker::Docker;
 use crate::events::{Event, Kind, Level, Reporter};
+use crate::local_registry;
 use crate::run::{DeployKind, Failure, Run, StageResult};
 
 fn mib(bytes: u64) -> String {
@@ -67,6 +68,22 @@ pub async fn run(run: &Run) -> StageResult<()> {
     let builder = run.fleet.builder().await?;
     let delivery = &run.delivery;
     let mut digest = None;
+    if let Delivery::LocalRegistry { port, .. } = delivery
+        && !run.req.skip_push
+    {
+        let what = if run.req.dry_run {
+            format!(
+                "would make sure {} answers on 127.0.0.1:{port}",
+                local_registry::CONTAINER
+            )
+        } else {
+            let setup = local_registry::setup(&builder, *port)
+                .await
+                .map_err(|e| Failure::Refused(e.to_string()))?;
+            format!("local registry on 127.0.0.1:{port}: {setup}")
+        };
+        run.events.log(Level::Info, None, what);
+    }
     if !run.req.skip_push && !matches!(delivery, Delivery::Stream) {
         digest = builder
             .push(&run.image, delivery.auth_for(&run.image))

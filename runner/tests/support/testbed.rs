@@ -41,6 +41,8 @@ pub struct Bed {
     pub registry_password: String,
     /// `localhost:5555`.
     pub local_registry: String,
+    /// The servers' image (Debian with sshd, dockerd and docker-registry).
+    pub image: String,
 }
 
 /// The bed, started on first use.
@@ -80,6 +82,7 @@ pub fn bed() -> &'static Bed {
             registry_user: get("HOIST_TESTBED_REGISTRY_USER"),
             registry_password: get("HOIST_TESTBED_REGISTRY_PASSWORD"),
             local_registry: get("HOIST_TESTBED_LOCAL_REGISTRY"),
+            image: get("HOIST_TESTBED_IMAGE"),
         }
     })
 }
