@@ -136,7 +136,7 @@ async fn answers(port: u16) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::docker::SecretArgs;
+    use crate::docker::op::SecretArgs;
 
     #[test]
     fn runs_as_kamal_runs_it() {
