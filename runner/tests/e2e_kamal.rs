@@ -416,3 +416,49 @@ fn kamal_shell_hooks_run_at_kamals_points_with_kamals_environment() {
     app.assert_unlocked("after a hook that could not start");
     app.hoist_env(&["remove", "-y"], &env("")).assert_ok();
 }
+
+/// The README's newcomer path: `hoist init` in an app with a Dockerfile,
+/// edit two lines (the server, the proxy's host), deploy to this machine.
+#[test]
+fn hoist_init_then_two_edits_deploys_to_this_machine() {
+    let app = App::new("kamal-init", "servers: [local]\n");
+    std::fs::remove_file(app.path().join("config/deploy.yml")).unwrap();
+    let run = app.hoist(&["init"]);
+    run.assert_ok();
+    assert_eq!(
+        run.stdout,
+        "Created configuration file in config/deploy.yml\nCreated secrets file in .hoist/secrets\nCreated plugins dir in .hoist/plugins\n"
+    );
+    let written = app.read("config/deploy.yml");
+    // The two edits (and this test's own service name, so tests don't meet).
+    let edited = written
+        .replacen("    - 192.168.0.1\n", "    - local\n", 1)
+        .replacen("  host: app.example.com\n", "  host: localhost\n", 1)
+        .replacen(
+            "service: my-app\n",
+            &format!("service: {}\n", app.service),
+            1,
+        );
+    assert_ne!(edited, written);
+    app.write("config/deploy.yml", &edited);
+    let run = app.hoist(&["deploy", "--version", "v1"]);
+    run.assert_ok();
+    assert!(!run.text().contains("is ignored"), "{}", run.text());
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "-H", "Host: localhost", "http://127.0.0.1/"])
+        .output()
+        .unwrap();
+    let body = String::from_utf8_lossy(&out.stdout);
+    assert!(body.contains("version v1"), "{body}");
+    // init again overwrites nothing.
+    let run = app.hoist(&["init"]);
+    run.assert_ok();
+    assert!(
+        run.stdout
+            .contains("Configuration file already exists in config/deploy.yml (remove first to create a new one)"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(app.read("config/deploy.yml"), edited);
+    app.hoist(&["remove", "-y"]).assert_ok();
+}

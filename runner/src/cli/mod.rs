@@ -12,6 +12,7 @@ pub mod cleanup;
 pub mod common;
 pub mod config;
 pub mod deploy;
+pub mod init;
 pub mod lock;
 pub mod plugin;
 pub mod proxy;
@@ -50,6 +51,8 @@ pub enum Command {
     Deploy(deploy::DeployArgs),
     /// Print the merged config (secrets redacted).
     Config,
+    /// Create config/deploy.yml, .hoist/secrets and .hoist/plugins/ (as `kamal init`).
+    Init,
     /// Print hoist's version.
     Version,
     /// Plugins.
@@ -211,6 +214,7 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Config => config::print_config(&cli.common),
+        Command::Init => report(init::init(&cli.common)),
         Command::Plugin(PluginCommand::List) => plugin::plugin_list(&cli.common),
         Command::Plugin(PluginCommand::New {
             name,

@@ -457,3 +457,16 @@ fn empty_values_and_hosts_are_explained() {
         "{e}"
     );
 }
+
+#[test]
+fn an_empty_section_followed_by_many_comment_lines_loads() {
+    // `kamal init`'s template with `builder:`'s keys commented out: every
+    // comment line after it (over a hundred) is read past, not buffered.
+    let comments = "# a comment line\n".repeat(300);
+    let app = App::new(&[(
+        "deploy.yml",
+        &format!("service: a\nimage: a\nservers:\n  - h\nbuilder:\n{comments}env:\n{comments}"),
+    )]);
+    let c = app.load(None).unwrap();
+    assert_eq!(c.service, "a");
+}
