@@ -22,7 +22,7 @@ use hoist::plugin::grants::Grants;
 use hoist::plugin::host::{Allocation, PluginHost};
 use hoist::plugin::limits::Limits;
 use hoist::plugin::{ContextBase, Outcome};
-use hoist::stage::Stage;
+use hoist::stage::{HookPoint, Stage};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -151,6 +151,7 @@ fn hook_calls(
     let env = Arc::new(CallEnv {
         plugin: "deploy-log".into(),
         stage: Stage::PostDeploy,
+        hook_point: Some(HookPoint::PostDeploy),
         grants: Grants::all("deploy-log"),
         facts: ContextBase {
             service: "bench".into(),

@@ -94,7 +94,7 @@ pub struct Run {
     /// Docker per host.
     pub fleet: Arc<Fleet>,
     /// The run's plugins.
-    pub plugins: PluginSet,
+    pub plugins: Arc<PluginSet>,
     /// The strategy's name.
     pub strategy: String,
     /// Facts for plugin contexts.

@@ -62,6 +62,115 @@ impl Stage {
     }
 }
 
+/// Kamal's hook points, in the order a deploy reaches them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum HookPoint {
+    /// Before the first connection to a host.
+    PreConnect,
+    /// Before the image is built.
+    PreBuild,
+    /// Before the rollout (inside the lock).
+    PreDeploy,
+    /// Before each group of hosts boots the new version.
+    PreAppBoot,
+    /// After each group of hosts has booted the new version.
+    PostAppBoot,
+    /// After a successful deploy, once the lock is released.
+    PostDeploy,
+    /// Before hoist-proxy is rebooted on a group of hosts.
+    PreProxyReboot,
+    /// After hoist-proxy was rebooted on a group of hosts.
+    PostProxyReboot,
+    /// After Docker was installed by `server bootstrap` (hoist has none yet).
+    DockerSetup,
+}
+
+impl HookPoint {
+    /// Every hook point.
+    pub const ALL: [HookPoint; 9] = [
+        HookPoint::PreConnect,
+        HookPoint::PreBuild,
+        HookPoint::PreDeploy,
+        HookPoint::PreAppBoot,
+        HookPoint::PostAppBoot,
+        HookPoint::PostDeploy,
+        HookPoint::PreProxyReboot,
+        HookPoint::PostProxyReboot,
+        HookPoint::DockerSetup,
+    ];
+
+    /// The hook's file name.
+    pub fn name(self) -> &'static str {
+        match self {
+            HookPoint::PreConnect => "pre-connect",
+            HookPoint::PreBuild => "pre-build",
+            HookPoint::PreDeploy => "pre-deploy",
+            HookPoint::PreAppBoot => "pre-app-boot",
+            HookPoint::PostAppBoot => "post-app-boot",
+            HookPoint::PostDeploy => "post-deploy",
+            HookPoint::PreProxyReboot => "pre-proxy-reboot",
+            HookPoint::PostProxyReboot => "post-proxy-reboot",
+            HookPoint::DockerSetup => "docker-setup",
+        }
+    }
+
+    /// The points WebAssembly hooks can be configured at (`hooks:`): the
+    /// proxy-reboot and docker-setup points belong to commands that load no
+    /// plugins, so only shell hooks run there.
+    pub const PLUGINS: [HookPoint; 6] = [
+        HookPoint::PreConnect,
+        HookPoint::PreBuild,
+        HookPoint::PreDeploy,
+        HookPoint::PreAppBoot,
+        HookPoint::PostAppBoot,
+        HookPoint::PostDeploy,
+    ];
+
+    /// The pipeline stage the point falls in (a hook's `ctx.stage`).
+    pub fn stage(self) -> Stage {
+        match self {
+            HookPoint::PreConnect | HookPoint::DockerSetup => Stage::LoadConfig,
+            HookPoint::PreBuild => Stage::PreBuild,
+            HookPoint::PreDeploy => Stage::PreDeploy,
+            HookPoint::PreAppBoot | HookPoint::PostAppBoot => Stage::Rollout,
+            HookPoint::PostDeploy => Stage::PostDeploy,
+            HookPoint::PreProxyReboot | HookPoint::PostProxyReboot => Stage::Rollout,
+        }
+    }
+
+    /// The names of [`HookPoint::PLUGINS`], for messages.
+    pub fn plugin_names() -> String {
+        HookPoint::PLUGINS.map(HookPoint::name).join(", ")
+    }
+
+    /// The point called `name`.
+    pub fn named(name: &str) -> Option<HookPoint> {
+        HookPoint::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// Whether Kamal hands the secrets to this hook.
+    pub fn gets_secrets(self) -> bool {
+        matches!(
+            self,
+            HookPoint::PreConnect | HookPoint::PreDeploy | HookPoint::PostDeploy
+        )
+    }
+
+    /// Whether hoist holds the deploy lock when this hook runs (`KAMAL_LOCK`).
+    pub fn under_lock(self) -> bool {
+        !matches!(
+            self,
+            HookPoint::PreConnect | HookPoint::PostDeploy | HookPoint::DockerSetup
+        )
+    }
+}
+
+impl fmt::Display for HookPoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl fmt::Display for Stage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

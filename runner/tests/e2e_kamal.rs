@@ -462,3 +462,76 @@ fn hoist_init_then_two_edits_deploys_to_this_machine() {
     assert_eq!(app.read("config/deploy.yml"), edited);
     app.hoist(&["remove", "-y"]).assert_ok();
 }
+
+/// Kamal's hook points are WebAssembly hook points too: a plugin configured
+/// at pre-connect, pre-app-boot and post-app-boot runs there (after the
+/// point's shell hook), knows the point, and fails the deploy where Kamal's
+/// hook would.
+#[test]
+fn wasm_hooks_run_at_kamals_new_points() {
+    let app = App::new(
+        "kamal-points",
+        "servers:\n  web:\n    hosts: [local]\nreadiness_delay: 1\ndeploy_timeout: 20\nhooks:\n  pre-connect: [points]\n  pre-app-boot: [points]\n  post-app-boot: [points]\n",
+    );
+    let wasm = support::guest_component("hoist-fixture-points");
+    app.install_plugin(
+        "points",
+        &wasm,
+        "name = \"points\"\nkind = \"hook\"\nstages = [\"pre-connect\", \"pre-app-boot\", \"post-app-boot\"]\n",
+    );
+    let shell = app.path().join(".kamal/hooks/pre-app-boot");
+    app.write(
+        ".kamal/hooks/pre-app-boot",
+        "#!/bin/sh\necho shell-pre-app-boot\n",
+    );
+    std::fs::set_permissions(&shell, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = app.hoist(&["deploy", "-v", "--version", "v1"]);
+    run.assert_ok();
+    let text = run.text();
+    let at = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("no `{needle}` in:\n{text}"))
+    };
+    let pre_connect = at("point=pre-connect stage=Stage::LoadConfig hosts=local");
+    let shell_boot = at("pre-app-boot: shell-pre-app-boot");
+    let pre_boot = at("point=pre-app-boot stage=Stage::Rollout hosts=local");
+    let started = at("started ");
+    let post_boot = at("point=post-app-boot stage=Stage::Rollout hosts=local");
+    assert!(
+        pre_connect < at("▸ pre-build")
+            && shell_boot < pre_boot
+            && pre_boot < started
+            && started < post_boot,
+        "{text}"
+    );
+    // A failure at pre-app-boot fails the rollout before anything starts;
+    // v1 keeps serving.
+    app.config(
+        "servers:\n  web:\n    hosts: [local]\nreadiness_delay: 1\ndeploy_timeout: 20\nhooks:\n  pre-app-boot:\n    - plugin: points\n      settings: { fail_at: pre-app-boot }\n",
+    );
+    let run = app.hoist(&["deploy", "--version", "v2"]);
+    run.assert_failed();
+    assert!(
+        run.text().contains(
+            "plugin `points` at pre-app-boot aborted the deploy: told to fail at pre-app-boot"
+        ),
+        "{}",
+        run.text()
+    );
+    assert!(app.container(&format!("{}-web-v2", app.service)).is_none());
+    assert_eq!(app.running(), [format!("{}-web-v1", app.service)]);
+    app.assert_unlocked("after a failed pre-app-boot plugin");
+    // A manifest may not name a point only shell hooks have.
+    app.install_plugin(
+        "points",
+        &wasm,
+        "name = \"points\"\nkind = \"hook\"\nstages = [\"pre-proxy-reboot\"]\n",
+    );
+    let run = app.hoist(&["plugin", "list"]);
+    assert!(
+        run.text().contains("stage `pre-proxy-reboot` is not one of pre-connect, pre-build, pre-deploy, pre-app-boot, post-app-boot, post-deploy"),
+        "{}",
+        run.text()
+    );
+    app.hoist(&["remove", "-y"]).assert_ok();
+}

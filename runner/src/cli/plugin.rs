@@ -11,7 +11,7 @@ use crate::plugin::catalog::{Catalog, Origin};
 use crate::plugin::host::{PluginHost, default_cache_dir};
 use crate::plugin::manifest::PluginKind;
 use crate::plugin::scaffold;
-use crate::stage::Stage;
+use crate::stage::HookPoint;
 
 /// `hoist plugin ...`.
 #[derive(Debug, Subcommand)]
@@ -25,7 +25,7 @@ pub enum PluginCommand {
         /// `hook` or `strategy`.
         #[arg(long, value_parser = ["hook", "strategy"])]
         kind: String,
-        /// For hooks: pre-build, pre-deploy (default) or post-deploy.
+        /// For hooks: the hook point (pre-connect, pre-build, pre-deploy (default), pre-app-boot, post-app-boot, post-deploy).
         #[arg(long, default_value = "pre-deploy")]
         stage: String,
         /// Where to create it (default: ./NAME).
@@ -61,9 +61,14 @@ pub fn plugin_new(
         "strategy" => PluginKind::Strategy,
         _ => PluginKind::Hook,
     };
-    let stage = Stage::parse(stage).ok_or_else(|| {
-        anyhow::anyhow!("`{stage}` is not a stage (pre-build, pre-deploy, post-deploy)")
-    })?;
+    let stage = HookPoint::named(stage)
+        .filter(|p| HookPoint::PLUGINS.contains(p))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "`{stage}` is not a hook point ({})",
+                HookPoint::plugin_names()
+            )
+        })?;
     let dir = dir.unwrap_or_else(|| PathBuf::from(name));
     scaffold::create(
         &dir,

@@ -14,7 +14,7 @@ use super::duration::DurationText;
 use super::model::PluginUseConfig;
 use super::shape::*;
 use crate::capabilities::{Capabilities, CommandRule, DockerAccess};
-use crate::stage::Stage;
+use crate::stage::HookPoint;
 
 /// `plugins` (hoist): where plugin components are found and cached.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,12 +33,21 @@ pub struct PluginsSection {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HooksSection {
+    /// `pre-connect`: before the first connection to a host (Kamal's hook point).
+    #[serde(rename = "pre-connect", skip_serializing_if = "Option::is_none")]
+    pub pre_connect: Option<Vec<HookEntry>>,
     /// `pre-build`: before the image is built.
     #[serde(rename = "pre-build", skip_serializing_if = "Option::is_none")]
     pub pre_build: Option<Vec<HookEntry>>,
     /// `pre-deploy`: before the deploy starts.
     #[serde(rename = "pre-deploy", skip_serializing_if = "Option::is_none")]
     pub pre_deploy: Option<Vec<HookEntry>>,
+    /// `pre-app-boot`: before each group of targets boots (Kamal's hook point).
+    #[serde(rename = "pre-app-boot", skip_serializing_if = "Option::is_none")]
+    pub pre_app_boot: Option<Vec<HookEntry>>,
+    /// `post-app-boot`: after each group of targets booted (Kamal's hook point).
+    #[serde(rename = "post-app-boot", skip_serializing_if = "Option::is_none")]
+    pub post_app_boot: Option<Vec<HookEntry>>,
     /// `post-deploy`: after the deploy finished.
     #[serde(rename = "post-deploy", skip_serializing_if = "Option::is_none")]
     pub post_deploy: Option<Vec<HookEntry>>,
@@ -165,8 +174,8 @@ pub struct Resolved {
     pub cache_dir: Option<PathBuf>,
     /// Where plugins' state dirs live (`.hoist/state`).
     pub state_dir: PathBuf,
-    /// Hooks per stage, in run order.
-    pub hooks: BTreeMap<Stage, Vec<PluginUseConfig>>,
+    /// Hooks per hook point, in run order.
+    pub hooks: BTreeMap<HookPoint, Vec<PluginUseConfig>>,
 }
 
 /// Resolves `plugins` and `hooks`.
@@ -176,12 +185,15 @@ pub(super) fn resolve(
     cx: &Cx,
 ) -> Result<Resolved, ConfigError> {
     let plugins = plugins.cloned().unwrap_or_default();
-    let mut hooks: BTreeMap<Stage, Vec<PluginUseConfig>> = BTreeMap::new();
+    let mut hooks: BTreeMap<HookPoint, Vec<PluginUseConfig>> = BTreeMap::new();
     if let Some(h) = hooks_section {
         for (stage, entries) in [
-            (Stage::PreBuild, &h.pre_build),
-            (Stage::PreDeploy, &h.pre_deploy),
-            (Stage::PostDeploy, &h.post_deploy),
+            (HookPoint::PreConnect, &h.pre_connect),
+            (HookPoint::PreBuild, &h.pre_build),
+            (HookPoint::PreDeploy, &h.pre_deploy),
+            (HookPoint::PreAppBoot, &h.pre_app_boot),
+            (HookPoint::PostAppBoot, &h.post_app_boot),
+            (HookPoint::PostDeploy, &h.post_deploy),
         ] {
             for (i, entry) in entries.iter().flatten().enumerate() {
                 let key = format!("hooks.{stage}[{i}]");

@@ -12,7 +12,7 @@ use super::raw::RawConfig;
 use super::values::BootLimit;
 use crate::docker::naming::{Repository, ServiceId};
 use crate::ssh::SshOptions;
-use crate::stage::Stage;
+use crate::stage::HookPoint;
 
 /// The fully resolved deploy configuration.
 #[derive(Debug, Clone)]
@@ -73,8 +73,8 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// Kamal's shell hooks (`hooks_path`, `hooks_output`).
     pub shell_hooks: super::ShellHooksConfig,
-    /// Hooks per stage, in run order.
-    pub hooks: BTreeMap<Stage, Vec<PluginUseConfig>>,
+    /// WebAssembly hooks per hook point, in run order.
+    pub hooks: BTreeMap<HookPoint, Vec<PluginUseConfig>>,
     /// `deploy.strategy` (default `rolling`).
     pub strategy: String,
     /// Settings and grants per strategy name.

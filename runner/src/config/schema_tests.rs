@@ -695,7 +695,7 @@ fn unknown_hook_stage() {
     assert_eq!((line, column), (3, 3), "{msg}");
     assert!(
         msg.starts_with(
-            "unknown field `pre-boot`, expected one of pre-build, pre-deploy, post-deploy"
+            "unknown field `pre-boot`, expected one of pre-connect, pre-build, pre-deploy, pre-app-boot, post-app-boot, post-deploy"
         ),
         "{msg}"
     );

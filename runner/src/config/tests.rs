@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use super::*;
-use crate::stage::Stage;
+use crate::stage::HookPoint;
 
 struct App {
     dir: tempfile::TempDir,
@@ -96,8 +96,8 @@ fn resolves_a_kamal_style_config() {
     assert_eq!(c.deploy_timeout, Duration::from_secs(30));
     assert_eq!(c.app_root, app.dir.path());
     assert_eq!(c.plugins_dir, app.dir.path().join(".hoist/plugins"));
-    assert_eq!(c.hooks[&Stage::PreBuild][0].plugin, "git-clean");
-    let log = &c.hooks[&Stage::PostDeploy][0];
+    assert_eq!(c.hooks[&HookPoint::PreBuild][0].plugin, "git-clean");
+    let log = &c.hooks[&HookPoint::PostDeploy][0];
     assert_eq!(log.timeout, Some(Duration::from_secs(5)));
     assert_eq!(log.memory, Some(32 << 20));
     assert_eq!(log.key_path, "hooks.post-deploy[0]");

@@ -26,7 +26,7 @@ use crate::docker::{self as d, DockerError, DockerOp};
 use crate::events::{Event, Kind, Level, Reporter};
 use crate::fleet::{Fleet, LOCAL};
 use crate::shell::{HostCommand, ShellOutput};
-use crate::stage::Stage;
+use crate::stage::{HookPoint, Stage};
 use crate::steps::{Rollout, Step, StepError, Target};
 
 /// What a run offers every plugin call.
@@ -67,6 +67,9 @@ pub struct CallEnv {
     pub plugin: String,
     /// Stage of the call.
     pub stage: Stage,
+    /// The hook point of a hook's call (`context.hook-point`); `None` for
+    /// the strategy.
+    pub hook_point: Option<HookPoint>,
     /// Effective grants.
     pub grants: Grants,
     /// The run's facts (the plugin's context).

@@ -22,7 +22,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::capabilities::Capabilities;
-use crate::stage::Stage;
+use crate::stage::HookPoint;
 use crate::units::parse_size;
 
 /// What a plugin exports.
@@ -125,11 +125,12 @@ impl Manifest {
             )));
         }
         for s in &m.stages {
-            match Stage::parse(s) {
-                Some(st) if Stage::HOOKS.contains(&st) => {}
+            match HookPoint::named(s) {
+                Some(p) if HookPoint::PLUGINS.contains(&p) => {}
                 _ => {
                     return Err(bad(format!(
-                        "stage `{s}` is not one of pre-build, pre-deploy, post-deploy"
+                        "stage `{s}` is not one of {}",
+                        HookPoint::plugin_names()
                     )));
                 }
             }
@@ -168,9 +169,12 @@ impl Manifest {
         Ok(m)
     }
 
-    /// The stages this hook declares.
-    pub fn hook_stages(&self) -> Vec<Stage> {
-        self.stages.iter().filter_map(|s| Stage::parse(s)).collect()
+    /// The hook points this hook declares.
+    pub fn hook_stages(&self) -> Vec<HookPoint> {
+        self.stages
+            .iter()
+            .filter_map(|s| HookPoint::named(s))
+            .collect()
     }
 
     /// Declared capabilities (strategies always get the rollout steps).
@@ -213,7 +217,7 @@ mod tests {
             "p.toml",
         )
         .unwrap();
-        assert_eq!(m.hook_stages(), vec![Stage::PreDeploy]);
+        assert_eq!(m.hook_stages(), vec![HookPoint::PreDeploy]);
         assert_eq!(m.timeout(), Duration::from_secs(5));
         assert_eq!(m.memory(), 16 << 20);
         assert!(!m.declared().rollout);

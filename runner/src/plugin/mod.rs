@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Config, PluginUseConfig};
 use crate::events::{Event, Kind, Level};
-use crate::stage::Stage;
+use crate::stage::{HookPoint, Stage};
 
 use call::{CallEnv, Services};
 use catalog::Catalog;
@@ -63,12 +63,14 @@ pub struct Prepared {
 
 /// A plugin call failed.
 #[derive(Debug, thiserror::Error)]
-#[error("plugin `{plugin}` at {stage} {failure}")]
+#[error("plugin `{plugin}` at {at} {failure}")]
 pub struct PluginFailure {
     /// Plugin name.
     pub plugin: String,
     /// Stage of the call.
     pub stage: Stage,
+    /// Where it was called: the hook point, or `rollout` for the strategy.
+    pub at: &'static str,
     /// What happened.
     pub failure: CallFailure,
 }
@@ -76,7 +78,7 @@ pub struct PluginFailure {
 /// The plugins of one run.
 pub struct PluginSet {
     host: PluginHost,
-    hooks: BTreeMap<Stage, Vec<Prepared>>,
+    hooks: BTreeMap<HookPoint, Vec<Prepared>>,
     strategy: Prepared,
     state_dir: PathBuf,
     /// Time each hook plugin has used in this run, all its calls together.
@@ -94,7 +96,7 @@ fn prepare(
     config: &Config,
     use_cfg: &PluginUseConfig,
     kind: PluginKind,
-    stage: Option<Stage>,
+    stage: Option<HookPoint>,
 ) -> Result<Prepared, LoadError> {
     let at = format!("configured at {}", use_cfg.key_path);
     let fail = |message: String| LoadError::Plugin {
@@ -209,10 +211,10 @@ impl PluginSet {
             })
     }
 
-    /// The hooks of `stage`, in run order.
-    pub fn hooks(&self, stage: Stage) -> &[Prepared] {
+    /// The hooks of hook point `point`, in run order.
+    pub fn hooks(&self, point: HookPoint) -> &[Prepared] {
         self.hooks
-            .get(&stage)
+            .get(&point)
             .map(Vec::as_slice)
             .unwrap_or_default()
     }
@@ -225,13 +227,14 @@ impl PluginSet {
     fn env(
         &self,
         p: &Prepared,
-        stage: Stage,
+        point: Option<HookPoint>,
         base: &ContextBase,
         services: Arc<Services>,
     ) -> Arc<CallEnv> {
         Arc::new(CallEnv {
             plugin: p.name.clone(),
-            stage,
+            stage: point.map_or(Stage::Rollout, HookPoint::stage),
+            hook_point: point,
             grants: p.grants.clone(),
             facts: base.clone(),
             settings: context::settings_text(&p.config.settings),
@@ -250,17 +253,18 @@ impl PluginSet {
             .unwrap_or_default()
     }
 
-    /// Runs the hooks of `stage` one after the other; stops at the first
+    /// Runs the hooks of `point` one after the other; stops at the first
     /// failure.
     pub async fn run_hooks(
         &self,
-        stage: Stage,
+        point: HookPoint,
         base: &ContextBase,
         services: Arc<Services>,
         outcome: Option<Outcome>,
     ) -> Result<usize, PluginFailure> {
         let events = services.events.clone();
-        for p in self.hooks(stage) {
+        let stage = point.stage();
+        for p in self.hooks(point) {
             events.emit(Event::new(Kind::PluginStart, Some(stage)).plugin(&p.name));
             let started = Instant::now();
             let state_dir = p.grants.state().then(|| self.state_dir.join(&p.name));
@@ -279,7 +283,7 @@ impl PluginSet {
                 self.host
                     .call_hook(
                         &p.loaded,
-                        self.env(p, stage, base, services.clone()),
+                        self.env(p, Some(point), base, services.clone()),
                         limits,
                         state_dir.as_deref(),
                         outcome.clone(),
@@ -307,6 +311,7 @@ impl PluginSet {
                     let f = PluginFailure {
                         plugin: p.name.clone(),
                         stage,
+                        at: point.name(),
                         failure,
                     };
                     events.emit(
@@ -320,7 +325,7 @@ impl PluginSet {
                 }
             }
         }
-        Ok(self.hooks(stage).len())
+        Ok(self.hooks(point).len())
     }
 
     /// Runs the strategy's rollout.
@@ -336,12 +341,7 @@ impl PluginSet {
         let started = Instant::now();
         let result = self
             .host
-            .call_strategy(
-                &p.loaded,
-                self.env(p, Stage::Rollout, base, services),
-                p.limits,
-                plan,
-            )
+            .call_strategy(&p.loaded, self.env(p, None, base, services), p.limits, plan)
             .await;
         let ms = started.elapsed().as_millis() as u64;
         let ev = Event::new(Kind::PluginEnd, Some(Stage::Rollout)).plugin(&p.name);
@@ -354,6 +354,7 @@ impl PluginSet {
                 let f = PluginFailure {
                     plugin: p.name.clone(),
                     stage: Stage::Rollout,
+                    at: "rollout",
                     failure,
                 };
                 events.emit(

@@ -7,7 +7,7 @@ use super::catalog::{Entry, Origin, Wasm};
 use super::host::LoadError;
 use super::host::PluginHost;
 use super::manifest::{Manifest, PluginKind};
-use crate::stage::Stage;
+use crate::stage::HookPoint;
 
 /// Where the SDK crate was when this hoist was built (a checkout).
 pub fn default_sdk() -> PathBuf {
@@ -23,7 +23,7 @@ pub fn valid_name(name: &str) -> bool {
 }
 
 /// The files of a new plugin crate: `(relative path, contents)`.
-pub fn files(name: &str, kind: PluginKind, stage: Stage, sdk: &Path) -> Vec<(String, String)> {
+pub fn files(name: &str, kind: PluginKind, stage: HookPoint, sdk: &Path) -> Vec<(String, String)> {
     let feature = kind.name();
     let cargo = format!(
         r#"[package]
@@ -206,7 +206,7 @@ pub fn create(
     dir: &Path,
     name: &str,
     kind: PluginKind,
-    stage: Stage,
+    stage: HookPoint,
     sdk: &Path,
 ) -> Result<(), ScaffoldError> {
     if !valid_name(name) {
@@ -214,9 +214,10 @@ pub fn create(
             "`{name}` is not a plugin name: use lowercase letters, digits and `-`, starting with a letter"
         )));
     }
-    if kind == PluginKind::Hook && !Stage::HOOKS.contains(&stage) {
+    if kind == PluginKind::Hook && !HookPoint::PLUGINS.contains(&stage) {
         return Err(ScaffoldError(format!(
-            "hooks run at pre-build, pre-deploy or post-deploy, not `{stage}`"
+            "hooks run at {}, not `{stage}`",
+            HookPoint::plugin_names()
         )));
     }
     if !sdk.join("Cargo.toml").is_file() {
@@ -330,16 +331,19 @@ mod tests {
             &d.path().join("x"),
             "x",
             PluginKind::Hook,
-            Stage::Build,
+            HookPoint::PreProxyReboot,
             &default_sdk(),
         )
         .unwrap_err();
-        assert!(e.0.contains("pre-build, pre-deploy or post-deploy"), "{e}");
+        assert!(
+            e.0.contains("hooks run at pre-connect, pre-build, pre-deploy, pre-app-boot, post-app-boot, post-deploy, not `pre-proxy-reboot`"),
+            "{e}"
+        );
         let e = create(
             &d.path().join("x"),
             "x",
             PluginKind::Hook,
-            Stage::PreDeploy,
+            HookPoint::PreDeploy,
             Path::new("/nonexistent"),
         )
         .unwrap_err();
@@ -349,7 +353,7 @@ mod tests {
             d.path(),
             "x",
             PluginKind::Hook,
-            Stage::PreDeploy,
+            HookPoint::PreDeploy,
             &default_sdk(),
         )
         .unwrap_err();
@@ -359,7 +363,7 @@ mod tests {
     #[test]
     fn manifests_parse_and_name_the_plugin() {
         for kind in [PluginKind::Hook, PluginKind::Strategy] {
-            let files = files("greet", kind, Stage::PostDeploy, Path::new("/sdk"));
+            let files = files("greet", kind, HookPoint::PostDeploy, Path::new("/sdk"));
             let manifest = &files.iter().find(|(p, _)| p == "plugin.toml").unwrap().1;
             let m = Manifest::parse(manifest, "plugin.toml").unwrap();
             assert_eq!((m.name.as_str(), m.kind), ("greet", kind));

@@ -16,6 +16,7 @@ use crate::plugin::call::Services;
 use crate::plugin::{ContextBase, PluginSet, RoleFacts};
 use crate::run::{DeployRequest, Failure, Run, StageResult};
 use crate::secrets::Secrets;
+use crate::stages::hooks::Hooks;
 use crate::{selection, version};
 
 /// For `--dry-run`: fake engines, each seeded read-only from the real one
@@ -131,7 +132,7 @@ pub async fn run(req: DeployRequest, events: Reporter, started: Instant) -> Stag
             "--skip-hooks: no hooks will run in this deploy",
         );
     }
-    let plugins = PluginSet::prepare(&config, &strategy, req.skip_hooks)?;
+    let plugins = Arc::new(PluginSet::prepare(&config, &strategy, req.skip_hooks)?);
     if let Some(why) = plugins.cache_refusal() {
         events.log(Level::Warn, None, why);
     }
@@ -186,8 +187,50 @@ pub async fn run(req: DeployRequest, events: Reporter, started: Instant) -> Stag
         req.skip_hooks,
         req.dry_run,
     ));
-    shell_hooks
-        .run(HookPoint::PreConnect, &selection.hosts, None)
+    let context = ContextBase {
+        service: config.service.clone(),
+        version: version.clone(),
+        destination: config.destination.clone(),
+        image: image.clone(),
+        roles: selection
+            .roles
+            .iter()
+            .map(|r| RoleFacts {
+                name: r.name.clone(),
+                hosts: r.hosts.clone(),
+                primary: r.primary,
+            })
+            .collect(),
+        hosts: selection.hosts.clone(),
+        primary_host: selection.primary_host.clone(),
+        primary_role: selection.primary_role.clone(),
+        performer,
+    };
+    let services = Arc::new(Services {
+        events: events.clone(),
+        fleet: fleet.clone(),
+        service,
+        app_root: config.app_root.clone(),
+        delivery: delivery.clone(),
+        rollout: None,
+        config: Arc::new(config::plugin_view_json(&config)),
+        dry_run: req.dry_run,
+    });
+    let hooks = Hooks {
+        shell: shell_hooks.clone(),
+        plugins: plugins.clone(),
+        services: services.clone(),
+        skip: req.skip_hooks,
+        dry_run: req.dry_run,
+    };
+    hooks
+        .at(
+            HookPoint::PreConnect,
+            true,
+            &selection.hosts,
+            &context,
+            None,
+        )
         .await?;
     if !req.dry_run {
         // Every host must answer before anything changes anywhere, and so
@@ -226,36 +269,7 @@ pub async fn run(req: DeployRequest, events: Reporter, started: Instant) -> Stag
             }
         }
     }
-    let context = ContextBase {
-        service: config.service.clone(),
-        version: version.clone(),
-        destination: config.destination.clone(),
-        image: image.clone(),
-        roles: selection
-            .roles
-            .iter()
-            .map(|r| RoleFacts {
-                name: r.name.clone(),
-                hosts: r.hosts.clone(),
-                primary: r.primary,
-            })
-            .collect(),
-        hosts: selection.hosts.clone(),
-        primary_host: selection.primary_host.clone(),
-        primary_role: selection.primary_role.clone(),
-        performer,
-    };
-    let services = Arc::new(Services {
-        events: events.clone(),
-        fleet: fleet.clone(),
-        service,
-        app_root: config.app_root.clone(),
-        delivery: delivery.clone(),
-        rollout: None,
-        config: Arc::new(config::plugin_view_json(&config)),
-        dry_run: req.dry_run,
-    });
-    let hook_count: usize = crate::stage::Stage::HOOKS
+    let hook_count: usize = crate::stage::HookPoint::PLUGINS
         .iter()
         .map(|s| plugins.hooks(*s).len())
         .sum();

@@ -3,7 +3,7 @@
 
 use crate::plugin::Outcome;
 use crate::run::{Run, StageError, StageResult};
-use crate::stage::Stage;
+use crate::stage::{HookPoint, Stage};
 
 /// The outcome handed to post-deploy hooks.
 pub fn outcome(run: &Run, rollout_error: Option<&StageError>) -> Outcome {
@@ -25,5 +25,5 @@ pub fn outcome(run: &Run, rollout_error: Option<&StageError>) -> Outcome {
 
 /// Runs the post-deploy hooks.
 pub async fn run(run: &Run, outcome: Outcome) -> StageResult<()> {
-    super::hooks::run(run, Stage::PostDeploy, None, Some(outcome)).await
+    super::hooks::run(run, HookPoint::PostDeploy, false, Some(outcome)).await
 }

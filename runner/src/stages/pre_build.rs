@@ -2,18 +2,11 @@
 //! hook (only when an image is built: not with `-P` or on rollback, as
 //! Kamal), then the plugins. A failing hook stops the deploy here.
 
-use crate::kamal_hooks::HookPoint;
 use crate::run::{DeployKind, Run, StageResult};
-use crate::stage::Stage;
+use crate::stage::HookPoint;
 
 /// Runs the pre-build hooks.
 pub async fn run(run: &Run) -> StageResult<()> {
     let builds = run.req.kind != DeployKind::Rollback && !run.req.skip_push;
-    super::hooks::run(
-        run,
-        Stage::PreBuild,
-        builds.then_some(HookPoint::PreBuild),
-        None,
-    )
-    .await
+    super::hooks::run(run, HookPoint::PreBuild, builds, None).await
 }

@@ -3,11 +3,10 @@
 //! plugins. A failing hook stops the deploy here; nothing on the hosts has
 //! changed.
 
-use crate::kamal_hooks::HookPoint;
 use crate::run::{Run, StageResult};
-use crate::stage::Stage;
+use crate::stage::HookPoint;
 
 /// Runs the pre-deploy hooks.
 pub async fn run(run: &Run) -> StageResult<()> {
-    super::hooks::run(run, Stage::PreDeploy, Some(HookPoint::PreDeploy), None).await
+    super::hooks::run(run, HookPoint::PreDeploy, true, None).await
 }

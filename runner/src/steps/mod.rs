@@ -17,10 +17,10 @@ use crate::docker::naming::ServiceId;
 use crate::docker::{ContainerFilter, Docker, DockerError, DockerOp, Readiness};
 use crate::events::{Event, Kind, Level, Reporter};
 use crate::fleet::Fleet;
-use crate::kamal_hooks::{HookError, HookPoint, ShellHooks};
 use crate::proxy::{self, ProxyCommand, ProxyError};
 use crate::secrets::{Secrets, SecretsError};
 use crate::selection::Selection;
+use crate::stage::HookPoint;
 use crate::stage::Stage;
 
 /// What a step gets on top of its own timeouts before its host is given up.
@@ -137,9 +137,9 @@ pub enum StepError {
         /// Its deadline.
         after: Duration,
     },
-    /// Kamal's `pre-app-boot` or `post-app-boot` shell hook failed.
-    #[error(transparent)]
-    Hook(#[from] HookError),
+    /// A `pre-app-boot` or `post-app-boot` hook failed.
+    #[error("{0}")]
+    Hook(String),
     /// A step of [`Rollout::boot`] failed on a target.
     #[error("{step} failed: {error}")]
     During {
@@ -169,7 +169,18 @@ pub struct Rollout {
     image: String,
     ledger: Mutex<BTreeMap<Target, TargetRecord>>,
     limit: Semaphore,
-    shell_hooks: Option<Arc<ShellHooks>>,
+    boot_hooks: Option<Arc<dyn BootHooks>>,
+}
+
+/// A hook point's future: `Err` holds the message of the hook that failed.
+pub type HookFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>;
+
+/// What runs around each group of targets booted: Kamal's `pre-app-boot`
+/// and `post-app-boot` (its shell hook and the plugins configured there).
+pub trait BootHooks: Send + Sync {
+    /// Runs `point` for `targets`.
+    fn run<'a>(&'a self, point: HookPoint, targets: &'a [Target]) -> HookFuture<'a>;
 }
 
 impl Rollout {
@@ -209,7 +220,7 @@ impl Rollout {
             image,
             ledger: Mutex::new(ledger),
             limit,
-            shell_hooks: None,
+            boot_hooks: None,
         }
     }
 
@@ -248,11 +259,11 @@ impl Rollout {
         );
     }
 
-    /// Runs Kamal's `pre-app-boot` and `post-app-boot` shell hooks around
-    /// each group of targets booted ([`Rollout::boot`], or `start` ...
-    /// `retire` called step by step).
-    pub fn with_shell_hooks(mut self, hooks: Arc<ShellHooks>) -> Rollout {
-        self.shell_hooks = Some(hooks);
+    /// Runs the `pre-app-boot` and `post-app-boot` hooks around each group
+    /// of targets booted ([`Rollout::boot`], or `start` ... `retire` called
+    /// step by step).
+    pub fn with_boot_hooks(mut self, hooks: Arc<dyn BootHooks>) -> Rollout {
+        self.boot_hooks = Some(hooks);
         self
     }
 
@@ -272,25 +283,16 @@ impl Rollout {
         }
     }
 
-    /// Kamal's app-boot hook `point` for the hosts of `targets`.
-    async fn app_boot_hook(&self, point: HookPoint, targets: &[Target]) -> Result<(), HookError> {
-        let Some(hooks) = &self.shell_hooks else {
-            return Ok(());
-        };
-        let mut hosts: Vec<String> = Vec::new();
-        for t in targets {
-            if !hosts.contains(&t.host) {
-                hosts.push(t.host.clone());
-            }
+    /// The app-boot hook `point` for `targets`.
+    async fn app_boot_hook(&self, point: HookPoint, targets: &[Target]) -> Result<(), String> {
+        match &self.boot_hooks {
+            Some(hooks) if !targets.is_empty() => hooks.run(point, targets).await,
+            _ => Ok(()),
         }
-        if hosts.is_empty() {
-            return Ok(());
-        }
-        hooks.run(point, &hosts, None).await
     }
 
     /// Every target failed because of a hook; the ledger says so.
-    fn hook_failed(&self, targets: &[Target], e: HookError) -> Vec<Result<(), StepError>> {
+    fn hook_failed(&self, targets: &[Target], e: String) -> Vec<Result<(), StepError>> {
         targets
             .iter()
             .map(|t| {

@@ -9,10 +9,13 @@ use std::sync::Arc;
 use crate::config::BootLimit;
 use crate::docker::DockerOp;
 use crate::events::Level;
+use crate::plugin::ContextBase;
 use crate::plugin::Plan;
 use crate::run::{Failure, Run, StageResult};
+use crate::stage::HookPoint;
 use crate::stage::Stage;
-use crate::steps::{Rollout, TargetState};
+use crate::stages::hooks::Hooks;
+use crate::steps::{BootHooks, HookFuture, Rollout, Target, TargetState};
 
 /// Hosts per batch from `boot.limit` (Kamal: a count or a percentage of the
 /// hosts, at least 1); all hosts when unset.
@@ -22,6 +25,37 @@ pub fn batch_size(limit: Option<&BootLimit>, hosts: usize) -> u32 {
         None => hosts,
         Some(BootLimit::Count(n)) => (*n).clamp(1, hosts),
         Some(BootLimit::Percent(p)) => ((hosts * u32::from(*p)).div_ceil(100)).clamp(1, hosts),
+    }
+}
+
+/// The `pre-app-boot` and `post-app-boot` hook points: the shell hook with
+/// `KAMAL_HOSTS` = the group's hosts, then the plugins, whose context's
+/// `hosts` (and each role's) is the group.
+struct AppBoot {
+    hooks: Hooks,
+    context: ContextBase,
+}
+
+impl BootHooks for AppBoot {
+    fn run<'a>(&'a self, point: HookPoint, targets: &'a [Target]) -> HookFuture<'a> {
+        Box::pin(async move {
+            let mut hosts: Vec<String> = Vec::new();
+            for t in targets {
+                if !hosts.contains(&t.host) {
+                    hosts.push(t.host.clone());
+                }
+            }
+            let mut context = self.context.clone();
+            for r in &mut context.roles {
+                r.hosts.retain(|h| hosts.contains(h));
+            }
+            context.hosts = hosts.clone();
+            self.hooks
+                .at(point, true, &hosts, &context, None)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
     }
 }
 
@@ -37,7 +71,10 @@ pub async fn run(run: &Run) -> StageResult<()> {
             run.version.clone(),
             run.image.clone(),
         )
-        .with_shell_hooks(run.shell_hooks.clone()),
+        .with_boot_hooks(Arc::new(AppBoot {
+            hooks: Hooks::of(run),
+            context: run.context.clone(),
+        })),
     );
     let services = Arc::new(run.services.with_rollout(rollout.clone()));
     let plan = Plan {

@@ -167,6 +167,10 @@ impl context::Host for PluginState {
         self.call.setting(&key)
     }
 
+    async fn hook_point(&mut self) -> Option<String> {
+        self.call.hook_point.map(|p| p.name().to_string())
+    }
+
     async fn config(&mut self, key: String) -> Result<Option<String>, PluginError> {
         Ok(self.call.config(&key)?)
     }
