@@ -1103,3 +1103,45 @@ fn an_exec_that_never_ends_is_killed_at_the_plugins_timeout() {
     );
     app.assert_unlocked("after the exec");
 }
+
+/// A manifest's `[settings]` are checked when the deploy loads: a missing
+/// required setting, one the plugin does not have, or a value of the wrong
+/// type fails at load-config, naming the plugin, where it is configured and
+/// the setting, before anything is built.
+#[test]
+fn settings_are_checked_against_the_manifest_at_load_config() {
+    let cases = [
+        (
+            "hooks:\n  post-deploy:\n    - webhook\n",
+            "plugin `webhook` (configured at hooks.post-deploy[0]): needs setting `url` (a string)",
+        ),
+        (
+            "hooks:\n  pre-build:\n    - plugin: git-clean\n      settings: { allow_dirt: true }\n      grants: { commands: [\"git status --porcelain\"] }\n",
+            "plugin `git-clean` (configured at hooks.pre-build[0]): has no setting `allow_dirt` (its settings are allow_dirty)",
+        ),
+        (
+            "deploy:\n  strategy: canary\n  strategies:\n    canary:\n      settings: { soak: soon }\n",
+            "plugin `canary` (configured at deploy.strategies.canary): setting `soak` must be a duration like 30s or 5m, not `soon`",
+        ),
+    ];
+    let app = App::new("settings", BASE);
+    for (extra, want) in cases {
+        app.config(&format!("{BASE}{extra}"));
+        let run = app.deploy("v1", &[]);
+        run.assert_failed();
+        let end = run.end();
+        assert_eq!(end["stage"], "load-config", "{}", run.text());
+        assert!(
+            end["message"].as_str().unwrap_or_default().contains(want),
+            "wanted {want}:\n{}",
+            run.text()
+        );
+        assert!(app.image_tags().is_empty(), "{:?}", app.image_tags());
+    }
+    // Right values load and deploy.
+    app.config(&format!(
+        "{BASE}deploy:\n  strategy: canary\n  strategies:\n    canary:\n      settings: {{ soak: 1s }}\n"
+    ));
+    app.deploy("v1", &[]).assert_ok();
+    app.hoist(&["remove", "-y"]).assert_ok();
+}

@@ -99,6 +99,26 @@ pub trait Settings {
         }
     }
 
+    /// A whole-number setting, else `default`.
+    fn u64_setting(&self, key: &str, default: u64) -> Result<u64, PluginError> {
+        match self.setting(key) {
+            None => Ok(default),
+            Some(v) => v.trim().parse().map_err(|_| {
+                PluginError::Invalid(format!("setting `{key}` must be a whole number, not `{v}`"))
+            }),
+        }
+    }
+
+    /// A number setting (`0.5`, `25`), else `default`.
+    fn f64_setting(&self, key: &str, default: f64) -> Result<f64, PluginError> {
+        match self.setting(key) {
+            None => Ok(default),
+            Some(v) => v.trim().parse().map_err(|_| {
+                PluginError::Invalid(format!("setting `{key}` must be a number, not `{v}`"))
+            }),
+        }
+    }
+
     /// A duration setting in milliseconds: `500ms`, `30s`, `5m`, `1h`, or a bare
     /// number of seconds; else `default_ms`.
     fn duration_ms_setting(&self, key: &str, default_ms: u64) -> Result<u64, PluginError> {

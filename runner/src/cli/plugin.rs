@@ -136,6 +136,10 @@ fn plugins_dir_and_host(common: &Common) -> anyhow::Result<(PathBuf, PluginHost)
             Some(c.app_root.clone()),
         ),
         Err(config::ConfigError::NotFound { .. }) => {
+            eprintln!(
+                "warning: no {} here, so the plugins dir is ./.hoist/plugins; run this where the app's config is, or pass -c FILE (or --plugins-dir DIR to `plugin build`)",
+                common.config_file.display()
+            );
             (PathBuf::from(".hoist/plugins"), default_cache_dir(), None)
         }
         Err(e) => return Err(e.into()),

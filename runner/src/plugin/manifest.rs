@@ -82,6 +82,10 @@ pub struct Manifest {
     /// Its limits.
     #[serde(default)]
     pub limits: ManifestLimits,
+    /// The settings it reads and their types, checked at load-config
+    /// (none declared: any settings, unchecked).
+    #[serde(default)]
+    pub settings: Option<std::collections::BTreeMap<String, super::settings::SettingSpec>>,
 }
 
 /// Default per-call limits.

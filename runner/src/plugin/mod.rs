@@ -24,6 +24,7 @@ pub mod host;
 pub mod limits;
 pub mod manifest;
 pub mod scaffold;
+pub mod settings;
 pub mod state;
 pub mod wit;
 
@@ -123,6 +124,7 @@ fn prepare(
             m.stages.join(", ")
         )));
     }
+    settings::check(m.settings.as_ref(), &use_cfg.settings).map_err(fail)?;
     let loaded = host.load(entry).map_err(|e| match e {
         LoadError::Plugin { message, place, .. } => fail(format!("{message} ({place})")),
         other => other,

@@ -107,6 +107,12 @@ docker = "read"
 [limits]
 timeout = "30s"
 memory = "64MiB"
+
+# The settings it reads, checked when a deploy loads (before anything is
+# built): a setting not listed, or of the wrong type, is an error there.
+# Types: string, number, integer, bool, duration, list, map.
+[settings]
+greeting = {{ type = "string", description = "how it greets (default hello)" }}
 "#
             ),
         ),

@@ -149,13 +149,24 @@ pub enum StepError {
         error: Box<StepError>,
     },
     /// The new container failed and was removed; the old version serves.
-    #[error("{error}\n  {cleanup}")]
+    /// One line says both (the container's last output follows it).
+    #[error("{}", one_line(error, cleanup))]
     Discarded {
         /// What failed.
         error: Box<StepError>,
         /// What happened to the new container.
         cleanup: String,
     },
+}
+
+/// `error`'s first line, `; cleanup`, then the rest of `error` (its
+/// container output), so the first line alone says what happened.
+fn one_line(error: &StepError, cleanup: &str) -> String {
+    let text = error.to_string();
+    match text.split_once('\n') {
+        Some((first, rest)) => format!("{first}; {cleanup}\n{rest}"),
+        None => format!("{text}; {cleanup}"),
+    }
 }
 
 /// Everything the steps need, shared by the strategy's calls.
@@ -650,6 +661,14 @@ impl Rollout {
         let docker = self.fleet.docker(&t.host).await?;
         let timeout = self.stop_timeout(&t.role);
         for old in &record.old_containers {
+            self.events.emit(
+                Event::new(Kind::Log, Some(Stage::Rollout))
+                    .host(&t.host)
+                    .role(&t.role)
+                    .message(format!(
+                        "stopping {old} (it gets up to {timeout}s to exit after SIGTERM)"
+                    )),
+            );
             docker
                 .done(DockerOp::Stop {
                     container: old.clone(),
