@@ -82,6 +82,21 @@ pub struct Capabilities {
     pub options: Vec<String>,
 }
 
+impl Capabilities {
+    /// What is left when nothing may change: Docker `read` at most, the
+    /// config keys, the host and role limits; no commands, HTTP, exec,
+    /// state, rollout steps, images, mounts or options.
+    pub fn read_only(&self) -> Capabilities {
+        Capabilities {
+            docker: self.docker.min(DockerAccess::Read),
+            config: self.config.clone(),
+            hosts: self.hosts.clone(),
+            roles: self.roles.clone(),
+            ..Capabilities::default()
+        }
+    }
+}
+
 /// Where a command rule applies.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Place {

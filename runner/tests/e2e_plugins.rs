@@ -1145,3 +1145,72 @@ fn settings_are_checked_against_the_manifest_at_load_config() {
     app.deploy("v1", &[]).assert_ok();
     app.hoist(&["remove", "-y"]).assert_ok();
 }
+
+/// `hoist plugin run` runs one hook against the real config and engine
+/// without a deploy: read-only grants unless `--allow-write`.
+#[test]
+fn plugin_run_runs_one_hook_read_only_unless_allowed() {
+    let app = App::new(
+        "plugin-run",
+        &format!(
+            "{BASE}hooks:\n  pre-deploy:\n    - plugin: prober\n      settings: {{ probe: docker-write }}\n      grants: {{ docker: write }}\n"
+        ),
+    );
+    app.install_plugin(
+        "prober",
+        &guest_component("hoist-fixture-prober"),
+        "name = \"prober\"\nkind = \"hook\"\nstages = [\"pre-deploy\"]\n[capabilities]\ndocker = \"write\"\ncommands = [\"touch **\"]\n",
+    );
+    app.deploy("v1", &["-H"]).assert_ok();
+    let probe = format!("{}-probe", app.service);
+    let run = app.hoist(&["plugin", "run", "prober", "--version", "v1"]);
+    run.assert_ok();
+    assert!(
+        run.stdout
+            .contains("running prober at pre-deploy on local (read-only grants")
+            && run.stdout.contains("[prober] warning: probe docker-write: denied: plugin `prober` has docker access `read`"),
+        "{}",
+        run.text()
+    );
+    assert!(app.container(&probe).is_none());
+    let run = app.hoist(&[
+        "plugin",
+        "run",
+        "prober",
+        "--version",
+        "v1",
+        "--allow-write",
+    ]);
+    run.assert_ok();
+    assert!(
+        run.stdout.contains("[prober] probe docker-write: ok"),
+        "{}",
+        run.text()
+    );
+    assert!(app.container(&probe).is_some());
+    app.assert_unlocked("after plugin run");
+    // Where it is not configured, --stage says where.
+    let run = app.hoist(&["plugin", "run", "preflight", "--version", "v1"]);
+    run.assert_failed();
+    assert!(
+        run.text().contains(
+            "`preflight` is not configured under `hooks:`; say where to run it with --stage"
+        ),
+        "{}",
+        run.text()
+    );
+    app.hoist(&[
+        "plugin",
+        "run",
+        "preflight",
+        "--stage",
+        "pre-deploy",
+        "--version",
+        "v1",
+    ])
+    .assert_ok();
+    let _ = std::process::Command::new("docker")
+        .args(["rm", "-f", &probe])
+        .output();
+    app.hoist(&["remove", "-y"]).assert_ok();
+}

@@ -15,6 +15,7 @@ pub mod deploy;
 pub mod init;
 pub mod lock;
 pub mod plugin;
+pub mod plugin_run;
 pub mod proxy;
 pub mod registry;
 pub mod scope;
@@ -226,6 +227,11 @@ pub fn main() -> ExitCode {
         Command::Plugin(PluginCommand::Build { dir, plugins_dir }) => {
             report(plugin::plugin_build(&cli.common, dir, plugins_dir))
         }
+        Command::Plugin(PluginCommand::Run {
+            name,
+            stage,
+            allow_write,
+        }) => block_on(plugin_run::plugin_run(cli.common, name, stage, allow_write)),
         Command::Plugin(PluginCommand::Inspect { file }) => {
             report(plugin::plugin_inspect(&cli.common, &file))
         }

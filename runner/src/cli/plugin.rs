@@ -48,6 +48,17 @@ pub enum PluginCommand {
         /// A .wasm component.
         file: PathBuf,
     },
+    /// Run one hook once against the real config and hosts, without a deploy.
+    Run {
+        /// The hook plugin.
+        name: String,
+        /// The hook point (default: where the config uses it).
+        #[arg(long)]
+        stage: Option<String>,
+        /// Give it the config's grants as they are (default: read-only).
+        #[arg(long)]
+        allow_write: bool,
+    },
 }
 
 pub fn plugin_new(

@@ -41,6 +41,37 @@ pub struct ContextBase {
     pub performer: String,
 }
 
+impl ContextBase {
+    /// The facts of a run of `config` on `selection`.
+    pub fn of(
+        config: &crate::config::Config,
+        selection: &crate::selection::Selection,
+        version: &str,
+        image: &str,
+        performer: String,
+    ) -> ContextBase {
+        ContextBase {
+            service: config.service.clone(),
+            version: version.to_string(),
+            destination: config.destination.clone(),
+            image: image.to_string(),
+            roles: selection
+                .roles
+                .iter()
+                .map(|r| RoleFacts {
+                    name: r.name.clone(),
+                    hosts: r.hosts.clone(),
+                    primary: r.primary,
+                })
+                .collect(),
+            hosts: selection.hosts.clone(),
+            primary_host: selection.primary_host.clone(),
+            primary_role: selection.primary_role.clone(),
+            performer,
+        }
+    }
+}
+
 /// How the rollout went, for post-deploy hooks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {

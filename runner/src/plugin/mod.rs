@@ -98,6 +98,7 @@ fn prepare(
     use_cfg: &PluginUseConfig,
     kind: PluginKind,
     stage: Option<HookPoint>,
+    read_only: bool,
 ) -> Result<Prepared, LoadError> {
     let at = format!("configured at {}", use_cfg.key_path);
     let fail = |message: String| LoadError::Plugin {
@@ -133,7 +134,17 @@ fn prepare(
         catalog::Origin::Embedded => Trust::Shipped,
         catalog::Origin::Dir(_) => Trust::DroppedIn,
     };
-    let grants = Grants::effective(&m.name, &m.declared(), use_cfg.grants.as_ref(), trust)
+    let declared = m.declared();
+    let granted = use_cfg
+        .grants
+        .clone()
+        .unwrap_or_else(|| grants::default_grant(&declared, trust));
+    let granted = if read_only {
+        granted.read_only()
+    } else {
+        granted
+    };
+    let grants = Grants::effective(&m.name, &declared, Some(&granted), trust)
         .map_err(|e| fail(e.to_string()))?;
     Ok(Prepared {
         name: m.name.clone(),
@@ -170,6 +181,7 @@ impl PluginSet {
                         u,
                         PluginKind::Hook,
                         Some(*stage),
+                        false,
                     )?);
                 }
                 hooks.insert(*stage, list);
@@ -182,10 +194,65 @@ impl PluginSet {
             &config.strategy_use(strategy),
             PluginKind::Strategy,
             None,
+            false,
         )?;
         Ok(PluginSet {
             host,
             hooks,
+            strategy,
+            state_dir: config.state_dir.clone(),
+            used: Default::default(),
+        })
+    }
+
+    /// Just hook `name` at `point` (with its settings and grants from the
+    /// config when it is configured there), for `hoist plugin run`; its
+    /// grants read-only unless `allow_write`. The config's strategy is
+    /// prepared too (a set always has one) but not run.
+    pub fn one_hook(
+        config: &Config,
+        name: &str,
+        point: HookPoint,
+        allow_write: bool,
+    ) -> Result<PluginSet, LoadError> {
+        let cache = config.cache_dir.clone().or_else(host::default_cache_dir);
+        let host = PluginHost::new(cache, Some(&config.app_root))?;
+        let catalog = Catalog::discover(&config.plugins_dir);
+        let use_cfg = config
+            .hooks
+            .get(&point)
+            .and_then(|uses| uses.iter().find(|u| u.plugin == name))
+            .cloned()
+            .unwrap_or_else(|| PluginUseConfig {
+                plugin: name.to_string(),
+                settings: BTreeMap::new(),
+                grants: None,
+                timeout: None,
+                memory: None,
+                total: None,
+                key_path: format!("`hoist plugin run {name}`"),
+            });
+        let hook = prepare(
+            &host,
+            &catalog,
+            config,
+            &use_cfg,
+            PluginKind::Hook,
+            Some(point),
+            !allow_write,
+        )?;
+        let strategy = prepare(
+            &host,
+            &catalog,
+            config,
+            &config.strategy_use(&config.strategy),
+            PluginKind::Strategy,
+            None,
+            false,
+        )?;
+        Ok(PluginSet {
+            host,
+            hooks: BTreeMap::from([(point, vec![hook])]),
             strategy,
             state_dir: config.state_dir.clone(),
             used: Default::default(),

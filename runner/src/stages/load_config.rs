@@ -13,7 +13,7 @@ use crate::events::{Event, Kind, Level, Reporter};
 use crate::fleet::{Connector, Fleet, LOCAL};
 use crate::kamal_hooks::{HookFacts, HookPoint, ShellHooks};
 use crate::plugin::call::Services;
-use crate::plugin::{ContextBase, PluginSet, RoleFacts};
+use crate::plugin::{ContextBase, PluginSet};
 use crate::run::{DeployRequest, Failure, Run, StageResult};
 use crate::secrets::Secrets;
 use crate::stages::hooks::Hooks;
@@ -187,25 +187,7 @@ pub async fn run(req: DeployRequest, events: Reporter, started: Instant) -> Stag
         req.skip_hooks,
         req.dry_run,
     ));
-    let context = ContextBase {
-        service: config.service.clone(),
-        version: version.clone(),
-        destination: config.destination.clone(),
-        image: image.clone(),
-        roles: selection
-            .roles
-            .iter()
-            .map(|r| RoleFacts {
-                name: r.name.clone(),
-                hosts: r.hosts.clone(),
-                primary: r.primary,
-            })
-            .collect(),
-        hosts: selection.hosts.clone(),
-        primary_host: selection.primary_host.clone(),
-        primary_role: selection.primary_role.clone(),
-        performer,
-    };
+    let context = ContextBase::of(&config, &selection, &version, &image, performer);
     let services = Arc::new(Services {
         events: events.clone(),
         fleet: fleet.clone(),
