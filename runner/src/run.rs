@@ -69,6 +69,8 @@ pub struct DeployRequest {
     /// The command words as typed (`deploy`; `app`, `boot`): the shell
     /// hooks' `KAMAL_COMMAND` and `KAMAL_SUBCOMMAND`.
     pub command: Vec<String>,
+    /// `--fail-at` (dry runs): steps that fail on purpose.
+    pub fail_at: Vec<crate::steps::FailAt>,
 }
 
 /// A deploy in progress: everything load-config worked out.

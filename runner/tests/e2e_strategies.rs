@@ -440,3 +440,61 @@ fn a_slow_host_holds_up_only_itself_unless_the_strategy_says_so() {
         );
     }
 }
+
+/// `--dry-run --fail-at HOST` makes that host's wait-healthy fail against
+/// the recording engine: the plan shows the strategy's failure path (rolling
+/// rolls the first server back) and nothing on the servers changes.
+#[test]
+fn dry_run_fail_at_walks_the_strategys_failure_path() {
+    let _g = shared();
+    let b = bed();
+    let (app, _) = app("failat", "boot:\n  limit: 1\n");
+    app.deploy("v1", &[]).assert_ok();
+    let (s1, s2) = (&b.servers[0], &b.servers[1]);
+    let dry = app.deploy("v2", &["--dry-run", "--fail-at", s2]);
+    dry.assert_failed();
+    let steps: Vec<(String, bool, String)> = dry
+        .of("step", None)
+        .iter()
+        .map(|e| {
+            (
+                e["host"].as_str().unwrap_or_default().to_string(),
+                e["ok"].as_bool().unwrap_or(false),
+                e["message"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let failed = steps
+        .iter()
+        .position(|(h, ok, m)| {
+            h == s2
+                && !ok
+                && m.contains(&format!(
+                    "dry run: --fail-at made wait-healthy fail on {s2}/web"
+                ))
+                && m.contains("stopped and removed; the old version keeps running")
+        })
+        .unwrap_or_else(|| panic!("no injected failure on {s2}: {steps:#?}"));
+    assert!(
+        steps[failed..]
+            .iter()
+            .any(|(h, ok, m)| h == s1 && *ok && m.starts_with("rolled back to ")),
+        "{s1} was not rolled back after the failure: {steps:#?}"
+    );
+    assert_eq!(running(&app, 0), [format!("{}-web-v1", app.service)]);
+    assert_eq!(running(&app, 1), [format!("{}-web-v1", app.service)]);
+    // A target not in the deploy is refused up front; without --dry-run
+    // the flag is refused.
+    let bad = app.deploy("v2", &["--dry-run", "--fail-at", "nowhere/web"]);
+    bad.assert_failed();
+    assert!(
+        bad.text()
+            .contains("--fail-at nowhere/web: no such target in this deploy"),
+        "{}",
+        bad.text()
+    );
+    let real = app.hoist(&["deploy", "--version", "v2", "--fail-at", s2]);
+    real.assert_failed();
+    assert!(real.text().contains("--dry-run"), "{}", real.text());
+    app.hoist(&["remove", "-y"]).assert_ok();
+}

@@ -27,6 +27,11 @@ pub struct DeployArgs {
     /// Don't run deploy.release_command.
     #[arg(long)]
     pub skip_release_command: bool,
+    /// With --dry-run: make a step fail on a target, HOST[/ROLE][@STEP]
+    /// (step start, wait-healthy (default), route or retire), to see what
+    /// the strategy does then. Repeatable.
+    #[arg(long, value_name = "HOST[/ROLE][@STEP]", requires = "dry_run")]
+    pub fail_at: Vec<String>,
 }
 
 /// Runs the pipeline for `hoist deploy`, `setup`, `redeploy` and `rollback`.
@@ -44,6 +49,18 @@ pub async fn deploy(common: Common, args: DeployArgs, kind: DeployKind) -> ExitC
         skip_release_command: args.skip_release_command || kind == DeployKind::Rollback,
         lock_wait: common.lock_wait(),
         command: common.invocation.clone(),
+        fail_at: match args
+            .fail_at
+            .iter()
+            .map(|f| crate::steps::FailAt::parse(f))
+            .collect::<Result<Vec<_>, _>>()
+        {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        },
     };
     match pipeline::deploy(req, events).await {
         Ok(_) => ExitCode::SUCCESS,

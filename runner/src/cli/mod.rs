@@ -250,6 +250,7 @@ pub fn main() -> ExitCode {
                 json,
                 strategy: None,
                 skip_release_command: true,
+                fail_at: Vec::new(),
             };
             runtime(deploy::deploy(common, args, DeployKind::Rollback))
         }

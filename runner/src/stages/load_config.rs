@@ -114,6 +114,26 @@ pub async fn run(req: DeployRequest, events: Reporter, started: Instant) -> Stag
             }
         }
     }
+    for f in &req.fail_at {
+        let roles = selection.roles_on(&f.host);
+        if roles.is_empty()
+            || f.role
+                .as_ref()
+                .is_some_and(|r| !roles.contains(&r.as_str()))
+        {
+            return Err(Failure::Refused(format!(
+                "--fail-at {}{}: no such target in this deploy (targets: {})",
+                f.host,
+                f.role.as_ref().map(|r| format!("/{r}")).unwrap_or_default(),
+                selection
+                    .targets()
+                    .iter()
+                    .map(|(h, r)| format!("{h}/{r}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
     let version = version::resolve(req.version.as_deref(), &config.app_root)?;
     if !version::valid_tag(&version) {
         return Err(Failure::Refused(format!(

@@ -21,7 +21,12 @@ use crate::proxy::{self, ProxyCommand, ProxyError};
 use crate::secrets::{Secrets, SecretsError};
 use crate::selection::Selection;
 use crate::stage::HookPoint;
+
+mod boot_hooks;
+mod fail_at;
 use crate::stage::Stage;
+pub use boot_hooks::{BootHooks, HookFuture};
+pub use fail_at::FailAt;
 
 /// What a step gets on top of its own timeouts before its host is given up.
 pub const STEP_GRACE: Duration = Duration::from_secs(10);
@@ -95,7 +100,8 @@ impl Step {
     /// The steps that update a target, in order.
     pub const BOOT: [Step; 4] = [Step::Start, Step::WaitHealthy, Step::Route, Step::Retire];
 
-    fn name(self) -> &'static str {
+    /// Its name (`wait-healthy`).
+    pub fn name(self) -> &'static str {
         match self {
             Step::Start => "start",
             Step::WaitHealthy => "wait-healthy",
@@ -181,17 +187,7 @@ pub struct Rollout {
     ledger: Mutex<BTreeMap<Target, TargetRecord>>,
     limit: Semaphore,
     boot_hooks: Option<Arc<dyn BootHooks>>,
-}
-
-/// A hook point's future: `Err` holds the message of the hook that failed.
-pub type HookFuture<'a> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>;
-
-/// What runs around each group of targets booted: Kamal's `pre-app-boot`
-/// and `post-app-boot` (its shell hook and the plugins configured there).
-pub trait BootHooks: Send + Sync {
-    /// Runs `point` for `targets`.
-    fn run<'a>(&'a self, point: HookPoint, targets: &'a [Target]) -> HookFuture<'a>;
+    fail_at: Vec<FailAt>,
 }
 
 impl Rollout {
@@ -232,6 +228,7 @@ impl Rollout {
             ledger: Mutex::new(ledger),
             limit,
             boot_hooks: None,
+            fail_at: Vec::new(),
         }
     }
 
@@ -270,14 +267,6 @@ impl Rollout {
         );
     }
 
-    /// Runs the `pre-app-boot` and `post-app-boot` hooks around each group
-    /// of targets booted ([`Rollout::boot`], or `start` ... `retire` called
-    /// step by step).
-    pub fn with_boot_hooks(mut self, hooks: Arc<dyn BootHooks>) -> Rollout {
-        self.boot_hooks = Some(hooks);
-        self
-    }
-
     /// Runs `step` on every target in parallel (up to the concurrency cap);
     /// the results come back in the targets' order. `start` runs the
     /// `pre-app-boot` hook first; `retire` the `post-app-boot` hook after.
@@ -291,45 +280,6 @@ impl Rollout {
         match step {
             Step::Retire => self.after_boot(targets, results).await,
             _ => results,
-        }
-    }
-
-    /// The app-boot hook `point` for `targets`.
-    async fn app_boot_hook(&self, point: HookPoint, targets: &[Target]) -> Result<(), String> {
-        match &self.boot_hooks {
-            Some(hooks) if !targets.is_empty() => hooks.run(point, targets).await,
-            _ => Ok(()),
-        }
-    }
-
-    /// Every target failed because of a hook; the ledger says so.
-    fn hook_failed(&self, targets: &[Target], e: String) -> Vec<Result<(), StepError>> {
-        targets
-            .iter()
-            .map(|t| {
-                self.update(t, |r| r.error = Some(e.to_string()));
-                Err(StepError::Hook(e.clone()))
-            })
-            .collect()
-    }
-
-    /// `post-app-boot` once the whole group booted (as Kamal: not after a
-    /// failure). If the hook fails, the group is rolled back, so the failed
-    /// deploy leaves the old version serving there too.
-    async fn after_boot(
-        &self,
-        targets: &[Target],
-        results: Vec<Result<(), StepError>>,
-    ) -> Vec<Result<(), StepError>> {
-        if !results.iter().all(Result::is_ok) {
-            return results;
-        }
-        match self.app_boot_hook(HookPoint::PostAppBoot, targets).await {
-            Ok(()) => results,
-            Err(e) => {
-                join_all(targets.iter().map(|t| self.run_one(Step::RollBack, t))).await;
-                self.hook_failed(targets, e)
-            }
         }
     }
 
@@ -427,18 +377,30 @@ impl Rollout {
                     ],
                     "nothing",
                 )?;
+                if let Some(e) = self.injected(step, t, &record).await {
+                    return Err(e);
+                }
                 self.start(t).await
             }
             Step::WaitHealthy => {
                 order(&[TargetState::Started], "start")?;
+                if let Some(e) = self.injected(step, t, &record).await {
+                    return Err(e);
+                }
                 self.wait_healthy(t, &record).await
             }
             Step::Route => {
                 order(&[TargetState::Ready], "wait-healthy")?;
+                if let Some(e) = self.injected(step, t, &record).await {
+                    return Err(e);
+                }
                 self.route(t, &record).await
             }
             Step::Retire => {
                 order(&[TargetState::Routed], "route")?;
+                if let Some(e) = self.injected(step, t, &record).await {
+                    return Err(e);
+                }
                 self.retire(t, &record).await
             }
             Step::RollBack => self.roll_back(t, &record).await,

@@ -74,7 +74,8 @@ pub async fn run(run: &Run) -> StageResult<()> {
         .with_boot_hooks(Arc::new(AppBoot {
             hooks: Hooks::of(run),
             context: run.context.clone(),
-        })),
+        }))
+        .with_fail_at(run.req.fail_at.clone()),
     );
     let services = Arc::new(run.services.with_rollout(rollout.clone()));
     let plan = Plan {
