@@ -453,8 +453,37 @@ fn app_proxy_prune_and_remove_commands() {
     assert_eq!(names.len(), 2, "{names:?}");
     // remove: everything of the app; other apps keep the proxy.
     app.hoist(&["remove"]).assert_failed();
-    app.hoist(&["remove", "-y"]).assert_ok();
+    let removed = app.hoist(&["remove", "-y"]);
+    removed.assert_ok();
     assert!(b.containers(1, &app.service).is_empty());
+    // A server no hoist service uses any more loses the proxy's image, its
+    // state volume and the network too; while some hoist container remains
+    // (another app's), they stay, and the output says why.
+    if removed.stdout.contains("removed hoist-proxy") {
+        let managed = b.docker(1, &["ps", "-aq", "--filter", "label=hoist.managed=true"]);
+        let networks = b.docker(1, &["network", "ls", "--format", "{{.Name}}"]);
+        let volumes = b.docker(1, &["volume", "ls", "--format", "{{.Name}}"]);
+        if managed.trim().is_empty() {
+            assert!(
+                removed.stdout.contains("removed network hoist")
+                    && removed.stdout.contains("removed volume hoist-proxy-state"),
+                "{}",
+                removed.stdout
+            );
+            assert!(!networks.lines().any(|n| n == "hoist"), "{networks}");
+            assert!(
+                !volumes.lines().any(|v| v == "hoist-proxy-state"),
+                "{volumes}"
+            );
+        } else {
+            assert!(
+                removed.stdout.contains("kept the hoist network"),
+                "{}",
+                removed.stdout
+            );
+            assert!(networks.lines().any(|n| n == "hoist"), "{networks}");
+        }
+    }
     assert_ne!(get(b, 1, &host, "/").status, 200);
     // setup on the emptied server: proxy (if removed) and app come back.
     app.hoist(&["setup", "--version", "v5"]).assert_ok();

@@ -274,7 +274,10 @@ impl Engine for FakeEngine {
                     CommandOutput::default()
                 })
             }
-            DockerOp::CreateNetwork { .. } | DockerOp::Upload { .. } => OpOutput::Done,
+            DockerOp::CreateNetwork { .. }
+            | DockerOp::RemoveNetwork { .. }
+            | DockerOp::RemoveVolume { .. }
+            | DockerOp::Upload { .. } => OpOutput::Done,
             DockerOp::RunOnce(_) => OpOutput::Command(CommandOutput::default()),
         })
     }

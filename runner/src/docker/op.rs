@@ -264,6 +264,12 @@ pub enum DockerOp {
     RunOnce(Box<RunSpec>),
     /// Create a network unless it exists (`docker network create`).
     CreateNetwork { name: String },
+    /// Remove a network (`docker network rm`); the engine refuses while a
+    /// container uses it.
+    RemoveNetwork { name: String },
+    /// Remove a volume (`docker volume rm`); the engine refuses while a
+    /// container uses it.
+    RemoveVolume { name: String },
     /// Write files into a container's filesystem (`docker cp`); contents are
     /// never printed.
     Upload {
@@ -451,6 +457,16 @@ impl DockerOp {
             }
             DockerOp::CreateNetwork { name } => {
                 for s in ["network", "create", name] {
+                    push(s);
+                }
+            }
+            DockerOp::RemoveNetwork { name } => {
+                for s in ["network", "rm", name] {
+                    push(s);
+                }
+            }
+            DockerOp::RemoveVolume { name } => {
+                for s in ["volume", "rm", name] {
                     push(s);
                 }
             }

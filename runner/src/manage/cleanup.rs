@@ -21,6 +21,52 @@ pub async fn prune(s: &Scope<'_>, what: PruneWhat) -> Result<()> {
 
 /// `hoist remove`: the service's routes, containers and images on every
 /// host; the proxy too where no other service uses it.
+/// On a server no hoist service uses any more: the proxy's image, its
+/// state volume and the `hoist` network go too (on `local` the image is
+/// also what servers are sent, so it stays). Kept while any container of
+/// hoist's remains (another service's retained versions need the network).
+async fn emptied(docker: &crate::docker::Docker) -> Result<Vec<String>> {
+    let left = docker
+        .containers(crate::docker::ContainerFilter {
+            all: true,
+            labels: vec![("hoist.managed".into(), "true".into())],
+            ..Default::default()
+        })
+        .await?;
+    if !left.is_empty() {
+        return Ok(vec![format!(
+            "kept the hoist network and the proxy's state: {} container(s) of hoist remain",
+            left.len()
+        )]);
+    }
+    let mut out = Vec::new();
+    for (op, what) in [
+        (
+            DockerOp::RemoveImage {
+                image: proxy::image(),
+            },
+            format!("removed image {}", proxy::image()),
+        ),
+        (
+            DockerOp::RemoveVolume {
+                name: proxy::VOLUME.into(),
+            },
+            format!("removed volume {}", proxy::VOLUME),
+        ),
+        (
+            DockerOp::RemoveNetwork {
+                name: proxy::NETWORK.into(),
+            },
+            format!("removed network {}", proxy::NETWORK),
+        ),
+    ] {
+        if docker.done(op).await.is_ok() {
+            out.push(what);
+        }
+    }
+    Ok(out)
+}
+
 pub async fn remove(s: &Scope<'_>) -> Result<()> {
     s.each(&s.selection.hosts, |host, docker| async move {
         let mut out = Vec::new();
@@ -77,6 +123,9 @@ pub async fn remove(s: &Scope<'_>) -> Result<()> {
             if others.is_empty() {
                 proxy::remove(&docker).await?;
                 out.push("removed hoist-proxy (no other service used it)".into());
+                if host != crate::fleet::LOCAL {
+                    out.extend(emptied(&docker).await?);
+                }
             } else {
                 out.push(format!(
                     "kept hoist-proxy: it still routes {}",

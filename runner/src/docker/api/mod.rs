@@ -456,6 +456,16 @@ impl Engine for ApiEngine {
                 .map_err(e)?;
                 Ok(OpOutput::Done)
             }
+            DockerOp::RemoveNetwork { name } => {
+                d.remove_network(name).await.map_err(e)?;
+                Ok(OpOutput::Done)
+            }
+            DockerOp::RemoveVolume { name } => {
+                d.remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
+                    .await
+                    .map_err(e)?;
+                Ok(OpOutput::Done)
+            }
             DockerOp::RemoveImage { image } => {
                 d.remove_image(
                     image,
