@@ -535,3 +535,40 @@ fn wasm_hooks_run_at_kamals_new_points() {
     );
     app.hoist(&["remove", "-y"]).assert_ok();
 }
+
+/// `proxy.ssl: true`, as Kamal's template writes it: the config loads
+/// (`hoist config` warns, naming the line); a deploy is refused at
+/// load-config with the fix, before anything is built or locked.
+#[test]
+fn ssl_true_loads_and_only_deploys_are_refused() {
+    let app = App::new("kamal-ssl", "servers: [local]\n");
+    std::fs::remove_file(app.path().join("config/deploy.yml")).unwrap();
+    app.hoist(&["init"]).assert_ok();
+    let text = app
+        .read("config/deploy.yml")
+        .replacen("    - 192.168.0.1\n", "    - local\n", 1)
+        .replacen("proxy:\n", "proxy:\n  ssl: true\n", 1)
+        .replacen(
+            "service: my-app\n",
+            &format!("service: {}\n", app.service),
+            1,
+        );
+    app.write("config/deploy.yml", &text);
+    let line = text.lines().position(|l| l == "  ssl: true").unwrap() + 1;
+    let run = app.hoist(&["config"]);
+    run.assert_ok();
+    let at = format!(
+        "config/deploy.yml:{line}:3: `proxy.ssl`: `ssl: true` asks for Let's Encrypt certificates"
+    );
+    assert!(
+        run.stderr.contains("warning: deploys are refused: ") && run.stderr.contains(&at),
+        "{}",
+        run.text()
+    );
+    let run = app.deploy("v1", &[]);
+    run.assert_failed();
+    assert_eq!(run.end()["stage"], "load-config", "{}", run.text());
+    assert!(run.text().contains(&at), "{}", run.text());
+    assert!(app.image_tags().is_empty(), "{:?}", app.image_tags());
+    app.assert_unlocked("after a refused ssl: true deploy");
+}

@@ -12,6 +12,9 @@ pub fn print_config(common: &Common) -> ExitCode {
             for note in &c.notes {
                 eprintln!("warning: {note}");
             }
+            for r in &c.refusals {
+                eprintln!("warning: deploys are refused: {r}");
+            }
             print!("{}", config::redacted_yaml(&c));
             ExitCode::SUCCESS
         }

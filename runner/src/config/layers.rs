@@ -91,7 +91,7 @@ pub fn read(opts: &LoadOptions, read: &ReadFile<'_>) -> Result<Merged, ConfigErr
     let text = |path: &Path| {
         read(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            source: std::sync::Arc::new(source),
         })
     };
     let Some(source) = text(path)? else {

@@ -61,7 +61,7 @@ pub use resolved::Config;
 pub use values::BootLimit;
 
 /// Why the config could not be loaded.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ConfigError {
     /// The config file does not exist.
     #[error(
@@ -75,7 +75,7 @@ pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        source: std::sync::Arc<std::io::Error>,
     },
     /// A problem at a known place in a file.
     #[error("{path}:{line}:{column}: {message}")]
@@ -122,6 +122,13 @@ pub fn load_with(opts: &LoadOptions, read: &layers::ReadFile<'_>) -> Result<Conf
         opts.destination.clone(),
         &merged.names,
     )
+    .map(|mut c| {
+        c.refusals = std::mem::take(&mut c.refusals)
+            .into_iter()
+            .map(|e| layers::located_key(e, &files, &texts))
+            .collect();
+        c
+    })
     .map_err(|e| layers::located_key(e, &files, &texts))
 }
 

@@ -92,6 +92,10 @@ pub struct ProxySpec {
     pub ssl_redirect: bool,
     /// `forward_headers` (default: true without TLS, as kamal-proxy).
     pub forward_headers: Option<bool>,
+    /// `ssl: true` (certificates from Let's Encrypt): the key that asks for
+    /// it. The config loads; a deploy is refused until hoist-proxy fetches
+    /// certificates itself.
+    pub automatic_tls: Option<String>,
 }
 
 /// The secrets holding a role's certificate and key (PEM).

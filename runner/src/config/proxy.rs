@@ -244,17 +244,21 @@ pub(super) fn merge(root: Option<&Proxy>, role: &Proxy) -> Proxy {
 }
 
 /// Resolves a role's proxy map (`key` names it in errors).
+/// Why a deploy with `ssl: true` at `key` is refused (the config loads).
+pub(super) fn automatic_tls_refusal(cx: &Cx, key: &str) -> ConfigError {
+    cx.err(
+        key,
+        "`ssl: true` asks for Let's Encrypt certificates, which hoist-proxy does not fetch yet, so \
+         hoist will not deploy this; give your own: `ssl: {certificate_pem: CERT_SECRET, \
+         private_key_pem: KEY_SECRET}` (names of secrets holding PEM text)",
+    )
+}
+
 pub(super) fn resolve_spec(cx: &Cx, key: &str, p: &Proxy) -> Result<ProxySpec, ConfigError> {
+    let automatic_tls =
+        matches!(p.ssl, Some(ProxySsl::Enabled(true))).then(|| format!("{key}.ssl"));
     let tls = match &p.ssl {
-        None | Some(ProxySsl::Enabled(false)) => None,
-        Some(ProxySsl::Enabled(true)) => {
-            return Err(cx.err(
-                format!("{key}.ssl"),
-                "`ssl: true` asks for Let's Encrypt certificates, which hoist-proxy does not fetch; \
-                 give your own: `ssl: {certificate_pem: CERT_SECRET, private_key_pem: KEY_SECRET}` \
-                 (names of secrets holding PEM text)",
-            ));
-        }
+        None | Some(ProxySsl::Enabled(_)) => None,
         Some(ProxySsl::Custom(c)) => match (&c.certificate_pem, &c.private_key_pem) {
             (Some(cert), Some(key_pem)) => Some(TlsSecrets {
                 certificate: cert.clone(),
@@ -307,6 +311,7 @@ pub(super) fn resolve_spec(cx: &Cx, key: &str, p: &Proxy) -> Result<ProxySpec, C
         ssl_redirect: p.ssl_redirect.unwrap_or(true),
         forward_headers: p.forward_headers,
         tls,
+        automatic_tls,
     })
 }
 

@@ -113,6 +113,14 @@ pub fn resolve(
     )?;
     notes.extend(super::unused::notes(&raw));
     let secrets_files = secrets_files(&raw, &cx, destination.as_deref());
+    let refusals: Vec<ConfigError> = servers
+        .roles
+        .iter()
+        .filter_map(|r| r.proxy.as_ref()?.automatic_tls.as_deref())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .map(|key| proxy::automatic_tls_refusal(&cx, key))
+        .collect();
     Ok(Config {
         files,
         app_root: app_root.clone(),
@@ -150,6 +158,7 @@ pub fn resolve(
         release_command_timeout: deploy.release_command_timeout,
         secrets_files,
         notes,
+        refusals,
         raw,
     })
 }

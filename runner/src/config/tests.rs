@@ -291,10 +291,6 @@ proxy:
 fn proxy_mistakes_name_the_key() {
     for (proxy, expect) in [
         (
-            "ssl: true",
-            "`proxy.ssl`: `ssl: true` asks for Let's Encrypt",
-        ),
-        (
             "ssl: { certificate_pem: CERT }",
             "needs both certificate_pem and private_key_pem",
         ),
@@ -469,4 +465,22 @@ fn an_empty_section_followed_by_many_comment_lines_loads() {
     )]);
     let c = app.load(None).unwrap();
     assert_eq!(c.service, "a");
+}
+
+#[test]
+fn ssl_true_loads_and_names_its_line_as_a_deploy_refusal() {
+    // Kamal's template says `ssl: true`: the config loads (so `hoist config`
+    // and the commands that read it work); deploys are refused at its line.
+    let app = App::new(&[(
+        "deploy.yml",
+        "service: hello\nimage: hello\nservers: [local]\nproxy:\n  ssl: true\n  host: app.example.com\n",
+    )]);
+    let c = app.load(None).unwrap();
+    assert_eq!(c.refusals.len(), 1);
+    let r = c.refusals[0].to_string();
+    assert!(
+        r.ends_with("deploy.yml:5:3: `proxy.ssl`: `ssl: true` asks for Let's Encrypt certificates, which hoist-proxy does not fetch yet, so hoist will not deploy this; give your own: `ssl: {certificate_pem: CERT_SECRET, private_key_pem: KEY_SECRET}` (names of secrets holding PEM text)"),
+        "{r}"
+    );
+    assert!(c.roles[0].proxy.as_ref().unwrap().tls.is_none());
 }

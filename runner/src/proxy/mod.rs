@@ -482,6 +482,7 @@ mod tests {
             tls: None,
             ssl_redirect: true,
             forward_headers: None,
+            automatic_tls: None,
         }
     }
 

@@ -87,6 +87,16 @@ async fn dry_run_connector(
 /// Loads everything the run needs.
 pub async fn run(req: DeployRequest, events: Reporter, started: Instant) -> StageResult<Run> {
     let config = config::load(&req.config)?;
+    if !config.refusals.is_empty() {
+        return Err(Failure::Refused(
+            config
+                .refusals
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ));
+    }
     for note in &config.notes {
         events.log(Level::Warn, None, note.clone());
     }
