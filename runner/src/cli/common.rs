@@ -20,8 +20,10 @@ pub fn split_list(values: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// Options every command takes (Kamal's global options).
+/// Options every command takes (Kamal's global options). Help lists them
+/// under their own heading, after the command's own options.
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Global options (Kamal's; most matter only to commands that reach hosts)")]
 pub struct Common {
     /// Detailed logging (Docker operations, plugin debug lines).
     #[arg(short = 'v', long, global = true)]
