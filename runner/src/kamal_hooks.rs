@@ -184,9 +184,22 @@ impl ShellHooks {
         hosts: &[String],
         runtime: Option<u64>,
     ) -> Result<(), HookError> {
-        let Some(call) = self.call(point, hosts, runtime) else {
+        self.run_as(point, hosts, runtime, point.under_lock()).await
+    }
+
+    /// [`ShellHooks::run`] where the caller knows whether the deploy lock is
+    /// held (`docker-setup`: held by `server bootstrap`, not yet in `setup`).
+    pub async fn run_as(
+        &self,
+        point: HookPoint,
+        hosts: &[String],
+        runtime: Option<u64>,
+        locked: bool,
+    ) -> Result<(), HookError> {
+        let Some(mut call) = self.call(point, hosts, runtime) else {
             return Ok(());
         };
+        call.env.insert("KAMAL_LOCK".into(), locked.to_string());
         if self.dry_run {
             self.events.log(
                 Level::Info,

@@ -238,6 +238,7 @@ fn kamal_shell_hooks_run_at_kamals_points_with_kamals_environment() {
     app.write(".kamal/secrets", "HOOK_SECRET=hook-secret-value-42\n");
     let points = [
         "pre-connect",
+        "docker-setup",
         "pre-build",
         "pre-deploy",
         "pre-app-boot",
@@ -353,6 +354,41 @@ fn kamal_shell_hooks_run_at_kamals_points_with_kamals_environment() {
         ]
     );
     assert!(lines()[before..].iter().all(|l| l.contains("cmd=rollback")));
+
+    // `server bootstrap` checks the engines, then runs docker-setup (lock
+    // held); `setup` does the same before its deploy.
+    let before = lines().len();
+    app.hoist_env(&["server", "bootstrap"], &env(""))
+        .assert_ok();
+    let got = lines()[before..].to_vec();
+    assert_eq!(got.len(), 2, "{got:#?}");
+    assert!(got[0].starts_with("pre-connect hosts=local"), "{got:#?}");
+    assert!(
+        got[1].starts_with(&format!(
+            "docker-setup hosts=local sv={} cmd=server sub=bootstrap lock=true ",
+            sv("")
+        )),
+        "{got:#?}"
+    );
+    let before = lines().len();
+    app.hoist_env(&["setup", "--version", "v2"], &env(""))
+        .assert_ok();
+    let points_run: Vec<String> = lines()[before..]
+        .iter()
+        .map(|l| l.split(' ').next().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        points_run,
+        [
+            "pre-connect",
+            "docker-setup",
+            "pre-build",
+            "pre-deploy",
+            "pre-app-boot",
+            "post-app-boot",
+            "post-deploy"
+        ]
+    );
 
     // -H runs no hook at all, pre-connect included.
     let before = lines().len();

@@ -23,7 +23,9 @@ pub fn split_list(values: &[String]) -> Vec<String> {
 /// Options every command takes (Kamal's global options). Help lists them
 /// under their own heading, after the command's own options.
 #[derive(Debug, Args, Clone)]
-#[command(next_help_heading = "Global options (Kamal's; most matter only to commands that reach hosts)")]
+#[command(
+    next_help_heading = "Global options (Kamal's; most matter only to commands that reach hosts)"
+)]
 pub struct Common {
     /// Detailed logging (Docker operations, plugin debug lines).
     #[arg(short = 'v', long, global = true)]

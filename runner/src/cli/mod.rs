@@ -20,6 +20,7 @@ pub mod proxy;
 pub mod registry;
 pub mod scope;
 pub mod secrets;
+pub mod server;
 
 use std::process::ExitCode;
 
@@ -85,6 +86,9 @@ pub enum Command {
     /// hoist-proxy on each proxied host.
     #[command(subcommand)]
     Proxy(proxy::ProxyCommand),
+    /// The servers (as `kamal server`).
+    #[command(subcommand)]
+    Server(server::ServerCommand),
     /// The image registry: Kamal's local registry (`localhost:PORT`) on this machine.
     #[command(subcommand)]
     Registry(registry::RegistryCommand),
@@ -259,6 +263,7 @@ pub fn main() -> ExitCode {
         Command::App(cmd) => block_on(app::app(cli.common, cmd)),
         Command::Proxy(cmd) => block_on(proxy::proxy(cli.common, cmd)),
         Command::Registry(cmd) => block_on(registry::registry(cli.common, cmd)),
+        Command::Server(cmd) => block_on(server::server(cli.common, cmd)),
         Command::Prune { what } => block_on(cleanup::prune(cli.common, what)),
         Command::Remove { confirmed } => block_on(cleanup::remove(cli.common, confirmed)),
     }

@@ -88,12 +88,6 @@ pub(super) fn resolve(
             }
         }
     }
-    if dir.join("docker-setup").exists() {
-        notes.push(format!(
-            "{}: hoist has no `server bootstrap` yet, so the docker-setup hook never runs",
-            dir.join("docker-setup").display()
-        ));
-    }
     for name in HOOK_NAMES {
         let path = dir.join(name);
         if is_file_not_executable(&path) {

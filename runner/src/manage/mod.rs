@@ -10,6 +10,7 @@
 //! - [`lifecycle`]: `app stop/start/maintenance/live`
 //! - [`proxy`]: `proxy boot/reboot/details/remove`
 //! - [`cleanup`]: `prune`, `remove`
+//! - [`server`]: `server bootstrap`
 
 pub mod cleanup;
 pub mod exec;
@@ -17,6 +18,7 @@ pub mod info;
 pub mod lifecycle;
 pub mod logs;
 pub mod proxy;
+pub mod server;
 
 pub use cleanup::{prune, remove};
 pub use exec::{ExecOptions, exec, interactive};

@@ -264,6 +264,13 @@ pub async fn run(req: DeployRequest, events: Reporter, started: Instant) -> Stag
                 &failed,
             ));
         }
+        // `hoist setup` is Kamal's: server bootstrap (every engine answers,
+        // checked just above), its docker-setup hook, then the deploy.
+        if req.command.first().map(String::as_str) == Some("setup") {
+            shell_hooks
+                .run(HookPoint::DockerSetup, &selection.hosts, None)
+                .await?;
+        }
         if let Some(pool) = fleet.ssh() {
             for host in selection.remote_hosts() {
                 if let Ok(s) = pool.session(host).await
