@@ -554,6 +554,14 @@ fn wasm_hooks_run_at_kamals_new_points() {
         "{}",
         run.text()
     );
+    // The strategy's barrier message says what failed (not "unhealthy").
+    assert!(
+        run.text().contains(
+            "the first web target failed on local (plugin `points` at pre-app-boot aborted the deploy: told to fail at pre-app-boot), not booting any other roles"
+        ),
+        "{}",
+        run.text()
+    );
     assert!(app.container(&format!("{}-web-v2", app.service)).is_none());
     assert_eq!(app.running(), [format!("{}-web-v1", app.service)]);
     app.assert_unlocked("after a failed pre-app-boot plugin");

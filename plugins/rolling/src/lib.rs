@@ -44,8 +44,10 @@ impl Strategy for Rolling {
                 if let Some((target, e)) = err {
                     if i == 0 && wave == 0 && !parallel_roles {
                         log::error(&format!(
-                            "first {} container is unhealthy on {}, not booting any other roles",
-                            ctx.primary_role, target.host
+                            "the first {} target failed on {} ({}), not booting any other roles",
+                            ctx.primary_role,
+                            target.host,
+                            e.message()
                         ));
                     }
                     failed = Some((target, e));
