@@ -129,3 +129,38 @@ fn an_unreachable_server_stops_at_load_config_but_a_dry_run_shows_the_plan() {
         );
     }
 }
+
+/// As Kamal (`ENV["KAMAL_DESTINATION"] = destination` before rendering): a
+/// `KAMAL_DESTINATION` inherited from the shell is not what the ERB sees;
+/// only `-d` sets it. The same with Ruby's ERB and with hoist's subset.
+#[test]
+fn an_inherited_kamal_destination_is_cleared_for_erb() {
+    let app = App::new(
+        "erb-dest",
+        "servers: [local]\nlabels:\n  dest: \"d-<%= ENV['KAMAL_DESTINATION'] %>\"\n",
+    );
+    app.write("config/deploy.world.yml", "labels:\n  extra: x\n");
+    for engine in ["ruby", "subset"] {
+        let env = [
+            ("KAMAL_DESTINATION", "inherited".to_string()),
+            ("HOIST_ERB", engine.to_string()),
+        ];
+        let run = app.hoist_env(&["config"], &env);
+        if engine == "ruby" && run.text().contains("could not run `ruby`") {
+            continue;
+        }
+        run.assert_ok();
+        assert!(
+            run.stdout.contains("dest: d-\n"),
+            "{engine}: {}",
+            run.stdout
+        );
+        let run = app.hoist_env(&["config", "-d", "world"], &env);
+        run.assert_ok();
+        assert!(
+            run.stdout.contains("dest: d-world\n"),
+            "{engine}: {}",
+            run.stdout
+        );
+    }
+}

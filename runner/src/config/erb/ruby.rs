@@ -97,6 +97,12 @@ pub fn render_env(
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    // Kamal sets `ENV["KAMAL_DESTINATION"] = destination` before it
+    // renders, which clears one inherited from the shell when there is no
+    // `-d`; the subset sees the same (only `-d` sets it).
+    for name in ["KAMAL_DESTINATION", "HOIST_DESTINATION"] {
+        cmd.env_remove(name);
+    }
     cmd.envs(vars.iter().copied());
     let mut child = cmd.spawn().map_err(|e| {
         at(
