@@ -68,6 +68,21 @@ pub enum DeliveryError {
     Docker(#[from] DockerError),
 }
 
+/// The port of a registry on this machine (`localhost:PORT`,
+/// `127.0.0.1:PORT`), or `None` for any other registry server.
+pub fn local_registry_port(server: &str) -> Result<Option<u16>, DeliveryError> {
+    server
+        .strip_prefix("localhost:")
+        .or_else(|| server.strip_prefix("127.0.0.1:"))
+        .map(|p| {
+            p.parse::<u16>().map_err(|_| DeliveryError::BadPort {
+                server: server.to_string(),
+                port: p.to_string(),
+            })
+        })
+        .transpose()
+}
+
 impl Delivery {
     /// From the config's `registry:` section (secrets resolved now, so a
     /// missing one stops the deploy before anything runs).
@@ -94,17 +109,7 @@ impl Delivery {
             (None, None) => None,
             _ => return Err(DeliveryError::HalfCredentials),
         };
-        let local_port = server
-            .strip_prefix("localhost:")
-            .or_else(|| server.strip_prefix("127.0.0.1:"))
-            .map(|p| {
-                p.parse::<u16>().map_err(|_| DeliveryError::BadPort {
-                    server: server.clone(),
-                    port: p.to_string(),
-                })
-            })
-            .transpose()?;
-        Ok(match local_port {
+        Ok(match local_registry_port(&server)? {
             Some(port) => Delivery::LocalRegistry { server, port, auth },
             None => Delivery::Registry { server, auth },
         })

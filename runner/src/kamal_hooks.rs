@@ -55,6 +55,28 @@ pub struct HookFacts {
     pub subcommand: Option<String>,
 }
 
+impl HookFacts {
+    /// The facts of a run of `config`: `roles` as `-r` gave them (split),
+    /// `command` the command words (`app`, `boot`).
+    pub fn new(
+        config: &Config,
+        version: String,
+        performer: String,
+        roles: &[String],
+        command: &[String],
+    ) -> HookFacts {
+        HookFacts {
+            service: config.service.clone(),
+            version,
+            destination: config.destination.clone(),
+            performer,
+            roles: (!roles.is_empty()).then(|| roles.join(",")),
+            command: command.first().cloned().unwrap_or_default(),
+            subcommand: command.get(1).cloned(),
+        }
+    }
+}
+
 /// One hook invocation as a value: the file and its environment.
 #[derive(Debug, Clone)]
 pub struct HookCall {
@@ -129,12 +151,14 @@ impl ShellHooks {
     }
 
     /// The invocation of `point` for `hosts`, or `None` when it does not run.
-    /// `runtime` (whole seconds) is `post-deploy`'s `KAMAL_RUNTIME`.
+    /// `runtime` (whole seconds) is `post-deploy`'s `KAMAL_RUNTIME`;
+    /// `locked` says whether the deploy lock is held (`KAMAL_LOCK`).
     pub fn call(
         &self,
         point: HookPoint,
         hosts: &[String],
         runtime: Option<u64>,
+        locked: bool,
     ) -> Option<HookCall> {
         if !self.will_run(point) {
             return None;
@@ -156,7 +180,7 @@ impl ShellHooks {
         if let Some(r) = &f.roles {
             set("ROLES", r);
         }
-        set("LOCK", if point.under_lock() { "true" } else { "false" });
+        set("LOCK", if locked { "true" } else { "false" });
         set("COMMAND", &f.command);
         if let Some(s) = &f.subcommand {
             set("SUBCOMMAND", s);
@@ -196,10 +220,9 @@ impl ShellHooks {
         runtime: Option<u64>,
         locked: bool,
     ) -> Result<(), HookError> {
-        let Some(mut call) = self.call(point, hosts, runtime) else {
+        let Some(call) = self.call(point, hosts, runtime, locked) else {
             return Ok(());
         };
-        call.env.insert("KAMAL_LOCK".into(), locked.to_string());
         if self.dry_run {
             self.events.log(
                 Level::Info,

@@ -138,6 +138,19 @@ impl HookPoint {
         }
     }
 
+    /// The point called `name` where plugins may run, else an error listing
+    /// those points.
+    pub fn for_plugins(name: &str) -> Result<HookPoint, String> {
+        HookPoint::named(name)
+            .filter(|p| HookPoint::PLUGINS.contains(p))
+            .ok_or_else(|| {
+                format!(
+                    "`{name}` is not a hook point ({})",
+                    HookPoint::plugin_names()
+                )
+            })
+    }
+
     /// The names of [`HookPoint::PLUGINS`], for messages.
     pub fn plugin_names() -> String {
         HookPoint::PLUGINS.map(HookPoint::name).join(", ")

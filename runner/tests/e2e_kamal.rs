@@ -56,9 +56,7 @@ fn the_init_templates_secrets_idiom_reads_1password_through_op() {
     );
     app.write(".kamal/secrets", SECRETS);
     let bin = app.path().join("stand-in-bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    std::fs::write(bin.join("op"), OP).unwrap();
-    std::fs::set_permissions(bin.join("op"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    app.write_executable("stand-in-bin/op", OP);
     let log = app.path().join("op.log");
     let env = [
         (
@@ -246,9 +244,7 @@ fn kamal_shell_hooks_run_at_kamals_points_with_kamals_environment() {
         "post-deploy",
     ];
     for p in points {
-        let path = app.path().join(".kamal/hooks").join(p);
-        app.write(&format!(".kamal/hooks/{p}"), HOOK);
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        app.write_executable(&format!(".kamal/hooks/{p}"), HOOK);
     }
     // A sample file is not a hook.
     app.write(".kamal/hooks/pre-build.sample", "#!/bin/sh\nexit 1\n");
@@ -515,12 +511,10 @@ fn wasm_hooks_run_at_kamals_new_points() {
         &wasm,
         "name = \"points\"\nkind = \"hook\"\nstages = [\"pre-connect\", \"pre-app-boot\", \"post-app-boot\"]\n",
     );
-    let shell = app.path().join(".kamal/hooks/pre-app-boot");
-    app.write(
+    app.write_executable(
         ".kamal/hooks/pre-app-boot",
         "#!/bin/sh\necho shell-pre-app-boot\n",
     );
-    std::fs::set_permissions(&shell, std::fs::Permissions::from_mode(0o755)).unwrap();
     let run = app.hoist(&["deploy", "-v", "--version", "v1"]);
     run.assert_ok();
     let text = run.text();

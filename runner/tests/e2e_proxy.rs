@@ -371,12 +371,7 @@ fn app_proxy_prune_and_remove_commands() {
             "#!/bin/sh\necho \"$(basename \"$0\") $KAMAL_HOSTS $KAMAL_COMMAND $KAMAL_SUBCOMMAND lock=$KAMAL_LOCK\" >> {}\n",
             log.display()
         );
-        app.write(&format!(".kamal/hooks/{hook}"), &script);
-        std::fs::set_permissions(
-            app.path().join(".kamal/hooks").join(hook),
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
+        app.write_executable(&format!(".kamal/hooks/{hook}"), &script);
     }
     let before = b.docker(1, &["inspect", "-f", "{{.Id}}", "hoist-proxy"]);
     app.hoist(&["proxy", "reboot"]).assert_ok();

@@ -107,16 +107,14 @@ impl Common {
 impl Common {
     /// The shell hooks' facts for this command (`KAMAL_COMMAND`, `-r`).
     pub fn hook_facts(&self, config: &crate::config::Config) -> crate::kamal_hooks::HookFacts {
-        crate::kamal_hooks::HookFacts {
-            service: config.service.clone(),
-            version: crate::version::resolve(self.app_version.as_deref(), &config.app_root)
+        crate::kamal_hooks::HookFacts::new(
+            config,
+            crate::version::resolve(self.app_version.as_deref(), &config.app_root)
                 .unwrap_or_default(),
-            destination: config.destination.clone(),
-            performer: crate::version::performer(&config.app_root),
-            roles: (!self.roles.is_empty()).then(|| split_list(&self.roles).join(",")),
-            command: self.invocation.first().cloned().unwrap_or_default(),
-            subcommand: self.invocation.get(1).cloned(),
-        }
+            crate::version::performer(&config.app_root),
+            &split_list(&self.roles),
+            &self.invocation,
+        )
     }
 }
 

@@ -72,14 +72,7 @@ pub fn plugin_new(
         "strategy" => PluginKind::Strategy,
         _ => PluginKind::Hook,
     };
-    let stage = HookPoint::named(stage)
-        .filter(|p| HookPoint::PLUGINS.contains(p))
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "`{stage}` is not a hook point ({})",
-                HookPoint::plugin_names()
-            )
-        })?;
+    let stage = HookPoint::for_plugins(stage).map_err(anyhow::Error::msg)?;
     let dir = dir.unwrap_or_else(|| PathBuf::from(name));
     scaffold::create(
         &dir,

@@ -26,14 +26,7 @@ pub async fn plugin_run(
     let hosts = connect(&common).await?;
     let config = &hosts.config;
     let point = match stage.as_deref() {
-        Some(s) => HookPoint::named(s)
-            .filter(|p| HookPoint::PLUGINS.contains(p))
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "`{s}` is not a hook point ({})",
-                    HookPoint::plugin_names()
-                )
-            })?,
+        Some(s) => HookPoint::for_plugins(s).map_err(anyhow::Error::msg)?,
         None => HookPoint::PLUGINS
             .into_iter()
             .find(|p| {
@@ -57,17 +50,13 @@ pub async fn plugin_run(
     let image = config.repository.tagged(&version);
     let performer = crate::version::performer(&config.app_root);
     let context = ContextBase::of(config, &hosts.selection, &version, &image, performer);
-    let fleet = Arc::new(hosts.fleet);
-    let services = Arc::new(Services {
-        events: events.clone(),
-        fleet,
-        service: config.service_id(),
-        app_root: config.app_root.clone(),
-        delivery: Delivery::from_config(config, &secrets)?,
-        rollout: None,
-        config: Arc::new(crate::config::plugin_view_json(config)),
-        dry_run: false,
-    });
+    let services = Arc::new(Services::of(
+        config,
+        Arc::new(hosts.fleet),
+        Delivery::from_config(config, &secrets)?,
+        events.clone(),
+        false,
+    ));
     println!(
         "running {name} at {point} on {} ({}grants{})",
         hosts.selection.hosts.join(", "),

@@ -42,10 +42,10 @@ pub async fn registry(common: Common, cmd: RegistryCommand) -> anyhow::Result<()
         .registry
         .as_ref()
         .map(|r| r.server.clone().unwrap_or_else(|| "docker.io".into()));
-    let local = server
-        .as_deref()
-        .and_then(|s| s.strip_prefix("localhost:"))
-        .and_then(|p| p.parse::<u16>().ok());
+    let local = match server.as_deref() {
+        Some(s) => crate::delivery::local_registry_port(s)?,
+        None => None,
+    };
     let no_session = |what: &str| {
         let server = server
             .as_deref()

@@ -8,19 +8,7 @@ use std::path::PathBuf;
 use super::ConfigError;
 use super::context::Cx;
 use super::values::HooksOutput;
-
-/// The hook names Kamal runs (files with other names are not hooks).
-pub const HOOK_NAMES: [&str; 9] = [
-    "pre-connect",
-    "pre-build",
-    "pre-deploy",
-    "pre-app-boot",
-    "post-app-boot",
-    "post-deploy",
-    "pre-proxy-reboot",
-    "post-proxy-reboot",
-    "docker-setup",
-];
+use crate::stage::HookPoint;
 
 /// `hooks_output` for one hook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,10 +64,10 @@ pub(super) fn resolve(
         Some(HooksOutput::Global(t)) => output.all = Some(level("hooks_output".into(), t)?),
         Some(HooksOutput::PerHook(map)) => {
             for (name, t) in map {
-                if !HOOK_NAMES.contains(&name.as_str()) {
+                if HookPoint::named(name).is_none() {
                     notes.push(format!(
                         "`hooks_output.{name}` names no hook: the hooks are {}",
-                        HOOK_NAMES.join(", ")
+                        HookPoint::ALL.map(HookPoint::name).join(", ")
                     ));
                 }
                 output
@@ -88,8 +76,8 @@ pub(super) fn resolve(
             }
         }
     }
-    for name in HOOK_NAMES {
-        let path = dir.join(name);
+    for point in HookPoint::ALL {
+        let path = dir.join(point.name());
         if is_file_not_executable(&path) {
             notes.push(format!(
                 "{} is not executable, so running it will fail (as under Kamal): `chmod +x {}`, or remove it",

@@ -143,6 +143,22 @@ pub struct PluginUseConfig {
     pub key_path: String,
 }
 
+impl PluginUseConfig {
+    /// Plugin `name` with no settings, grants or limits from the config;
+    /// `key_path` names where it is used, for errors.
+    pub fn unconfigured(name: &str, key_path: String) -> PluginUseConfig {
+        PluginUseConfig {
+            plugin: name.to_string(),
+            settings: BTreeMap::new(),
+            grants: None,
+            timeout: None,
+            memory: None,
+            total: None,
+            key_path,
+        }
+    }
+}
+
 /// The registry images are pushed to and pulled from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistryConfig {

@@ -123,17 +123,8 @@ impl Config {
 
     /// The config for strategy `name` (empty settings when unconfigured).
     pub fn strategy_use(&self, name: &str) -> PluginUseConfig {
-        self.strategies
-            .get(name)
-            .cloned()
-            .unwrap_or_else(|| PluginUseConfig {
-                plugin: name.to_string(),
-                settings: BTreeMap::new(),
-                grants: None,
-                timeout: None,
-                memory: None,
-                total: None,
-                key_path: format!("deploy.strategies.{name}"),
-            })
+        self.strategies.get(name).cloned().unwrap_or_else(|| {
+            PluginUseConfig::unconfigured(name, format!("deploy.strategies.{name}"))
+        })
     }
 }

@@ -52,6 +52,26 @@ pub struct Services {
 }
 
 impl Services {
+    /// The services of a run of `config` (no rollout steps yet).
+    pub fn of(
+        config: &crate::config::Config,
+        fleet: Arc<Fleet>,
+        delivery: Delivery,
+        events: Reporter,
+        dry_run: bool,
+    ) -> Services {
+        Services {
+            events,
+            fleet,
+            service: config.service_id(),
+            app_root: config.app_root.clone(),
+            delivery,
+            rollout: None,
+            config: Arc::new(crate::config::plugin_view_json(config)),
+            dry_run,
+        }
+    }
+
     /// The same services with the rollout steps (for the strategy's call).
     pub fn with_rollout(&self, rollout: Arc<Rollout>) -> Services {
         Services {

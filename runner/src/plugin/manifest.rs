@@ -129,14 +129,11 @@ impl Manifest {
             )));
         }
         for s in &m.stages {
-            match HookPoint::named(s) {
-                Some(p) if HookPoint::PLUGINS.contains(&p) => {}
-                _ => {
-                    return Err(bad(format!(
-                        "stage `{s}` is not one of {}",
-                        HookPoint::plugin_names()
-                    )));
-                }
+            if HookPoint::for_plugins(s).is_err() {
+                return Err(bad(format!(
+                    "stage `{s}` is not one of {}",
+                    HookPoint::plugin_names()
+                )));
             }
         }
         if let Some(api) = &m.api {

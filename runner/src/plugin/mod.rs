@@ -166,17 +166,17 @@ impl PluginSet {
         strategy: &str,
         skip_hooks: bool,
     ) -> Result<PluginSet, LoadError> {
-        let cache = config.cache_dir.clone().or_else(host::default_cache_dir);
-        let host = PluginHost::new(cache, Some(&config.app_root))?;
-        let catalog = Catalog::discover(&config.plugins_dir);
-        let mut hooks = BTreeMap::new();
-        if !skip_hooks {
+        PluginSet::with_hooks(config, strategy, |host, catalog| {
+            let mut hooks = BTreeMap::new();
+            if skip_hooks {
+                return Ok(hooks);
+            }
             for (stage, uses) in &config.hooks {
                 let mut list = Vec::new();
                 for u in uses {
                     list.push(prepare(
-                        &host,
-                        &catalog,
+                        host,
+                        catalog,
                         config,
                         u,
                         PluginKind::Hook,
@@ -186,7 +186,24 @@ impl PluginSet {
                 }
                 hooks.insert(*stage, list);
             }
-        }
+            Ok(hooks)
+        })
+    }
+
+    /// The set of `hooks` (prepared with the run's host and catalog) and
+    /// strategy `strategy`.
+    fn with_hooks(
+        config: &Config,
+        strategy: &str,
+        hooks: impl FnOnce(
+            &PluginHost,
+            &Catalog,
+        ) -> Result<BTreeMap<HookPoint, Vec<Prepared>>, LoadError>,
+    ) -> Result<PluginSet, LoadError> {
+        let cache = config.cache_dir.clone().or_else(host::default_cache_dir);
+        let host = PluginHost::new(cache, Some(&config.app_root))?;
+        let catalog = Catalog::discover(&config.plugins_dir);
+        let hooks = hooks(&host, &catalog)?;
         let strategy = prepare(
             &host,
             &catalog,
@@ -215,47 +232,25 @@ impl PluginSet {
         point: HookPoint,
         allow_write: bool,
     ) -> Result<PluginSet, LoadError> {
-        let cache = config.cache_dir.clone().or_else(host::default_cache_dir);
-        let host = PluginHost::new(cache, Some(&config.app_root))?;
-        let catalog = Catalog::discover(&config.plugins_dir);
         let use_cfg = config
             .hooks
             .get(&point)
             .and_then(|uses| uses.iter().find(|u| u.plugin == name))
             .cloned()
-            .unwrap_or_else(|| PluginUseConfig {
-                plugin: name.to_string(),
-                settings: BTreeMap::new(),
-                grants: None,
-                timeout: None,
-                memory: None,
-                total: None,
-                key_path: format!("`hoist plugin run {name}`"),
+            .unwrap_or_else(|| {
+                PluginUseConfig::unconfigured(name, format!("`hoist plugin run {name}`"))
             });
-        let hook = prepare(
-            &host,
-            &catalog,
-            config,
-            &use_cfg,
-            PluginKind::Hook,
-            Some(point),
-            !allow_write,
-        )?;
-        let strategy = prepare(
-            &host,
-            &catalog,
-            config,
-            &config.strategy_use(&config.strategy),
-            PluginKind::Strategy,
-            None,
-            false,
-        )?;
-        Ok(PluginSet {
-            host,
-            hooks: BTreeMap::from([(point, vec![hook])]),
-            strategy,
-            state_dir: config.state_dir.clone(),
-            used: Default::default(),
+        PluginSet::with_hooks(config, &config.strategy, |host, catalog| {
+            let hook = prepare(
+                host,
+                catalog,
+                config,
+                &use_cfg,
+                PluginKind::Hook,
+                Some(point),
+                !allow_write,
+            )?;
+            Ok(BTreeMap::from([(point, vec![hook])]))
         })
     }
 

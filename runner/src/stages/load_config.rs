@@ -197,37 +197,33 @@ pub async fn run(req: DeployRequest, events: Reporter, started: Instant) -> Stag
     ));
     let performer = version::performer(&config.app_root);
     let secrets = Arc::new(secrets);
+    // A library caller that names no command runs a deploy.
+    let command = match req.command.is_empty() {
+        true => vec!["deploy".to_string()],
+        false => req.command.clone(),
+    };
     let shell_hooks = Arc::new(ShellHooks::new(
         &config,
-        HookFacts {
-            service: config.service.clone(),
-            version: version.clone(),
-            destination: config.destination.clone(),
-            performer: performer.clone(),
-            roles: (!req.filters.roles.is_empty()).then(|| req.filters.roles.join(",")),
-            command: req
-                .command
-                .first()
-                .cloned()
-                .unwrap_or_else(|| "deploy".into()),
-            subcommand: req.command.get(1).cloned(),
-        },
+        HookFacts::new(
+            &config,
+            version.clone(),
+            performer.clone(),
+            &req.filters.roles,
+            &command,
+        ),
         Some(secrets.clone()),
         events.clone(),
         req.skip_hooks,
         req.dry_run,
     ));
     let context = ContextBase::of(&config, &selection, &version, &image, performer);
-    let services = Arc::new(Services {
-        events: events.clone(),
-        fleet: fleet.clone(),
-        service,
-        app_root: config.app_root.clone(),
-        delivery: delivery.clone(),
-        rollout: None,
-        config: Arc::new(config::plugin_view_json(&config)),
-        dry_run: req.dry_run,
-    });
+    let services = Arc::new(Services::of(
+        &config,
+        fleet.clone(),
+        delivery.clone(),
+        events.clone(),
+        req.dry_run,
+    ));
     let hooks = Hooks {
         shell: shell_hooks.clone(),
         plugins: plugins.clone(),

@@ -280,6 +280,15 @@ impl App {
         std::fs::write(p, text).unwrap();
     }
 
+    /// Writes an executable file (mode 755) under the app: a hook, a
+    /// stand-in CLI.
+    pub fn write_executable(&self, rel: &str, text: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        self.write(rel, text);
+        let p = self.dir.path().join(rel);
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
     /// Reads a file under the app ("" when missing).
     pub fn read(&self, rel: &str) -> String {
         std::fs::read_to_string(self.dir.path().join(rel)).unwrap_or_default()
