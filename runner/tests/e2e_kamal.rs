@@ -214,6 +214,37 @@ fn aliases_run_their_command_with_arguments_appended_and_show_in_help() {
         "{}",
         run.text()
     );
+    // Newer Kamal keys: `rollout` warns; `container_engine: podman` loads
+    // for `hoist config` and refuses the deploy at its line, before any
+    // host is changed (v1 keeps running).
+    app.config(
+        "servers:\n  web:\n    hosts: [local]\nrollout:\n  max_percent: 5\ncontainer_engine: podman\n",
+    );
+    let run = app.hoist(&["config"]);
+    run.assert_ok();
+    assert!(
+        run.text().contains("`rollout` is ignored: ")
+            && run
+                .text()
+                .contains("deploys are refused: config/deploy.yml:")
+            && run
+                .text()
+                .contains("`container_engine`: hoist drives Docker Engines"),
+        "{}",
+        run.text()
+    );
+    let before = app.running();
+    assert_eq!(before.len(), 1, "{before:?}");
+    let run = app.deploy("v2", &[]);
+    run.assert_failed();
+    assert!(
+        run.text()
+            .contains("not `podman`, so it will not deploy this"),
+        "{}",
+        run.text()
+    );
+    assert_eq!(app.running(), before);
+    app.assert_unlocked("after the refused deploy");
     app.hoist(&["remove", "-y"]).assert_ok();
 }
 

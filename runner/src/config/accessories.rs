@@ -136,6 +136,9 @@ pub struct MountSpec {
     /// `owner`: owner on the host, e.g. `"999:999"`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
+    /// `file_mode` (newer Kamal): mode of the files copied from a directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_mode: Option<String>,
     /// `options`: mount options, e.g. `ro` or `z`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub options: Option<String>,

@@ -54,6 +54,9 @@ pub struct Builder {
     /// `sbom`: SBOM generation setting or a boolean.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sbom: Option<BoolOrString>,
+    /// `engine` (newer Kamal): the local build engine, e.g. `apple-container`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
 }
 
 /// `builder.pack`: build with Cloud Native Buildpacks.

@@ -26,6 +26,15 @@ pub struct Boot {
     /// `parallel_roles`: boot roles in parallel (default false).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parallel_roles: Option<bool>,
+    /// `group_limit` (newer Kamal): a group size across roles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_limit: Option<BootLimit>,
+    /// `group_wait` (newer Kamal): seconds between those groups.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_wait: Option<u64>,
+    /// `role_order` (newer Kamal): the order roles boot in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role_order: Option<Vec<String>>,
 }
 
 /// `healthcheck`: Kamal 1.x container healthcheck settings (still accepted).

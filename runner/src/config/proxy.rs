@@ -59,6 +59,15 @@ pub struct Proxy {
     /// `run`: how the kamal-proxy container itself is run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run: Option<ProxyRun>,
+    /// `idle` (newer Kamal): stop the app when no request came for a while.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle: Option<serde_json::Value>,
+    /// `shm_size` (newer Kamal): the proxy container's `/dev/shm` size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shm_size: Option<serde_json::Value>,
+    /// `loadbalancer` (newer Kamal): a host whose kamal-proxy spreads requests over the role's hosts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loadbalancer: Option<String>,
 }
 
 /// `proxy.ssl`: `true`/`false`, or `{certificate_pem, private_key_pem}` naming secrets.
@@ -240,6 +249,9 @@ pub(super) fn merge(root: Option<&Proxy>, role: &Proxy) -> Proxy {
         buffering: r.buffering.or(root.buffering.clone()),
         logging: r.logging.or(root.logging.clone()),
         run: r.run.or(root.run.clone()),
+        idle: r.idle.or(root.idle.clone()),
+        shm_size: r.shm_size.or(root.shm_size.clone()),
+        loadbalancer: r.loadbalancer.or(root.loadbalancer.clone()),
     }
 }
 
@@ -354,6 +366,16 @@ pub(super) fn notes(at: &str, proxy: Option<&Proxy>) -> Vec<String> {
             || r.version.is_some()
     }) {
         unused.push(format!("{at}.run metrics_port/registry/repository/version (hoist builds and ships its own proxy image)"));
+    }
+    if p.idle.is_some() {
+        unused.push(format!(
+            "{at}.idle (hoist-proxy never stops an idle app: its containers keep running)"
+        ));
+    }
+    if p.shm_size.is_some() {
+        unused.push(format!(
+            "{at}.shm_size (hoist-proxy keeps no cache in /dev/shm, so it runs with Docker's default size)"
+        ));
     }
     unused
         .into_iter()

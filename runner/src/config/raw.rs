@@ -105,6 +105,10 @@ pub const ROOT_KEYS: &[&str] = &[
     "plugins",
     "hooks",
     "deploy",
+    "rollout",
+    "container_engine",
+    "push_env",
+    "post_deploy_lock",
 ];
 
 /// The whole of one `config/deploy.yml` file (Kamal's root keys plus hoist's).
@@ -218,4 +222,16 @@ pub struct RawConfig {
     /// `deploy` (hoist): deploy strategy and release command.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deploy: Option<DeploySection>,
+    /// `rollout` (newer Kamal): a cookie-selected split between two live versions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<serde_json::Value>,
+    /// `container_engine` (newer Kamal): `docker` or `podman` on the hosts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_engine: Option<String>,
+    /// `push_env` (newer Kamal): how the env is sent to the hosts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub push_env: Option<serde_json::Value>,
+    /// `post_deploy_lock` (newer Kamal): hold the lock while post-deploy runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub post_deploy_lock: Option<bool>,
 }

@@ -113,7 +113,7 @@ pub fn resolve(
     )?;
     notes.extend(super::unused::notes(&raw));
     let secrets_files = secrets_files(&raw, &cx, destination.as_deref());
-    let refusals: Vec<ConfigError> = servers
+    let mut refusals: Vec<ConfigError> = servers
         .roles
         .iter()
         .filter_map(|r| r.proxy.as_ref()?.automatic_tls.as_deref())
@@ -121,6 +121,7 @@ pub fn resolve(
         .into_iter()
         .map(|key| proxy::automatic_tls_refusal(&cx, key))
         .collect();
+    refusals.extend(unsupported(&raw, &cx));
     Ok(Config {
         files,
         app_root: app_root.clone(),
@@ -161,6 +162,48 @@ pub fn resolve(
         refusals,
         raw,
     })
+}
+
+/// Newer Kamal keys that change where things run, which hoist cannot honour:
+/// the config loads, a deploy is refused (a warning would deploy something else).
+fn unsupported(raw: &RawConfig, cx: &Cx) -> Vec<ConfigError> {
+    let mut out = Vec::new();
+    if let Some(engine) = raw.container_engine.as_deref().filter(|e| *e != "docker") {
+        out.push(cx.err(
+            "container_engine",
+            format!(
+                "hoist drives Docker Engines (the Engine API over SSH), not `{engine}`, so it will \
+                 not deploy this; install Docker on the hosts and remove `container_engine` (or set \
+                 it to `docker`)"
+            ),
+        ));
+    }
+    let mut balanced: Vec<(String, &str)> = Vec::new();
+    if let Some(lb) = raw.proxy.as_ref().and_then(|p| p.loadbalancer.as_deref()) {
+        balanced.push(("proxy.loadbalancer".into(), lb));
+    }
+    if let Some(servers::Servers::Roles(roles)) = &raw.servers {
+        for (name, entry) in roles {
+            if let servers::RoleEntry::Role(r) = entry
+                && let Some(servers::RoleProxy::Config(p)) = &r.proxy
+                && let Some(lb) = p.loadbalancer.as_deref()
+            {
+                balanced.push((format!("servers.{name}.proxy.loadbalancer"), lb));
+            }
+        }
+    }
+    for (key, lb) in balanced {
+        out.push(cx.err(
+            key.as_str(),
+            format!(
+                "Kamal's load balancer (a proxy on `{lb}` spreading requests over the role's hosts) \
+                 is not built by hoist, so it will not deploy this; point DNS at the hosts themselves \
+                 (each host's hoist-proxy serves its own containers) or at a load balancer you run, \
+                 and remove `loadbalancer`"
+            ),
+        ));
+    }
+    out
 }
 
 /// `service`: required, a Docker-name-safe word.

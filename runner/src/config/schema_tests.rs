@@ -229,6 +229,10 @@ healthcheck: {path: /up, port: 3000, max_attempts: 7, interval: 1s, cmd: curl, l
 plugins: {dir: plugins, cache_dir: .hoist/cache}
 hooks: {pre-build: [lint]}
 deploy: {strategy: rolling}
+rollout: {max_percent: 25}
+container_engine: docker
+push_env: clear
+post_deploy_lock: true
 "#;
     let config = parse(text);
     let value = serde_json::to_value(&config).expect("to json");

@@ -185,6 +185,9 @@ pub struct Role {
     /// `asset_path`: per-role override of the root `asset_path`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub asset_path: Option<String>,
+    /// `rollout` (newer Kamal): how the role's rollout containers differ.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<serde_json::Value>,
 }
 
 /// A role's `proxy`: `true`/`false`, or a proxy map merged over the root `proxy`.

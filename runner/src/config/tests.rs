@@ -484,3 +484,51 @@ fn ssl_true_loads_and_names_its_line_as_a_deploy_refusal() {
     );
     assert!(c.roles[0].proxy.as_ref().unwrap().tls.is_none());
 }
+
+#[test]
+fn newer_kamal_keys_load_with_a_note_or_a_named_refusal() {
+    // Keys from Kamal's main branch (newer than its documented release) load:
+    // the ones hoist cannot honour without deploying something else refuse
+    // deploys at their line, the others each give a note.
+    let app = App::new(&[(
+        "deploy.yml",
+        "service: a\nimage: a\ncontainer_engine: podman\nservers:\n  web:\n    hosts: [h1, h2]\n    rollout:\n      cmd: bin/x\n    proxy:\n      loadbalancer: lb.example.com\npush_env: clear\npost_deploy_lock: true\nrollout:\n  max_percent: 10\nboot:\n  group_limit: 2\n  role_order: [web]\nbuilder:\n  engine: apple-container\nproxy:\n  idle:\n    timeout: 60\n  shm_size: 1g\naccessories:\n  db:\n    image: x\n    host: h1\n    files:\n      - local: conf\n        remote: /etc/conf\n        file_mode: \"0640\"\n",
+    )]);
+    let c = app.load(None).unwrap();
+    let refusals: Vec<String> = c.refusals.iter().map(ToString::to_string).collect();
+    assert_eq!(refusals.len(), 2, "{refusals:#?}");
+    assert!(
+        refusals[0].contains("deploy.yml:3:1: `container_engine`: hoist drives Docker Engines")
+            && refusals[0].contains("not `podman`"),
+        "{refusals:#?}"
+    );
+    assert!(
+        refusals[1].contains("deploy.yml:10:7: `servers.web.proxy.loadbalancer`: Kamal's load balancer (a proxy on `lb.example.com`"),
+        "{refusals:#?}"
+    );
+    for key in [
+        "`rollout` is ignored",
+        "`servers.web.rollout` is ignored",
+        "`push_env` is ignored",
+        "`post_deploy_lock` is ignored",
+        "`boot.group_limit/group_wait` is ignored",
+        "`boot.role_order` is ignored",
+        "`builder.engine` is ignored",
+        "proxy.idle (",
+        "proxy.shm_size (",
+        "accessories are accepted but not booted",
+    ] {
+        assert!(
+            c.notes.iter().any(|n| n.starts_with(key)),
+            "{key}: {:#?}",
+            c.notes
+        );
+    }
+    // `container_engine: docker` is what hoist does anyway.
+    let app = App::new(&[(
+        "deploy.yml",
+        "service: a\nimage: a\ncontainer_engine: docker\nservers: [h]\n",
+    )]);
+    let c = app.load(None).unwrap();
+    assert!(c.refusals.is_empty() && c.notes.is_empty(), "{:?}", c.notes);
+}

@@ -6,6 +6,11 @@
 use super::raw::RawConfig;
 use super::servers::{RoleEntry, RoleProxy, Servers};
 
+/// The note for Kamal's `rollout` sections (root and per role).
+const ROLLOUT: &str = "hoist has no `rollout` command (a second live version chosen by the \
+    `kamal-rollout` cookie), so no rollout containers are booted; to send a share of traffic to a \
+    new version, deploy with `deploy.strategy: canary`";
+
 /// One note per key set in `raw` that hoist does not act on.
 pub(super) fn notes(raw: &RawConfig) -> Vec<String> {
     let mut notes = Vec::new();
@@ -39,7 +44,29 @@ pub(super) fn notes(raw: &RawConfig) -> Vec<String> {
         "output",
         "hoist writes no per-command log file and ships no logs over OTLP; its audit log is on the primary host",
     );
+    note(raw.rollout.is_some(), "rollout", ROLLOUT);
+    note(
+        raw.push_env.is_some(),
+        "push_env",
+        "hoist gives each container its whole `env` (clear and secret) when it creates it",
+    );
+    note(
+        raw.post_deploy_lock.is_some(),
+        "post_deploy_lock",
+        "hoist releases the deploy lock before `post-deploy` runs, as Kamal 2 does (the hook sees KAMAL_LOCK=false); take your own lock in the hook if it must not overlap a deploy",
+    );
     if let Some(boot) = &raw.boot {
+        note(
+            boot.group_limit.is_some() || boot.group_wait.is_some(),
+            "boot.group_limit/group_wait",
+            "the `rolling` strategy boots in batches of `boot.limit` hosts, `boot.wait` seconds apart; set those instead",
+        );
+        note(
+            boot.role_order.is_some(),
+            "boot.role_order",
+            "the `rolling` strategy boots the primary role first, then the other roles together",
+        );
+
         let strategy = raw
             .deploy
             .as_ref()
@@ -98,6 +125,11 @@ pub(super) fn notes(raw: &RawConfig) -> Vec<String> {
             "no attestations are produced",
         );
         note(b.sbom.is_some(), "builder.sbom", "no SBOM is produced");
+        note(
+            b.engine.is_some(),
+            "builder.engine",
+            "hoist builds with the local Docker Engine's build API",
+        );
     }
     if let Some(s) = &raw.ssh {
         note(
@@ -155,6 +187,11 @@ pub(super) fn notes(raw: &RawConfig) -> Vec<String> {
                 role.asset_path.is_some(),
                 &format!("servers.{name}.asset_path"),
                 "hoist does not bridge assets between versions, so requests for old asset names may 404 during a switch",
+            );
+            note(
+                role.rollout.is_some(),
+                &format!("servers.{name}.rollout"),
+                ROLLOUT,
             );
             if let Some(RoleProxy::Config(p)) = &role.proxy {
                 let mut p = p.as_ref().clone();
