@@ -81,7 +81,8 @@ pub enum HookPoint {
     PreProxyReboot,
     /// After hoist-proxy was rebooted on a group of hosts.
     PostProxyReboot,
-    /// After Docker was installed by `server bootstrap` (hoist has none yet).
+    /// After `server bootstrap` found Docker on every host (and at the start
+    /// of `setup`).
     DockerSetup,
 }
 
@@ -114,18 +115,6 @@ impl HookPoint {
         }
     }
 
-    /// The points WebAssembly hooks can be configured at (`hooks:`): the
-    /// proxy-reboot and docker-setup points belong to commands that load no
-    /// plugins, so only shell hooks run there.
-    pub const PLUGINS: [HookPoint; 6] = [
-        HookPoint::PreConnect,
-        HookPoint::PreBuild,
-        HookPoint::PreDeploy,
-        HookPoint::PreAppBoot,
-        HookPoint::PostAppBoot,
-        HookPoint::PostDeploy,
-    ];
-
     /// The pipeline stage the point falls in (a hook's `ctx.stage`).
     pub fn stage(self) -> Stage {
         match self {
@@ -141,19 +130,17 @@ impl HookPoint {
     /// The point called `name` where plugins may run, else an error listing
     /// those points.
     pub fn for_plugins(name: &str) -> Result<HookPoint, String> {
-        HookPoint::named(name)
-            .filter(|p| HookPoint::PLUGINS.contains(p))
-            .ok_or_else(|| {
-                format!(
-                    "`{name}` is not a hook point ({})",
-                    HookPoint::plugin_names()
-                )
-            })
+        HookPoint::named(name).ok_or_else(|| {
+            format!(
+                "`{name}` is not a hook point ({})",
+                HookPoint::plugin_names()
+            )
+        })
     }
 
-    /// The names of [`HookPoint::PLUGINS`], for messages.
+    /// The names of [`HookPoint::ALL`], for messages.
     pub fn plugin_names() -> String {
-        HookPoint::PLUGINS.map(HookPoint::name).join(", ")
+        HookPoint::ALL.map(HookPoint::name).join(", ")
     }
 
     /// The point called `name`.

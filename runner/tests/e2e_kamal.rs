@@ -590,15 +590,15 @@ fn wasm_hooks_run_at_kamals_new_points() {
     assert!(app.container(&format!("{}-web-v2", app.service)).is_none());
     assert_eq!(app.running(), [format!("{}-web-v1", app.service)]);
     app.assert_unlocked("after a failed pre-app-boot plugin");
-    // A manifest may not name a point only shell hooks have.
+    // A manifest may name only Kamal's points.
     app.install_plugin(
         "points",
         &wasm,
-        "name = \"points\"\nkind = \"hook\"\nstages = [\"pre-proxy-reboot\"]\n",
+        "name = \"points\"\nkind = \"hook\"\nstages = [\"pre-boot\"]\n",
     );
     let run = app.hoist(&["plugin", "list"]);
     assert!(
-        run.text().contains("stage `pre-proxy-reboot` is not one of pre-connect, pre-build, pre-deploy, pre-app-boot, post-app-boot, post-deploy"),
+        run.text().contains("stage `pre-boot` is not one of pre-connect, pre-build, pre-deploy, pre-app-boot, post-app-boot, post-deploy, pre-proxy-reboot, post-proxy-reboot, docker-setup"),
         "{}",
         run.text()
     );

@@ -505,3 +505,91 @@ fn app_proxy_prune_and_remove_commands() {
     assert!(images.stdout.contains(":v5"), "{}", images.stdout);
     app.hoist(&["prune", "all"]).assert_ok();
 }
+
+/// The commands around a deploy reach Kamal's other hook points, and
+/// WebAssembly hooks run there too: pre/post-proxy-reboot around each host
+/// of `proxy reboot` (told that host), docker-setup in `server bootstrap`
+/// and `setup`; a failing one stops the command before it changes the
+/// host; `-H` runs none.
+#[test]
+fn wasm_hooks_at_proxy_reboot_and_docker_setup() {
+    // Alone: a proxy reboot interrupts the server's other apps.
+    let _g = support::testbed::exclusive();
+    let b = bed();
+    let hooks = "hooks:\n  pre-connect: [points]\n  pre-proxy-reboot: [points]\n  post-proxy-reboot: [points]\n  docker-setup: [points]\n";
+    let (app, _) = proxied_app("cmdpoints", &[2], hooks);
+    app.install_plugin(
+        "points",
+        &support::guest_component("hoist-fixture-points"),
+        "name = \"points\"\nkind = \"hook\"\nstages = [\"pre-connect\", \"pre-proxy-reboot\", \"post-proxy-reboot\", \"docker-setup\"]\n",
+    );
+    let server = b.servers[2].clone();
+    let setup = app.hoist(&["-v", "setup", "--version", "v1"]);
+    setup.assert_ok();
+    assert!(
+        setup.text().contains(&format!(
+            "point=docker-setup stage=Stage::LoadConfig hosts={server}"
+        )),
+        "{}",
+        setup.text()
+    );
+    let before = b.docker(2, &["inspect", "-f", "{{.Id}}", "hoist-proxy"]);
+    let run = app.hoist(&["-v", "proxy", "reboot"]);
+    run.assert_ok();
+    let text = run.text();
+    let at = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("no `{needle}` in:\n{text}"))
+    };
+    let connect = at(&format!(
+        "point=pre-connect stage=Stage::LoadConfig hosts={server}"
+    ));
+    let pre = at(&format!(
+        "point=pre-proxy-reboot stage=Stage::Rollout hosts={server}"
+    ));
+    let rebooted = at("hoist-proxy rebooted");
+    let post = at(&format!(
+        "point=post-proxy-reboot stage=Stage::Rollout hosts={server}"
+    ));
+    assert!(connect < pre && pre < rebooted && rebooted < post, "{text}");
+    let after = b.docker(2, &["inspect", "-f", "{{.Id}}", "hoist-proxy"]);
+    assert_ne!(after, before);
+    let run = app.hoist(&["-v", "server", "bootstrap"]);
+    run.assert_ok();
+    assert!(
+        run.text().contains(&format!(
+            "point=docker-setup stage=Stage::LoadConfig hosts={server}"
+        )),
+        "{}",
+        run.text()
+    );
+    // -H: no hook runs, the reboot does.
+    let run = app.hoist(&["-v", "proxy", "reboot", "-H"]);
+    run.assert_ok();
+    assert!(!run.text().contains("point="), "{}", run.text());
+    let after = b.docker(2, &["inspect", "-f", "{{.Id}}", "hoist-proxy"]);
+    // A failing pre-proxy-reboot hook stops the command before that host's
+    // proxy is touched; the lock is released.
+    app.config(&format!(
+        "servers:\n  web:\n    hosts: [{server}]\n{}readiness_delay: 1\nhooks:\n  pre-proxy-reboot:\n    - plugin: points\n      settings: {{ fail_at: pre-proxy-reboot }}\n",
+        b.ssh_yaml(&app.path().join("known_hosts"), "")
+    ));
+    let run = app.hoist(&["proxy", "reboot"]);
+    run.assert_failed();
+    assert!(
+        run.text().contains(&format!("plugin `points` at pre-proxy-reboot aborted the deploy: told to fail at pre-proxy-reboot; stopped on {server}")),
+        "{}",
+        run.text()
+    );
+    assert_eq!(
+        b.docker(2, &["inspect", "-f", "{{.Id}}", "hoist-proxy"]),
+        after
+    );
+    app.assert_unlocked("after a failed pre-proxy-reboot hook");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while get(b, 2, &app.host_name(), "/").status != 200 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(get(b, 2, &app.host_name(), "/").status, 200);
+    app.hoist(&["remove", "-y"]).assert_ok();
+}

@@ -9,6 +9,7 @@ pub mod aliases;
 pub mod app;
 pub mod audit;
 pub mod cleanup;
+pub mod command_hooks;
 pub mod common;
 pub mod config;
 pub mod deploy;

@@ -25,7 +25,7 @@ pub enum PluginCommand {
         /// `hook` or `strategy`.
         #[arg(long, value_parser = ["hook", "strategy"])]
         kind: String,
-        /// For hooks: the hook point (pre-connect, pre-build, pre-deploy (default), pre-app-boot, post-app-boot, post-deploy).
+        /// For hooks: the hook point (pre-connect, pre-build, pre-deploy (default), pre-app-boot, post-app-boot, post-deploy, pre-proxy-reboot, post-proxy-reboot, docker-setup).
         #[arg(long, default_value = "pre-deploy")]
         stage: String,
         /// Where to create it (default: ./NAME).

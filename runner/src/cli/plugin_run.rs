@@ -27,7 +27,7 @@ pub async fn plugin_run(
     let config = &hosts.config;
     let point = match stage.as_deref() {
         Some(s) => HookPoint::for_plugins(s).map_err(anyhow::Error::msg)?,
-        None => HookPoint::PLUGINS
+        None => HookPoint::ALL
             .into_iter()
             .find(|p| {
                 config
@@ -52,7 +52,7 @@ pub async fn plugin_run(
     let context = ContextBase::of(config, &hosts.selection, &version, &image, performer);
     let services = Arc::new(Services::of(
         config,
-        Arc::new(hosts.fleet),
+        hosts.fleet.clone(),
         Delivery::from_config(config, &secrets)?,
         events.clone(),
         false,

@@ -8,6 +8,7 @@ use std::pin::Pin;
 
 use std::sync::Arc;
 
+use super::command_hooks::CommandHooks;
 use super::common::{Common, mode};
 use crate::config::{self, Config};
 use crate::events::Reporter;
@@ -28,9 +29,9 @@ pub struct Connected {
     /// `-h`/`-r`/`-p` applied.
     pub selection: Selection,
     /// Docker and a shell per selected host.
-    pub fleet: Fleet,
-    /// Kamal's shell hooks.
-    pub shell_hooks: ShellHooks,
+    pub fleet: Arc<Fleet>,
+    /// The hook points the commands reach (shell hooks, then plugins).
+    pub hooks: CommandHooks,
 }
 
 impl Connected {
@@ -40,7 +41,7 @@ impl Connected {
             config: &self.config,
             selection: &self.selection,
             fleet: &self.fleet,
-            shell_hooks: &self.shell_hooks,
+            hooks: &self.hooks,
         }
     }
 }
@@ -67,16 +68,30 @@ pub async fn connect(common: &Common) -> anyhow::Result<Connected> {
     shell_hooks
         .run(HookPoint::PreConnect, &selection.hosts, None)
         .await?;
-    let fleet = Fleet::new(
+    let fleet = Arc::new(Fleet::new(
         &selection.hosts,
         Connector::real(config.ssh.clone(), None, &config.app_root),
         None,
+    ));
+    let version = crate::version::resolve(common.app_version.as_deref(), &config.app_root)
+        .unwrap_or_default();
+    let hooks = CommandHooks::new(
+        Arc::new(shell_hooks),
+        &config,
+        &selection,
+        fleet.clone(),
+        events,
+        version,
+        common.skip_hooks,
     );
+    hooks
+        .plugins_at(HookPoint::PreConnect, &selection.hosts)
+        .await?;
     Ok(Connected {
         config,
         selection,
         fleet,
-        shell_hooks,
+        hooks,
     })
 }
 

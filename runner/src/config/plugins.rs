@@ -51,6 +51,15 @@ pub struct HooksSection {
     /// `post-deploy`: after the deploy finished.
     #[serde(rename = "post-deploy", skip_serializing_if = "Option::is_none")]
     pub post_deploy: Option<Vec<HookEntry>>,
+    /// `pre-proxy-reboot`: before `hoist proxy reboot` reboots each host's proxy (Kamal's hook point).
+    #[serde(rename = "pre-proxy-reboot", skip_serializing_if = "Option::is_none")]
+    pub pre_proxy_reboot: Option<Vec<HookEntry>>,
+    /// `post-proxy-reboot`: after each host's proxy was rebooted (Kamal's hook point).
+    #[serde(rename = "post-proxy-reboot", skip_serializing_if = "Option::is_none")]
+    pub post_proxy_reboot: Option<Vec<HookEntry>>,
+    /// `docker-setup`: after `hoist server bootstrap` (and at the start of `hoist setup`) found Docker on every host (Kamal's hook point).
+    #[serde(rename = "docker-setup", skip_serializing_if = "Option::is_none")]
+    pub docker_setup: Option<Vec<HookEntry>>,
 }
 
 /// One entry of a `hooks` stage: a plugin name, or a map with the plugin and its settings.
@@ -194,6 +203,9 @@ pub(super) fn resolve(
             (HookPoint::PreAppBoot, &h.pre_app_boot),
             (HookPoint::PostAppBoot, &h.post_app_boot),
             (HookPoint::PostDeploy, &h.post_deploy),
+            (HookPoint::PreProxyReboot, &h.pre_proxy_reboot),
+            (HookPoint::PostProxyReboot, &h.post_proxy_reboot),
+            (HookPoint::DockerSetup, &h.docker_setup),
         ] {
             for (i, entry) in entries.iter().flatten().enumerate() {
                 let key = format!("hooks.{stage}[{i}]");

@@ -699,7 +699,7 @@ fn unknown_hook_stage() {
     assert_eq!((line, column), (3, 3), "{msg}");
     assert!(
         msg.starts_with(
-            "unknown field `pre-boot`, expected one of pre-connect, pre-build, pre-deploy, pre-app-boot, post-app-boot, post-deploy"
+            "unknown field `pre-boot`, expected one of pre-connect, pre-build, pre-deploy, pre-app-boot, post-app-boot, post-deploy, pre-proxy-reboot, post-proxy-reboot, docker-setup"
         ),
         "{msg}"
     );

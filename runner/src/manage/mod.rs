@@ -27,7 +27,10 @@ pub use lifecycle::{maintenance, start, stop};
 pub use logs::{LogOptions, app_logs, proxy_logs};
 pub use proxy::{proxy_boot, proxy_details, proxy_remove};
 
-use crate::kamal_hooks::{HookError, ShellHooks};
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::kamal_hooks::{HookError, HookPoint};
 use futures_util::future::join_all;
 
 use crate::config::Config;
@@ -67,8 +70,20 @@ pub struct Scope<'a> {
     pub selection: &'a Selection,
     /// Docker per host.
     pub fleet: &'a Fleet,
-    /// Kamal's shell hooks (`pre-proxy-reboot`, `post-proxy-reboot`).
-    pub shell_hooks: &'a ShellHooks,
+    /// The hook points these commands reach (`pre-proxy-reboot`,
+    /// `post-proxy-reboot`, `docker-setup`).
+    pub hooks: &'a dyn PointHooks,
+}
+
+/// A hook point's run: what [`PointHooks::run`] returns.
+pub type PointFuture<'a> = Pin<Box<dyn Future<Output = Result<()>> + 'a>>;
+
+/// Runs a hook point for a group of hosts, inside the command's lock:
+/// Kamal's shell hook (with `KAMAL_HOSTS` = the group), then the
+/// WebAssembly hooks configured at the point (told the group).
+pub trait PointHooks {
+    /// Runs `point` for `hosts`; an error stops the command.
+    fn run<'a>(&'a self, point: HookPoint, hosts: &'a [String]) -> PointFuture<'a>;
 }
 
 impl Scope<'_> {

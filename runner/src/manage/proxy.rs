@@ -22,16 +22,12 @@ pub async fn proxy_boot(s: &Scope<'_>, reboot: bool) -> Result<()> {
     if reboot {
         for host in &hosts {
             let one = std::slice::from_ref(host);
-            s.shell_hooks
-                .run(HookPoint::PreProxyReboot, one, None)
-                .await?;
+            s.hooks.run(HookPoint::PreProxyReboot, one).await?;
             let docker = s.fleet.docker(host).await?;
             proxy::remove(&docker).await?;
             let summary = proxy::boot(&docker, &builder, &s.config.proxy_run).await?;
             println!("== {host}\nhoist-proxy rebooted: {summary}");
-            s.shell_hooks
-                .run(HookPoint::PostProxyReboot, one, None)
-                .await?;
+            s.hooks.run(HookPoint::PostProxyReboot, one).await?;
         }
         return Ok(());
     }

@@ -26,8 +26,7 @@ pub async fn bootstrap(s: &Scope<'_>) -> Result<()> {
             "{e}; hoist does not install Docker on servers yet: install it there (https://docs.docker.com/engine/install/, as root or with sudo) and run this again"
         ))
     })?;
-    s.shell_hooks
-        .run_as(HookPoint::DockerSetup, &s.selection.hosts, None, true)
-        .await?;
-    Ok(())
+    s.hooks
+        .run(HookPoint::DockerSetup, &s.selection.hosts)
+        .await
 }

@@ -70,6 +70,17 @@ impl ContextBase {
             performer,
         }
     }
+
+    /// The same facts for a group of `hosts` (a hook point that runs per
+    /// group): `hosts` and each role's hosts cut to the group.
+    pub fn for_group(&self, hosts: &[String]) -> ContextBase {
+        let mut context = self.clone();
+        for r in &mut context.roles {
+            r.hosts.retain(|h| hosts.contains(h));
+        }
+        context.hosts = hosts.to_vec();
+        context
+    }
 }
 
 /// How the rollout went, for post-deploy hooks.

@@ -2,8 +2,10 @@
 //! file in `.kamal/hooks`, when there is one), then the WebAssembly hooks
 //! configured for the point (none with `--skip-hooks`; listed, not run, in
 //! a dry run). Used by the pre-* and post-deploy stages, by load-config
-//! (`pre-connect`) and around each group of targets booted (`pre-app-boot`,
-//! `post-app-boot`, through [`Point`] kept by the rollout).
+//! (`pre-connect`, and `docker-setup` in `hoist setup`), around each group
+//! of targets booted (`pre-app-boot`, `post-app-boot`, kept by the rollout)
+//! and, through [`Hooks::plugins_at`], by the commands around a deploy
+//! (`cli::command_hooks`: proxy reboot, server bootstrap).
 
 use std::sync::Arc;
 
@@ -72,6 +74,21 @@ impl Hooks {
         if shell && self.shell.will_run(point) {
             self.shell.run(point, hosts, None).await?;
             ran.push(format!("{} (shell)", point.name()));
+        }
+        self.plugins_at(point, context, outcome, ran).await
+    }
+
+    /// The WebAssembly hooks of `point`, told `context`, after the hooks
+    /// that already ran (`ran`, for the summary).
+    pub async fn plugins_at(
+        &self,
+        point: HookPoint,
+        context: &ContextBase,
+        outcome: Option<Outcome>,
+        mut ran: Vec<String>,
+    ) -> Result<String, Failure> {
+        if self.skip {
+            return Ok("skipped (--skip-hooks)".into());
         }
         let names: Vec<&str> = self
             .plugins

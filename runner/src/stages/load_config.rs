@@ -263,8 +263,14 @@ pub async fn run(req: DeployRequest, events: Reporter, started: Instant) -> Stag
         // `hoist setup` is Kamal's: server bootstrap (every engine answers,
         // checked just above), its docker-setup hook, then the deploy.
         if req.command.first().map(String::as_str) == Some("setup") {
-            shell_hooks
-                .run(HookPoint::DockerSetup, &selection.hosts, None)
+            hooks
+                .at(
+                    HookPoint::DockerSetup,
+                    true,
+                    &selection.hosts,
+                    &context,
+                    None,
+                )
                 .await?;
         }
         if let Some(pool) = fleet.ssh() {
@@ -284,7 +290,7 @@ pub async fn run(req: DeployRequest, events: Reporter, started: Instant) -> Stag
             }
         }
     }
-    let hook_count: usize = crate::stage::HookPoint::PLUGINS
+    let hook_count: usize = crate::stage::HookPoint::ALL
         .iter()
         .map(|s| plugins.hooks(*s).len())
         .sum();

@@ -45,13 +45,8 @@ impl BootHooks for AppBoot {
                     hosts.push(t.host.clone());
                 }
             }
-            let mut context = self.context.clone();
-            for r in &mut context.roles {
-                r.hosts.retain(|h| hosts.contains(h));
-            }
-            context.hosts = hosts.clone();
             self.hooks
-                .at(point, true, &hosts, &context, None)
+                .at(point, true, &hosts, &self.context.for_group(&hosts), None)
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string())
