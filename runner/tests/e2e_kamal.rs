@@ -163,6 +163,239 @@ fn the_init_templates_secrets_idiom_reads_1password_through_op() {
     app.hoist(&["remove", "-y"]).assert_ok();
 }
 
+/// A stand-in vendor CLI (the services are not reachable here): it logs
+/// each call and answers the calls Kamal's adapter makes with what the CLI
+/// prints (`(arguments, stdout, stderr)`), failing any other call.
+fn stand_in(answers: &[(&str, &str, &str)]) -> String {
+    let mut script = String::from(
+        "#!/bin/sh\necho \"$(basename \"$0\") $*\" >> \"$STAND_IN_LOG\"\ncase \"$*\" in\n",
+    );
+    for (args, out, err) in answers {
+        assert!(!args.contains('\''), "{args}");
+        script.push_str(&format!("  '{args}')\n"));
+        if !out.is_empty() {
+            script.push_str(&format!("    cat <<'OUT'\n{out}\nOUT\n"));
+        }
+        if !err.is_empty() {
+            script.push_str(&format!("    cat >&2 <<'ERR'\n{err}\nERR\n"));
+        }
+        script.push_str("    ;;\n");
+    }
+    script.push_str("  *) echo \"unexpected call: $*\" >&2; exit 1 ;;\nesac\n");
+    script
+}
+
+/// Every Kamal adapter but 1Password's (the test above): the secrets-file
+/// idiom `SECRETS=$(kamal secrets fetch --adapter X ...)` then `extract`
+/// runs the vendor's CLI from PATH with the arguments Kamal passes, and the
+/// value reaches `hoist secrets print`.
+#[test]
+fn every_kamal_secrets_adapter_calls_its_vendor_cli() {
+    let app = App::new("kamal-adapters", "servers: [local]\n");
+    let bin = app.path().join("stand-in-bin");
+    let log = app.path().join("stand-in.log");
+    let env = [
+        (
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        ),
+        ("STAND_IN_LOG", log.display().to_string()),
+    ];
+    // (program, its answers, the fetch arguments, the name extracted, the value)
+    type Case<'a> = (
+        &'a str,
+        Vec<(&'a str, &'a str, &'a str)>,
+        &'a str,
+        &'a str,
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "bw",
+            vec![
+                ("--version", "2024.9.0", ""),
+                (
+                    "status",
+                    r#"{"serverUrl":null,"lastSync":"2026-12-01T10:00:00.000Z","userEmail":"me@example.com","userId":"u1","status":"unlocked"}"#,
+                    "",
+                ),
+                ("sync", "Syncing complete.", ""),
+                (
+                    "get item app",
+                    r#"{"object":"item","id":"i1","name":"app","login":{"username":"me","password":"bw-login-pw"},"fields":[{"name":"API_KEY","value":"bw-field-value","type":1}]}"#,
+                    "",
+                ),
+            ],
+            "--adapter bitwarden --account me@example.com --from app API_KEY",
+            "API_KEY",
+            "bw-field-value",
+        ),
+        (
+            "bws",
+            vec![
+                ("--version", "bws 1.0.0", ""),
+                ("run echo OK", "OK", ""),
+                (
+                    "secret list proj-1",
+                    r#"[{"object":"secret","id":"s1","organizationId":"o1","projectId":"proj-1","key":"DB_URL","value":"postgres://bws","note":""}]"#,
+                    "",
+                ),
+            ],
+            "--adapter bitwarden-sm all --from proj-1",
+            "DB_URL",
+            "postgres://bws",
+        ),
+        (
+            "lpass",
+            vec![
+                ("--version", "LastPass CLI v1.6.1", ""),
+                ("status --color never", "Logged in as me@example.com.", ""),
+                (
+                    "show Shared/TOKEN --json",
+                    r#"[{"id":"7","name":"TOKEN","fullname":"Shared/TOKEN","username":"","password":"lp-token","last_modified_gmt":"1700000000","last_touch":"0","group":"Shared","url":"","note":""}]"#,
+                    "",
+                ),
+            ],
+            "--adapter lastpass --account me@example.com --from Shared TOKEN",
+            "TOKEN",
+            "lp-token",
+        ),
+        (
+            "aws",
+            vec![
+                (
+                    "--version",
+                    "aws-cli/2.15.0 Python/3.11.6 Linux/6.1 exe/x86_64.debian.12",
+                    "",
+                ),
+                (
+                    "secretsmanager batch-get-secret-value --secret-id-list app/db --profile prod",
+                    r#"{"SecretValues":[{"ARN":"arn:aws:secretsmanager:eu-west-1:1:secret:app/db","Name":"app/db","VersionId":"v1","SecretString":"{\"user\":\"aws-user\",\"port\":5432}","VersionStages":["AWSCURRENT"],"CreatedDate":"2026-01-01T00:00:00+00:00"}],"Errors":[]}"#,
+                    "",
+                ),
+            ],
+            "--adapter aws_secrets_manager --account prod app/db",
+            "user",
+            "aws-user",
+        ),
+        (
+            "gcloud",
+            vec![
+                ("--version", "Google Cloud SDK 500.0.0", ""),
+                (
+                    "auth list --format=json",
+                    r#"[{"account":"me@example.com","status":"ACTIVE"}]"#,
+                    "",
+                ),
+                (
+                    "secrets versions access latest --secret=db-pass --format=json",
+                    r#"{"name":"projects/1/secrets/db-pass/versions/3","payload":{"data":"aHVudGVyMg==","dataCrc32c":"1"}}"#,
+                    "",
+                ),
+            ],
+            "--adapter gcp --account default db-pass",
+            "db-pass",
+            "hunter2",
+        ),
+        (
+            "doppler",
+            vec![
+                ("--version", "v3.69.0", ""),
+                (
+                    "me --json",
+                    r#"{"workplace":{"name":"w"},"type":"personal"}"#,
+                    "",
+                ),
+                (
+                    "secrets get SECRET_KEY --json -p app -c prd",
+                    r#"{"SECRET_KEY":{"computed":"dop-value","note":"","raw":"dop-value"}}"#,
+                    "",
+                ),
+            ],
+            "--adapter doppler --from app/prd SECRET_KEY",
+            "SECRET_KEY",
+            "dop-value",
+        ),
+        (
+            "enpass-cli",
+            vec![
+                ("version", "v1.6.0", ""),
+                (
+                    "-vault /vaults/primary show SERVER",
+                    "",
+                    "time=\"2026-12-01T10:00:00Z\" level=info msg=\"> title: SERVER  login:   cat.: computer  label: SSH_PASS  password: enpass-pw\"",
+                ),
+            ],
+            "--adapter enpass --account /vaults/primary --from SERVER SSH_PASS",
+            "SSH_PASS",
+            "enpass-pw",
+        ),
+        (
+            "passbolt",
+            vec![
+                ("--version", "passbolt version 0.3.2", ""),
+                ("verify", "Login Successful", ""),
+                (
+                    r#"list folders --filter Name == "prod" --json"#,
+                    r#"[{"id":"f1","folder_parent_id":"","name":"prod"}]"#,
+                    "",
+                ),
+                (
+                    r#"list resources --filter (Name == "PW" && FolderParentID == "f1") --folder f1 --json"#,
+                    r#"[{"id":"r1","folder_parent_id":"f1","name":"PW","username":"","uri":"","password":"pb-pw","description":""}]"#,
+                    "",
+                ),
+            ],
+            "--adapter passbolt prod/PW",
+            "PW",
+            "pb-pw",
+        ),
+    ];
+    for (program, answers, fetch, name, value) in &cases {
+        app.write_executable(&format!("stand-in-bin/{program}"), &stand_in(answers));
+        app.write(
+            ".kamal/secrets",
+            &format!("SECRETS=$(kamal secrets fetch {fetch})\nVALUE=$(kamal secrets extract {name} $SECRETS)\n"),
+        );
+        let _ = std::fs::remove_file(&log);
+        let run = app.hoist_env(&["secrets", "print"], &env);
+        let calls = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(
+            run.ok() && run.stdout.contains(&format!("VALUE={value}\n")),
+            "{program}: {}\ncalls:\n{calls}",
+            run.text()
+        );
+        // Each answered call was made, and no other.
+        for (args, _, _) in answers {
+            assert!(
+                calls.lines().any(|l| l == format!("{program} {args}")),
+                "{program} {args} not called:\n{calls}"
+            );
+        }
+        assert!(!run.text().contains("unexpected call"), "{}", run.text());
+    }
+    // A vendor CLI that is not installed is named, with what to do.
+    std::fs::remove_file(bin.join("doppler")).unwrap();
+    app.write(
+        ".kamal/secrets",
+        "SECRETS=$(kamal secrets fetch --adapter doppler --from app/prd SECRET_KEY)\n",
+    );
+    let run = app.hoist_env(
+        &["secrets", "print"],
+        &[
+            ("PATH", format!("{}:/usr/bin:/bin", bin.display())),
+            env[1].clone(),
+        ],
+    );
+    run.assert_failed();
+    assert!(
+        run.text()
+            .contains("Doppler CLI is not installed (`doppler` is not on PATH or fails)"),
+        "{}",
+        run.text()
+    );
+}
+
 #[test]
 fn aliases_run_their_command_with_arguments_appended_and_show_in_help() {
     let app = App::new(
