@@ -24,6 +24,18 @@ pub struct Pool {
     starts: Semaphore,
 }
 
+/// russh's algorithms, AES-256-GCM first: as safe as ChaCha20-Poly1305
+/// (russh's first choice) and, with AES instructions, a fraction of its CPU
+/// for the image streamed to every server.
+fn preferred() -> russh::Preferred {
+    use russh::cipher;
+    let mut p = russh::Preferred::default();
+    let mut order = vec![cipher::AES_256_GCM];
+    order.extend(p.cipher.iter().filter(|c| **c != cipher::AES_256_GCM));
+    p.cipher = order.into();
+    p
+}
+
 impl Pool {
     /// A pool with these options.
     pub fn new(options: SshOptions) -> Pool {
@@ -35,6 +47,7 @@ impl Pool {
             keepalive_interval: Some(std::time::Duration::from_secs(10)),
             keepalive_max: 3,
             nodelay: true,
+            preferred: preferred(),
             ..Default::default()
         };
         Pool {
@@ -273,5 +286,20 @@ fn describe(e: &russh::Error) -> String {
             "connection refused: is sshd running and the port right?".into()
         }
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn aes_gcm_is_offered_first_and_nothing_is_dropped() {
+        use russh::cipher;
+        let p = super::preferred();
+        let default = russh::Preferred::default();
+        assert_eq!(p.cipher[0], cipher::AES_256_GCM);
+        assert_eq!(p.cipher.len(), default.cipher.len());
+        assert!(default.cipher.iter().all(|c| p.cipher.contains(c)));
+        assert_eq!(p.kex, default.kex);
+        assert_eq!(p.key, default.key);
     }
 }
