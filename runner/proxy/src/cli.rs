@@ -80,6 +80,16 @@ enum Cmd {
         /// Do not log requests to stdout.
         #[arg(long, env = "HOIST_PROXY_NO_REQUEST_LOG")]
         no_request_log: bool,
+        /// Time for a request's headers, and the longest idle wait between
+        /// requests on a kept-alive connection.
+        #[arg(long, env = "HOIST_PROXY_HEADER_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+        header_timeout: Duration,
+        /// Largest request head in bytes (431 above).
+        #[arg(long, env = "HOIST_PROXY_MAX_HEADER_BYTES", default_value_t = 65536)]
+        max_header_bytes: usize,
+        /// Open client connections at most (503 to the next one).
+        #[arg(long, env = "HOIST_PROXY_MAX_CONNECTIONS", default_value_t = 10000)]
+        max_connections: usize,
     },
     /// Health-check a target, then route a service to it and drain the old one.
     Deploy(Box<DeployArgs>),
@@ -218,6 +228,9 @@ async fn run(cmd: Cmd) -> Result<(), String> {
             state_dir,
             socket,
             no_request_log,
+            header_timeout,
+            max_header_bytes,
+            max_connections,
         } => {
             let opts = Options {
                 http_addr: ([0, 0, 0, 0], http_port).into(),
@@ -226,6 +239,11 @@ async fn run(cmd: Cmd) -> Result<(), String> {
                 state_dir,
                 request_log: !no_request_log,
                 shutdown_timeout: Duration::from_secs(10),
+                limits: crate::limits::Limits {
+                    header_timeout,
+                    max_header_bytes,
+                    max_connections,
+                },
             };
             let server = Server::start(opts).await.map_err(|e| e.to_string())?;
             wait_for_signal().await;

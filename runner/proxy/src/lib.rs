@@ -13,7 +13,9 @@
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod headers;
 pub mod health;
+pub mod limits;
 pub mod load;
 pub mod log;
 pub mod manager;
@@ -23,6 +25,7 @@ pub mod server;
 pub mod state;
 pub mod target;
 pub mod tls;
+pub mod upgrade;
 
 pub use manager::{DeployRequest, ServiceStatus};
 pub use server::{Options, Server, ServerHandle};

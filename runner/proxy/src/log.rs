@@ -34,19 +34,39 @@ impl RequestLog {
         RequestLog { tx }
     }
 
-    /// Logs one request.
-    #[allow(clippy::too_many_arguments)]
-    pub fn request(
-        &self,
-        service: &str,
-        method: &str,
-        path: &str,
-        status: u16,
-        ms: u128,
-        target: &str,
-    ) {
+    /// Logs one request: time, service, method, path (never the query
+    /// string, which can carry tokens), status, duration, target, request
+    /// id, and for proxy errors what went wrong.
+    pub fn request(&self, e: Entry<'_>) {
         let ts = humantime::format_rfc3339_millis(SystemTime::now());
-        let line = format!("{ts} {service} {method} {path} {status} {ms}ms {target}\n");
+        let mut line = format!(
+            "{ts} {} {} {} {} {}ms {} request_id={}",
+            e.service, e.method, e.path, e.status, e.ms, e.target, e.request_id
+        );
+        if let Some(err) = e.error {
+            line.push_str(&format!(" error={err:?}"));
+        }
+        line.push('\n');
         let _ = self.tx.try_send(line);
     }
+}
+
+/// One request log line.
+pub struct Entry<'a> {
+    /// Service name.
+    pub service: &'a str,
+    /// Request method.
+    pub method: &'a str,
+    /// Request path without the query string.
+    pub path: &'a str,
+    /// Response status.
+    pub status: u16,
+    /// Milliseconds to the response headers.
+    pub ms: u128,
+    /// The target, `host:port`.
+    pub target: &'a str,
+    /// `X-Request-ID` as sent to the target.
+    pub request_id: &'a str,
+    /// What failed, when the proxy answered an error itself.
+    pub error: Option<&'a str>,
 }

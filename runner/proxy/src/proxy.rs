@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::{Either, Empty, Full};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
@@ -20,10 +20,12 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::time::Instant;
 
 use crate::config::{fmt_duration, normalize_host};
+use crate::headers::{self, Origin};
 use crate::health::error_chain;
-use crate::log::RequestLog;
+use crate::log::{Entry, RequestLog};
 use crate::router::Router;
 use crate::target::CounterGuard;
+use crate::upgrade;
 
 /// Boxed error type of proxied bodies.
 pub type BoxError = Box<dyn StdError + Send + Sync>;
@@ -31,12 +33,6 @@ pub type BoxError = Box<dyn StdError + Send + Sync>;
 pub type ProxyBody = Either<TrackedBody, Full<Bytes>>;
 type UpstreamBody = Either<Incoming, Empty<Bytes>>;
 type CancelFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
-
-static XFF: HeaderName = HeaderName::from_static("x-forwarded-for");
-static XFP: HeaderName = HeaderName::from_static("x-forwarded-proto");
-static XFH: HeaderName = HeaderName::from_static("x-forwarded-host");
-static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
-static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 
 /// An upstream response body that keeps its request counted on the target
 /// until it has been fully sent or dropped, and aborts when the target's
@@ -120,31 +116,7 @@ fn maintenance_page(message: &str) -> Response<ProxyBody> {
     )
 }
 
-/// Removes hop-by-hop headers, including those named by `Connection`.
-pub fn strip_hop_by_hop(h: &mut HeaderMap) {
-    if let Some(conn) = h.get(header::CONNECTION) {
-        let listed: Vec<HeaderName> = conn
-            .to_str()
-            .unwrap_or("")
-            .split(',')
-            .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-            .collect();
-        for n in listed {
-            h.remove(n);
-        }
-        h.remove(header::CONNECTION);
-    }
-    for n in [
-        &KEEP_ALIVE,
-        &PROXY_CONNECTION,
-        &header::TE,
-        &header::TRAILER,
-        &header::TRANSFER_ENCODING,
-        &header::UPGRADE,
-    ] {
-        h.remove(n);
-    }
-}
+pub use crate::headers::strip_hop_by_hop;
 
 /// True if an upstream error happened before any response byte on a
 /// connection that was (probably) dead, so an idempotent request may be
@@ -202,11 +174,12 @@ impl Proxy {
     /// Handles one request from `client` (over TLS when `is_tls`).
     pub async fn handle(
         &self,
-        req: Request<Incoming>,
+        mut req: Request<Incoming>,
         client: SocketAddr,
         is_tls: bool,
     ) -> Response<ProxyBody> {
         let start = Instant::now();
+        // The routing host: an absolute-form URI's authority, else `Host`.
         let raw_host = match req.uri().authority() {
             Some(a) => a.as_str().to_string(),
             None => req
@@ -226,37 +199,13 @@ impl Proxy {
         let route = claimed.route;
         let cfg = &route.config;
         let Some(guard) = claimed.guard else {
-            if let Some(message) = &cfg.paused {
-                let m = req.method();
-                if (m == Method::GET || m == Method::HEAD)
-                    && req.uri().path() == cfg.health_check.path
-                {
-                    return text(StatusCode::OK, "OK\n".into());
-                }
-                return maintenance_page(message);
-            }
-            let pq = req
-                .uri()
-                .path_and_query()
-                .map(|p| p.as_str())
-                .unwrap_or("/");
-            let port = match self.https_port {
-                Some(p) if p != 443 => format!(":{p}"),
-                _ => String::new(),
-            };
-            let location = format!("https://{host}{port}{pq}");
-            let mut r = text(
-                StatusCode::MOVED_PERMANENTLY,
-                format!("moved to {location}\n"),
-            );
-            if let Ok(v) = HeaderValue::from_str(&location) {
-                r.headers_mut().insert(header::LOCATION, v);
-            }
-            return r;
+            return self.unserved(&req, cfg, &host);
         };
         let target = route.target.clone();
         target.wait_checked(cfg.health_check.timeout).await;
 
+        let upgrade = upgrade::requested(&req);
+        let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
         let (parts, body) = req.into_parts();
         let method = parts.method;
         let mut headers = parts.headers;
@@ -265,7 +214,8 @@ impl Proxy {
             .path_and_query()
             .map(|p| p.as_str())
             .unwrap_or("/");
-        let log_path = self.log.as_ref().map(|_| pq.to_string());
+        // Query strings can carry tokens: only the path is logged.
+        let log_path = self.log.as_ref().map(|_| parts.uri.path().to_string());
         let upstream_pq = if cfg.strip_path_prefix && claimed.prefix_len > 0 {
             let rest = pq.get(claimed.prefix_len..).unwrap_or("");
             if rest.starts_with('/') {
@@ -283,32 +233,24 @@ impl Proxy {
             .build()
         {
             Ok(u) => u,
-            Err(e) => return text(StatusCode::BAD_REQUEST, format!("bad request path: {e}\n")),
+            Err(_) => return text(StatusCode::BAD_REQUEST, "bad request path\n".into()),
         };
 
-        strip_hop_by_hop(&mut headers);
-        if !headers.contains_key(header::HOST)
-            && let Ok(v) = HeaderValue::from_str(&raw_host)
-        {
-            headers.insert(header::HOST, v);
+        headers::strip_hop_by_hop(&mut headers);
+        if let Some(p) = &upgrade {
+            upgrade::restore(&mut headers, p.clone());
         }
         let ip = client.ip().to_canonical().to_string();
-        let xff = match headers.get(&XFF).and_then(|v| v.to_str().ok()) {
-            Some(prev) if cfg.forward_headers => format!("{prev}, {ip}"),
-            _ => ip,
-        };
-        if let Ok(v) = HeaderValue::from_str(&xff) {
-            headers.insert(XFF.clone(), v);
-        }
-        if !(cfg.forward_headers && headers.contains_key(&XFP)) {
-            let proto = if is_tls { "https" } else { "http" };
-            headers.insert(XFP.clone(), HeaderValue::from_static(proto));
-        }
-        if !(cfg.forward_headers && headers.contains_key(&XFH))
-            && let Ok(v) = HeaderValue::from_str(&raw_host)
-        {
-            headers.insert(XFH.clone(), v);
-        }
+        headers::forwarded(
+            &mut headers,
+            &Origin {
+                client_ip: &ip,
+                host: &raw_host,
+                is_tls,
+                trust: cfg.forward_headers,
+            },
+        );
+        let request_id = headers::request_id(&mut headers);
 
         let empty = body.is_end_stream();
         let idempotent = matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
@@ -344,45 +286,95 @@ impl Proxy {
             _ = cancel.as_mut() => None,
             r = tokio::time::timeout(cfg.response_timeout, send) => Some(r),
         };
-        let resp = match result {
-            None => text(
-                StatusCode::GATEWAY_TIMEOUT,
-                format!("drain timeout: request to {} cancelled\n", target.addr()),
-            ),
-            Some(Err(_)) => text(
-                StatusCode::GATEWAY_TIMEOUT,
-                format!(
-                    "gateway timeout: {} sent no response within {}\n",
-                    target.addr(),
-                    fmt_duration(cfg.response_timeout)
-                ),
-            ),
-            Some(Ok(Err(e))) => text(
-                StatusCode::BAD_GATEWAY,
-                format!("bad gateway: {}: {}\n", target.addr(), error_chain(&e)),
-            ),
-            Some(Ok(Ok(resp))) => {
-                let (mut parts, inner) = resp.into_parts();
-                strip_hop_by_hop(&mut parts.headers);
-                parts.version = Version::HTTP_11;
-                let body = TrackedBody {
-                    inner,
-                    guard: Some(guard),
-                    cancel,
-                };
-                Response::from_parts(parts, Either::Left(body))
+        // Error pages name no internal address: the detail goes to the log.
+        let mut detail = None;
+        let mut resp = match result {
+            None => {
+                detail = Some("drain timeout: request cancelled".to_string());
+                text(StatusCode::GATEWAY_TIMEOUT, "gateway timeout\n".into())
             }
+            Some(Err(_)) => {
+                detail = Some(format!(
+                    "no response within {}",
+                    fmt_duration(cfg.response_timeout)
+                ));
+                text(StatusCode::GATEWAY_TIMEOUT, "gateway timeout\n".into())
+            }
+            Some(Ok(Err(e))) => {
+                detail = Some(error_chain(&e));
+                text(StatusCode::BAD_GATEWAY, "bad gateway\n".into())
+            }
+            Some(Ok(Ok(mut resp))) => match client_upgrade {
+                Some(on) if resp.status() == StatusCode::SWITCHING_PROTOCOLS => {
+                    upgrade::join(&mut resp, upgrade, on, guard, cancel);
+                    let (parts, _) = resp.into_parts();
+                    Response::from_parts(parts, Either::Right(Full::new(Bytes::new())))
+                }
+                _ => {
+                    let (mut parts, inner) = resp.into_parts();
+                    headers::strip_hop_by_hop(&mut parts.headers);
+                    parts.version = Version::HTTP_11;
+                    let body = TrackedBody {
+                        inner,
+                        guard: Some(guard),
+                        cancel,
+                    };
+                    Response::from_parts(parts, Either::Left(body))
+                }
+            },
         };
+        resp.headers_mut()
+            .insert(headers::REQUEST_ID.clone(), request_id.clone());
         if let (Some(log), Some(path)) = (&self.log, log_path) {
-            log.request(
-                &cfg.name,
-                method.as_str(),
-                &path,
-                resp.status().as_u16(),
-                start.elapsed().as_millis(),
-                target.addr(),
-            );
+            log.request(Entry {
+                service: &cfg.name,
+                method: method.as_str(),
+                path: &path,
+                status: resp.status().as_u16(),
+                ms: start.elapsed().as_millis(),
+                target: target.addr(),
+                request_id: request_id.to_str().unwrap_or("-"),
+                error: detail.as_deref(),
+            });
+        } else if let Some(d) = &detail {
+            eprintln!("hoist-proxy: {} {}: {d}", cfg.name, target.addr());
         }
         resp
+    }
+
+    /// The answer for a route that serves no target now: the maintenance
+    /// page when paused, else the redirect to HTTPS.
+    fn unserved(
+        &self,
+        req: &Request<Incoming>,
+        cfg: &crate::config::ServiceConfig,
+        host: &str,
+    ) -> Response<ProxyBody> {
+        if let Some(message) = &cfg.paused {
+            let m = req.method();
+            if (m == Method::GET || m == Method::HEAD) && req.uri().path() == cfg.health_check.path
+            {
+                return text(StatusCode::OK, "OK\n".into());
+            }
+            return maintenance_page(message);
+        }
+        let pq = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        let port = match self.https_port {
+            Some(p) if p != 443 => format!(":{p}"),
+            _ => String::new(),
+        };
+        let location = format!("https://{host}{port}{pq}");
+        let mut r = text(
+            StatusCode::MOVED_PERMANENTLY,
+            format!("moved to {location}\n"),
+        );
+        if let Ok(v) = HeaderValue::from_str(&location) {
+            r.headers_mut().insert(header::LOCATION, v);
+        }
+        r
     }
 }

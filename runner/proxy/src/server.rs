@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::control;
+use crate::limits::{self, Limits, Slots};
 use crate::log::RequestLog;
 use crate::manager::Manager;
 use crate::proxy::Proxy;
@@ -41,6 +42,8 @@ pub struct Options {
     pub request_log: bool,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_timeout: Duration,
+    /// Header timeout, header size, connection cap.
+    pub limits: Limits,
 }
 
 impl Options {
@@ -55,6 +58,7 @@ impl Options {
             state_dir,
             request_log: false,
             shutdown_timeout: Duration::from_secs(10),
+            limits: Limits::default(),
         }
     }
 }
@@ -123,12 +127,13 @@ impl Server {
         ));
         let (tx, rx) = watch::channel(false);
         let conns = Counter::new();
-        let builder = Builder::new(TokioExecutor::new());
+        let builder = opts.limits.builder();
+        let slots = opts.limits.slots();
         let mut tasks = vec![tokio::spawn(accept_loop(
             http,
             None,
             proxy.clone(),
-            builder.clone(),
+            (builder.clone(), slots.clone()),
             rx.clone(),
             conns.clone(),
         ))];
@@ -139,7 +144,7 @@ impl Server {
                 l,
                 Some(acceptor),
                 proxy.clone(),
-                builder,
+                (builder, slots),
                 rx.clone(),
                 conns.clone(),
             )));
@@ -196,7 +201,7 @@ async fn accept_loop(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     proxy: Arc<Proxy>,
-    builder: Builder<TokioExecutor>,
+    (builder, slots): (Builder<TokioExecutor>, Slots),
     mut shutdown: watch::Receiver<bool>,
     conns: Arc<Counter>,
 ) {
@@ -213,6 +218,10 @@ async fn accept_loop(
             },
         };
         let _ = stream.set_nodelay(true);
+        let Some(slot) = slots.take() else {
+            limits::refuse(stream, tls.is_some());
+            continue;
+        };
         let guard = conns.enter();
         let (proxy, builder, shutdown, tls) = (
             proxy.clone(),
@@ -221,7 +230,7 @@ async fn accept_loop(
             tls.clone(),
         );
         tokio::spawn(async move {
-            let _guard = guard;
+            let _guard = (guard, slot);
             match tls {
                 None => serve(TokioIo::new(stream), proxy, builder, peer, false, shutdown).await,
                 Some(acceptor) => {
@@ -250,7 +259,7 @@ async fn serve<I>(
         let proxy = proxy.clone();
         async move { Ok::<_, Infallible>(proxy.handle(req, peer, is_tls).await) }
     });
-    let conn = builder.serve_connection(io, svc);
+    let conn = builder.serve_connection_with_upgrades(io, svc);
     tokio::pin!(conn);
     tokio::select! {
         _ = conn.as_mut() => {}

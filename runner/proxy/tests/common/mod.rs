@@ -40,12 +40,45 @@ fn header(req: &Request<Incoming>, name: &str) -> String {
         .to_string()
 }
 
+/// `/ws` with `Upgrade`: answers 101 and echoes every chunk it reads as
+/// `<version> <chunk>` until the client closes.
+fn upgrade_echo(req: &mut Request<Incoming>, version: Arc<str>) -> Response<Full<Bytes>> {
+    let on = hyper::upgrade::on(&mut *req);
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let Ok(io) = on.await else { return };
+        let mut io = TokioIo::new(io);
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = io.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            let msg = format!("{version} {}", String::from_utf8_lossy(&buf[..n]));
+            if io.write_all(msg.as_bytes()).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let proto = req.headers().get("upgrade").cloned().unwrap();
+    r.headers_mut().insert("upgrade", proto);
+    r.headers_mut().insert(
+        "connection",
+        hyper::header::HeaderValue::from_static("upgrade"),
+    );
+    r
+}
+
 async fn answer(
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
     version: Arc<str>,
     up: Arc<AtomicU16>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_string();
+    if path == "/ws" && req.headers().contains_key("upgrade") {
+        return Ok(upgrade_echo(&mut req, version));
+    }
     let (status, body) = match path.as_str() {
         "/up" => (up.load(Ordering::SeqCst), format!("{version} up")),
         "/slow" => {
@@ -61,12 +94,14 @@ async fn answer(
         "/headers" => (
             200,
             format!(
-                "{version} host={} xff={} xfp={} xfh={} conn={}",
+                "{version} host={} xff={} xfp={} xfh={} xfport={} conn={} rid={}",
                 header(&req, "host"),
                 header(&req, "x-forwarded-for"),
                 header(&req, "x-forwarded-proto"),
                 header(&req, "x-forwarded-host"),
+                header(&req, "x-forwarded-port"),
                 header(&req, "connection"),
+                header(&req, "x-request-id"),
             ),
         ),
         _ => (
@@ -105,6 +140,7 @@ impl Upstream {
                     let _ = hyper::server::conn::http1::Builder::new()
                         .keep_alive(keep_alive)
                         .serve_connection(TokioIo::new(s), svc)
+                        .with_upgrades()
                         .await;
                 });
             }
@@ -134,9 +170,13 @@ pub async fn proxy() -> Proxy {
 }
 
 pub async fn proxy_in(dir: tempfile::TempDir) -> Proxy {
-    let server = Server::start(Options::local(dir.path().join("state")))
-        .await
-        .unwrap();
+    let opts = Options::local(dir.path().join("state"));
+    proxy_with(dir, opts).await
+}
+
+/// A proxy with the given options (state in `dir`).
+pub async fn proxy_with(dir: tempfile::TempDir, opts: Options) -> Proxy {
+    let server = Server::start(opts).await.unwrap();
     let client = Client::new(server.socket.clone());
     Proxy {
         dir,
