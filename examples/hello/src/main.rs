@@ -1,7 +1,9 @@
 //! hello: the example app hoist deploys.
 //!
 //! `hello serve` answers `GET /` with its version, `GET /up` with 200, and
-//! `GET /slow?ms=N` after N ms. `hello work` does the same (a worker that can
+//! `GET /slow?ms=N` after N ms, `GET /headers` with the request's `Host`,
+//! `X-Forwarded-*` and `X-Request-ID`, and `GET /ws` as a WebSocket that
+//! answers every text message with `<version> <message>`. `hello work` does the same (a worker that can
 //! be health-checked). `hello health` checks `/up` on localhost (the image's
 //! Docker HEALTHCHECK); `hello get PATH` prints a local response; `hello
 //! version` prints the version; `hello env NAME...` prints `NAME=<value>` for
@@ -79,11 +81,21 @@ fn handle(mut stream: TcpStream, mode: &str, role: &str) {
     if reader.read_line(&mut line).is_err() {
         return;
     }
-    // Drain the headers.
+    // Read the headers (names lower-cased).
+    let mut headers: Vec<(String, String)> = Vec::new();
     let mut h = String::new();
     while reader.read_line(&mut h).map(|n| n > 2).unwrap_or(false) {
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
         h.clear();
     }
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
     let (route, query) = path.split_once('?').unwrap_or((&path, ""));
     match route {
@@ -92,6 +104,27 @@ fn handle(mut stream: TcpStream, mode: &str, role: &str) {
         }
         "/up" => respond(&mut stream, "200 OK", "ok\n"),
         "/version" => respond(&mut stream, "200 OK", &format!("{}\n", version())),
+        "/ws" => match header("sec-websocket-key") {
+            Some(key) => websocket_echo(stream, key),
+            None => respond(
+                &mut stream,
+                "400 Bad Request",
+                "expected a WebSocket upgrade\n",
+            ),
+        },
+        "/headers" => {
+            let mut body = String::new();
+            for name in [
+                "host",
+                "x-forwarded-for",
+                "x-forwarded-proto",
+                "x-forwarded-host",
+                "x-request-id",
+            ] {
+                body.push_str(&format!("{name}: {}\n", header(name).unwrap_or("-")));
+            }
+            respond(&mut stream, "200 OK", &body);
+        }
         "/slow" => {
             let ms = query
                 .strip_prefix("ms=")
@@ -114,6 +147,35 @@ fn handle(mut stream: TcpStream, mode: &str, role: &str) {
             );
         }
         _ => respond(&mut stream, "404 Not Found", "not found\n"),
+    }
+}
+
+/// Completes a WebSocket handshake and answers each text message with
+/// `<version> <message>` until the client (or the proxy) closes.
+fn websocket_echo(mut stream: TcpStream, key: &str) {
+    use tungstenite::protocol::{Role, WebSocket};
+    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+    if write!(
+        stream,
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+    )
+    .is_err()
+    {
+        return;
+    }
+    let _ = stream.set_read_timeout(None);
+    let mut ws = WebSocket::from_raw_socket(stream, Role::Server, None);
+    while let Ok(msg) = ws.read() {
+        match msg {
+            tungstenite::Message::Text(t) => {
+                let reply = format!("{} {}", version(), t.as_str());
+                if ws.send(tungstenite::Message::text(reply)).is_err() {
+                    return;
+                }
+            }
+            tungstenite::Message::Close(_) => return,
+            _ => {}
+        }
     }
 }
 

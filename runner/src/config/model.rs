@@ -122,6 +122,12 @@ pub struct ProxyRunSpec {
     pub log_max_size: String,
     /// Extra `docker run` flags.
     pub options: Vec<(String, Option<String>)>,
+    /// `hoist-proxy run --header-timeout` in seconds (unset: its default).
+    pub header_timeout: Option<u64>,
+    /// `hoist-proxy run --max-header-bytes` (unset: its default).
+    pub max_header_size: Option<u32>,
+    /// `hoist-proxy run --max-connections` (unset: its default).
+    pub max_connections: Option<u32>,
 }
 
 /// A hook or strategy as the deploy config uses it.

@@ -207,6 +207,16 @@ pub struct ProxyRun {
     /// `options`: extra `docker run` flags for the proxy container.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub options: Option<BTreeMap<String, OptionValue>>,
+    /// `header_timeout` (hoist): seconds a client has to send a request's
+    /// headers, also the idle keep-alive timeout (default 30).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header_timeout: Option<u64>,
+    /// `max_header_size` (hoist): largest request head in bytes (default 65536; 431 above).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_header_size: Option<u32>,
+    /// `max_connections` (hoist): open client connections at most (default 10000; 503 above).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<u32>,
 }
 
 /// A role's `proxy` map merged over the root one (the role wins per key).
@@ -342,6 +352,9 @@ pub(super) fn run_spec(run: Option<&ProxyRun>) -> ProxyRunSpec {
             .as_ref()
             .map(|o| docker_options(o, &mut ignored))
             .unwrap_or_default(),
+        header_timeout: r.header_timeout,
+        max_header_size: r.max_header_size,
+        max_connections: r.max_connections,
     }
 }
 

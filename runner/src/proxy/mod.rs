@@ -315,10 +315,20 @@ pub fn run_spec(run: &ProxyRunSpec, host: &str) -> RunSpec {
         }
     }
     options.extend(run.options.iter().cloned());
+    let mut cmd = vec!["run".to_string()];
+    if let Some(s) = run.header_timeout {
+        cmd.extend(["--header-timeout".into(), format!("{s}s")]);
+    }
+    if let Some(b) = run.max_header_size {
+        cmd.extend(["--max-header-bytes".into(), b.to_string()]);
+    }
+    if let Some(n) = run.max_connections {
+        cmd.extend(["--max-connections".into(), n.to_string()]);
+    }
     RunSpec {
         name: CONTAINER.into(),
         image: image(),
-        cmd: vec!["run".into()],
+        cmd,
         labels: [(LABEL.to_string(), "true".to_string())].into(),
         volumes: vec![format!("{VOLUME}:{STATE_DIR}")],
         restart: Some("unless-stopped".into()),
@@ -574,6 +584,9 @@ mod tests {
             publish: true,
             log_max_size: "10m".into(),
             options: vec![],
+            header_timeout: None,
+            max_header_size: None,
+            max_connections: None,
         };
         let local = DockerOp::Run(Box::new(run_spec(&run, "local"))).to_string();
         assert!(local.starts_with(
@@ -587,11 +600,26 @@ mod tests {
         let quiet = DockerOp::Run(Box::new(run_spec(
             &ProxyRunSpec {
                 publish: false,
-                ..run
+                ..run.clone()
             },
             "10.0.0.1",
         )))
         .to_string();
         assert!(!quiet.contains("--publish"));
+        let limited = DockerOp::Run(Box::new(run_spec(
+            &ProxyRunSpec {
+                header_timeout: Some(10),
+                max_header_size: Some(16384),
+                max_connections: Some(500),
+                ..run
+            },
+            "10.0.0.1",
+        )))
+        .to_string();
+        assert!(
+            limited.ends_with(
+                " run --header-timeout 10s --max-header-bytes 16384 --max-connections 500"
+            )
+        );
     }
 }
