@@ -170,6 +170,19 @@ struct DeployArgs {
     /// PEM private key.
     #[arg(long, requires = "tls_certificate_path")]
     tls_private_key_path: Option<String>,
+    /// Certificates for every --host from an ACME directory (Let's Encrypt
+    /// unless --tls-acme-directory names another); enables HTTPS.
+    #[arg(long, conflicts_with = "tls_certificate_path")]
+    tls_acme: bool,
+    /// ACME directory URL.
+    #[arg(long, requires = "tls_acme")]
+    tls_acme_directory: Option<String>,
+    /// PEM file of CA certificates to trust the ACME directory with.
+    #[arg(long, requires = "tls_acme")]
+    tls_acme_ca_path: Option<String>,
+    /// The ACME account's contact email.
+    #[arg(long, requires = "tls_acme")]
+    tls_acme_contact: Option<String>,
     /// Redirect HTTP to HTTPS (default: true with TLS).
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     tls_redirect: Option<bool>,
@@ -281,6 +294,10 @@ async fn run(cmd: Cmd) -> Result<(), String> {
                 response_timeout: a.response_timeout,
                 tls_certificate_path: a.tls_certificate_path,
                 tls_private_key_path: a.tls_private_key_path,
+                tls_acme: a.tls_acme,
+                tls_acme_directory: a.tls_acme_directory,
+                tls_acme_ca_path: a.tls_acme_ca_path,
+                tls_acme_contact: a.tls_acme_contact,
                 tls_redirect: a.tls_redirect,
                 forward_headers: a.forward_headers,
                 force: a.force,

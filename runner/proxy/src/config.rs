@@ -81,6 +81,23 @@ pub struct TlsConfig {
     pub private_key_pem: String,
 }
 
+/// Let's Encrypt's production directory, the default for `ssl: true`.
+pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
+
+/// Automatic certificates for a service's hosts (`ssl: true`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcmeConfig {
+    /// The ACME directory URL.
+    pub directory: String,
+    /// Extra CA certificates (PEM) to trust the directory with (a test or
+    /// private CA); the Mozilla roots are always trusted.
+    #[serde(default)]
+    pub ca_pem: Option<String>,
+    /// Account contact (an email address or a `mailto:` URI).
+    #[serde(default)]
+    pub contact: Option<String>,
+}
+
 /// Everything the proxy knows about one service (persisted in the state file).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceConfig {
@@ -109,6 +126,9 @@ pub struct ServiceConfig {
     /// TLS certificate, if the service is served over HTTPS.
     #[serde(default)]
     pub tls: Option<TlsConfig>,
+    /// Automatic certificates, if the service is served over HTTPS with them.
+    #[serde(default)]
+    pub acme: Option<AcmeConfig>,
     /// Redirect plain HTTP to HTTPS (TLS services only).
     pub tls_redirect: bool,
     /// Trust and extend incoming X-Forwarded-* headers.
@@ -147,6 +167,14 @@ pub struct DeployRequest {
     pub tls_certificate_path: Option<String>,
     /// PEM private key path.
     pub tls_private_key_path: Option<String>,
+    /// Certificates from an ACME directory for every host (`ssl: true`).
+    pub tls_acme: bool,
+    /// The ACME directory (default: Let's Encrypt).
+    pub tls_acme_directory: Option<String>,
+    /// A PEM file of CA certificates to trust the directory with.
+    pub tls_acme_ca_path: Option<String>,
+    /// The ACME account's contact.
+    pub tls_acme_contact: Option<String>,
     /// Redirect HTTP to HTTPS (default: true with TLS).
     pub tls_redirect: Option<bool>,
     /// Trust incoming X-Forwarded-* (default: true without TLS).
@@ -176,6 +204,10 @@ impl DeployRequest {
             response_timeout: Duration::from_secs(30),
             tls_certificate_path: None,
             tls_private_key_path: None,
+            tls_acme: false,
+            tls_acme_directory: None,
+            tls_acme_ca_path: None,
+            tls_acme_contact: None,
             tls_redirect: None,
             forward_headers: None,
             force: false,
@@ -202,6 +234,9 @@ pub struct ServiceStatus {
     pub health: String,
     /// Maintenance message when paused.
     pub message: Option<String>,
+    /// Automatic certificates, one per host.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<crate::acme::CertificateStatus>,
 }
 
 /// Checks a service name: letters, digits, `.`, `_`, `-`.

@@ -26,7 +26,7 @@ pub const DEFAULT_SOCKET: &str = "/var/lib/hoist-proxy/control.sock";
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum Command {
     /// Deploy a target for a service.
-    Deploy(DeployRequest),
+    Deploy(Box<DeployRequest>),
     /// Remove a service.
     Remove {
         /// Service name.
@@ -164,7 +164,7 @@ async fn handle(stream: UnixStream, manager: Arc<Manager>) -> io::Result<()> {
         let _ = tx.send(s);
     };
     let result: Result<Option<Value>, String> = match cmd {
-        Command::Deploy(req) => manager.deploy(req, &progress).await.map(|_| None),
+        Command::Deploy(req) => manager.deploy(*req, &progress).await.map(|_| None),
         Command::Remove { service } => manager.remove(&service, &progress).await.map(|_| None),
         Command::Pause {
             service,
@@ -282,7 +282,7 @@ impl Client {
         req: DeployRequest,
         on_progress: &mut (dyn FnMut(&str) + Send),
     ) -> Result<(), ClientError> {
-        self.call(&Command::Deploy(req), on_progress)
+        self.call(&Command::Deploy(Box::new(req)), on_progress)
             .await
             .map(|_| ())
     }

@@ -10,6 +10,7 @@
 //! then [`control::Client`] on [`server::ServerHandle::socket`]. [`load`] is a
 //! small load generator for e2e tests and benchmarks.
 
+pub mod acme;
 pub mod cli;
 pub mod config;
 pub mod control;

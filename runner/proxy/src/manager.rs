@@ -10,8 +10,9 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use crate::acme::Acme;
 use crate::config::{
-    HealthCheckConfig, ServiceConfig, fmt_duration, normalize_prefix, parse_host,
+    AcmeConfig, HealthCheckConfig, ServiceConfig, fmt_duration, normalize_prefix, parse_host,
     validate_service_name, validate_target,
 };
 use crate::health::Checker;
@@ -35,6 +36,7 @@ pub struct Manager {
     locks: std::sync::Mutex<HashMap<String, Arc<Mutex<()>>>>,
     state_dir: PathBuf,
     checker: Checker,
+    acme: Arc<Acme>,
 }
 
 fn not_found(name: &str) -> String {
@@ -43,13 +45,14 @@ fn not_found(name: &str) -> String {
 
 impl Manager {
     /// A manager publishing routes to `router` and state to `state_dir`.
-    pub fn new(router: Arc<Router>, state_dir: PathBuf) -> Arc<Self> {
+    pub fn new(router: Arc<Router>, state_dir: PathBuf, acme: Arc<Acme>) -> Arc<Self> {
         Arc::new(Manager {
             router,
             services: Mutex::new(BTreeMap::new()),
             locks: Default::default(),
             state_dir,
             checker: Checker::new(),
+            acme,
         })
     }
 
@@ -103,6 +106,11 @@ impl Manager {
                     continue;
                 }
             };
+            if let Some(a) = &config.acme {
+                // Stored certificates are served at once; missing or due
+                // ones are ordered by the renewal task.
+                self.acme.want(&config.hosts, a);
+            }
             eprintln!(
                 "hoist-proxy: restored {} -> {}{}",
                 config.name,
@@ -209,6 +217,7 @@ impl Manager {
             .map(tls::certified_key)
             .transpose()
             .map_err(err)?;
+        let acme = acme_config(&req, tls.is_some(), &hosts).map_err(err)?;
 
         let lock = self.service_lock(&name);
         let _serial = lock.lock().await;
@@ -267,8 +276,23 @@ impl Manager {
             t.set_health(Health::Healthy);
             t
         };
+        // Certificates before the switch: a failure changes nothing.
+        if let Some(a) = &acme {
+            for h in &hosts {
+                if let Err(e) = self.acme.ensure(h, a, progress).await {
+                    let keeps = match &old {
+                        Some(o) => format!("the old target {} keeps serving", o.target.addr()),
+                        None => "nothing was routed".to_string(),
+                    };
+                    return Err(err(format!(
+                        "no certificate for {h} from {}: {e}; {keeps}",
+                        a.directory
+                    )));
+                }
+            }
+        }
 
-        let is_tls = tls.is_some();
+        let is_tls = tls.is_some() || acme.is_some();
         let config = ServiceConfig {
             name: name.clone(),
             target: req.target.clone(),
@@ -280,6 +304,7 @@ impl Manager {
             drain_timeout: req.drain_timeout,
             response_timeout: req.response_timeout,
             tls,
+            acme,
             tls_redirect: is_tls && req.tls_redirect.unwrap_or(true),
             forward_headers: req.forward_headers.unwrap_or(!is_tls),
             paused: old.as_ref().and_then(|o| o.config.paused.clone()),
@@ -329,6 +354,9 @@ impl Manager {
         let _serial = lock.lock().await;
         let mut services = self.services.lock().await;
         let route = services.remove(name).ok_or_else(|| not_found(name))?;
+        if route.config.acme.is_some() {
+            self.acme.unwant(&route.config.hosts);
+        }
         self.commit(&services);
         progress(format!("removed {name} (was {})", route.target.addr()));
         Ok(())
@@ -401,12 +429,55 @@ impl Manager {
                     "running"
                 }
                 .into(),
-                tls: r.config.tls.is_some(),
+                tls: r.config.tls.is_some() || r.config.acme.is_some(),
                 health: r.target.health().as_str().into(),
                 message: r.config.paused.clone(),
+                certificates: match r.config.acme {
+                    Some(_) => self.acme.status(&r.config.hosts),
+                    None => Vec::new(),
+                },
             })
             .collect()
     }
+}
+
+/// The ACME settings a deploy asks for, checked.
+fn acme_config(
+    req: &DeployRequest,
+    has_cert: bool,
+    hosts: &[String],
+) -> Result<Option<AcmeConfig>, String> {
+    if !req.tls_acme {
+        return Ok(None);
+    }
+    if has_cert {
+        return Err("give either a certificate or --tls-acme, not both".into());
+    }
+    if hosts.is_empty() {
+        return Err(
+            "--tls-acme needs at least one --host (a certificate is ordered per host name)".into(),
+        );
+    }
+    if let Some(w) = hosts.iter().find(|h| h.starts_with('*')) {
+        return Err(format!(
+            "--tls-acme cannot order a certificate for {w}: wildcards need DNS validation; give your own certificate"
+        ));
+    }
+    let ca_pem = match &req.tls_acme_ca_path {
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .map_err(|e| format!("cannot read the ACME CA bundle {p}: {e}"))?,
+        ),
+        None => None,
+    };
+    Ok(Some(AcmeConfig {
+        directory: req
+            .tls_acme_directory
+            .clone()
+            .unwrap_or_else(|| crate::config::LETS_ENCRYPT.into()),
+        ca_pem,
+        contact: req.tls_acme_contact.clone(),
+    }))
 }
 
 /// Waits up to `timeout` for `target`'s in-flight requests to finish and

@@ -19,6 +19,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::time::Instant;
 
+use crate::acme::challenge::{Challenges, HTTP01_PREFIX};
 use crate::config::{fmt_duration, normalize_host};
 use crate::headers::{self, Origin};
 use crate::health::error_chain;
@@ -149,11 +150,17 @@ pub struct Proxy {
     client: Client<HttpConnector, UpstreamBody>,
     log: Option<RequestLog>,
     https_port: Option<u16>,
+    challenges: Arc<Challenges>,
 }
 
 impl Proxy {
     /// A proxy over `router`; `https_port` is used in HTTPS redirects.
-    pub fn new(router: Arc<Router>, log: Option<RequestLog>, https_port: Option<u16>) -> Self {
+    pub fn new(
+        router: Arc<Router>,
+        log: Option<RequestLog>,
+        https_port: Option<u16>,
+        challenges: Arc<Challenges>,
+    ) -> Self {
         let mut conn = HttpConnector::new();
         conn.set_nodelay(true);
         conn.set_connect_timeout(Some(Duration::from_secs(5)));
@@ -168,6 +175,7 @@ impl Proxy {
             client,
             log,
             https_port,
+            challenges,
         }
     }
 
@@ -179,6 +187,12 @@ impl Proxy {
         is_tls: bool,
     ) -> Response<ProxyBody> {
         let start = Instant::now();
+        // An ACME HTTP-01 validation, whatever the host.
+        if req.uri().path().starts_with(HTTP01_PREFIX)
+            && let Some(answer) = self.challenges.http01(req.uri().path())
+        {
+            return simple(StatusCode::OK, "text/plain", answer);
+        }
         // The routing host: an absolute-form URI's authority, else `Host`.
         let raw_host = match req.uri().authority() {
             Some(a) => a.as_str().to_string(),

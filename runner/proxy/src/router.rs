@@ -165,7 +165,8 @@ impl Router {
         let table = self.table.read().unwrap_or_else(|e| e.into_inner());
         let (route, prefix) = table.lookup(host, path)?;
         let c = &route.config;
-        let forwarded = c.paused.is_none() && (is_tls || c.tls.is_none() || !c.tls_redirect);
+        let plain_ok = (c.tls.is_none() && c.acme.is_none()) || !c.tls_redirect;
+        let forwarded = c.paused.is_none() && (is_tls || plain_ok);
         Some(Claimed {
             route: route.clone(),
             prefix_len: if prefix == "/" { 0 } else { prefix.len() },
@@ -224,6 +225,7 @@ mod tests {
                 drain_timeout: Duration::from_secs(1),
                 response_timeout: Duration::from_secs(1),
                 tls: None,
+                acme: None,
                 tls_redirect: false,
                 forward_headers: true,
                 paused: None,

@@ -17,6 +17,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
+use crate::acme::Acme;
+use crate::acme::challenge::ACME_TLS_ALPN;
 use crate::control;
 use crate::limits::{self, Limits, Slots};
 use crate::log::RequestLog;
@@ -96,7 +98,8 @@ impl Server {
             )
         })?;
         let router = Arc::new(Router::new());
-        let manager = Manager::new(router.clone(), opts.state_dir.clone());
+        let acme = Acme::new(opts.state_dir.clone());
+        let manager = Manager::new(router.clone(), opts.state_dir.clone(), acme.clone());
         manager.restore(state::load(&opts.state_dir)).await;
 
         let http = TcpListener::bind(opts.http_addr)
@@ -124,6 +127,7 @@ impl Server {
             router.clone(),
             log,
             https_addr.map(|a| a.port()),
+            acme.challenges.clone(),
         ));
         let (tx, rx) = watch::channel(false);
         let conns = Counter::new();
@@ -138,7 +142,7 @@ impl Server {
             conns.clone(),
         ))];
         if let Some(l) = https {
-            let cfg = tls::server_config(router.clone()).map_err(io::Error::other)?;
+            let cfg = tls::server_config(router.clone(), acme.clone()).map_err(io::Error::other)?;
             let acceptor = TlsAcceptor::from(cfg);
             tasks.push(tokio::spawn(accept_loop(
                 l,
@@ -149,6 +153,7 @@ impl Server {
                 conns.clone(),
             )));
         }
+        tasks.push(tokio::spawn(acme.renew_loop(rx.clone())));
         tasks.push(tokio::spawn(control::serve(control, manager.clone(), rx)));
         eprintln!(
             "hoist-proxy {}: http on {http_addr}, https on {}, control socket {}",
@@ -236,7 +241,10 @@ async fn accept_loop(
                 Some(acceptor) => {
                     let hs = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
                         .await;
-                    if let Ok(Ok(s)) = hs {
+                    // A TLS-ALPN-01 validation ends with the handshake.
+                    if let Ok(Ok(s)) = hs
+                        && s.get_ref().1.alpn_protocol() != Some(ACME_TLS_ALPN)
+                    {
                         serve(TokioIo::new(s), proxy, builder, peer, true, shutdown).await;
                     }
                 }

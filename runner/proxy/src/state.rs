@@ -69,9 +69,17 @@ pub fn load(dir: &Path) -> StateFile {
 
 /// Writes the state atomically: `state.json.tmp`, fsync, rename, fsync dir.
 pub fn save(dir: &Path, state: &StateFile) -> io::Result<()> {
-    let path = state_path(dir);
-    let tmp = dir.join("state.json.tmp");
-    let json = serde_json::to_vec_pretty(state).map_err(io::Error::other)?;
+    let mut json = serde_json::to_vec_pretty(state).map_err(io::Error::other)?;
+    json.push(b'\n');
+    write_private(&state_path(dir), &json)
+}
+
+/// Writes a file only its owner can read, atomically: `<path>.tmp`, fsync,
+/// rename, fsync the directory.
+pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
     {
         let mut opts = fs::OpenOptions::new();
         opts.write(true).create(true).truncate(true);
@@ -81,12 +89,13 @@ pub fn save(dir: &Path, state: &StateFile) -> io::Result<()> {
             opts.mode(0o600);
         }
         let mut f = opts.open(&tmp)?;
-        f.write_all(&json)?;
-        f.write_all(b"\n")?;
+        f.write_all(bytes)?;
         f.sync_all()?;
     }
-    fs::rename(&tmp, &path)?;
-    if let Ok(d) = fs::File::open(dir) {
+    fs::rename(&tmp, path)?;
+    if let Some(parent) = path.parent()
+        && let Ok(d) = fs::File::open(parent)
+    {
         let _ = d.sync_all();
     }
     Ok(())

@@ -9,7 +9,9 @@ use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::config::TlsConfig;
+use crate::acme::Acme;
+use crate::acme::challenge::ACME_TLS_ALPN;
+use crate::config::{TlsConfig, normalize_host};
 use crate::router::Router;
 
 /// The crypto provider used everywhere (ring; never a process default).
@@ -61,9 +63,11 @@ pub fn certified_key(tls: &TlsConfig) -> Result<Arc<CertifiedKey>, String> {
     Ok(Arc::new(ck))
 }
 
-/// Chooses a certificate by SNI among the TLS services' hosts.
+/// Chooses a certificate by SNI among the TLS services' hosts, then the
+/// automatic ones; answers TLS-ALPN-01 handshakes with their challenge.
 pub struct Resolver {
     router: Arc<Router>,
+    acme: Arc<Acme>,
 }
 
 impl fmt::Debug for Resolver {
@@ -74,16 +78,29 @@ impl fmt::Debug for Resolver {
 
 impl ResolvesServerCert for Resolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        self.router.current().cert_for(hello.server_name()?)
+        let name = normalize_host(hello.server_name()?);
+        let acme_tls = hello
+            .alpn()
+            .is_some_and(|mut p| p.any(|p| p == ACME_TLS_ALPN));
+        if acme_tls {
+            return self.acme.challenges.alpn_cert(&name);
+        }
+        self.router
+            .current()
+            .cert_for(&name)
+            .or_else(|| self.acme.cert(&name))
     }
 }
 
 /// The HTTPS server configuration: SNI resolver, ALPN h2 and http/1.1.
-pub fn server_config(router: Arc<Router>) -> Result<Arc<ServerConfig>, rustls::Error> {
+pub fn server_config(
+    router: Arc<Router>,
+    acme: Arc<Acme>,
+) -> Result<Arc<ServerConfig>, rustls::Error> {
     let mut cfg = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
-        .with_cert_resolver(Arc::new(Resolver { router }));
-    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        .with_cert_resolver(Arc::new(Resolver { router, acme }));
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec(), ACME_TLS_ALPN.to_vec()];
     Ok(Arc::new(cfg))
 }

@@ -92,9 +92,10 @@ fn make_certs(dir: &std::path::Path) -> Certs {
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let key = KeyPair::generate().unwrap();
+    let issuer = rcgen::Issuer::from_params(&ca_params, &ca_key);
     let leaf = CertificateParams::new(vec!["app.test".to_string()])
         .unwrap()
-        .signed_by(&key, &ca, &ca_key)
+        .signed_by(&key, &issuer)
         .unwrap();
     let cert_path = dir.join("cert.pem");
     let key_path = dir.join("key.pem");
