@@ -838,11 +838,12 @@ fn wasm_hooks_run_at_kamals_new_points() {
     app.hoist(&["remove", "-y"]).assert_ok();
 }
 
-/// `proxy.ssl: true`, as Kamal's template writes it: the config loads
-/// (`hoist config` warns, naming the line); a deploy is refused at
-/// load-config with the fix, before anything is built or locked.
+/// `proxy.ssl: true`, as Kamal's template writes it: the config loads with
+/// no warning, and the deploy plan asks hoist-proxy for certificates from
+/// Let's Encrypt for the host (`--dry-run`: nothing is contacted; the real
+/// orders are in `e2e_acme.rs`, against Pebble).
 #[test]
-fn ssl_true_loads_and_only_deploys_are_refused() {
+fn ssl_true_from_kamals_template_orders_from_lets_encrypt() {
     let app = App::new("kamal-ssl", "servers: [local]\n");
     std::fs::remove_file(app.path().join("config/deploy.yml")).unwrap();
     app.hoist(&["init"]).assert_ok();
@@ -856,21 +857,19 @@ fn ssl_true_loads_and_only_deploys_are_refused() {
             1,
         );
     app.write("config/deploy.yml", &text);
-    let line = text.lines().position(|l| l == "  ssl: true").unwrap() + 1;
     let run = app.hoist(&["config"]);
     run.assert_ok();
-    let at = format!(
-        "config/deploy.yml:{line}:3: `proxy.ssl`: `ssl: true` asks for Let's Encrypt certificates"
-    );
+    assert!(!run.stderr.contains("refused"), "{}", run.text());
+    let run = app.hoist(&["deploy", "--dry-run", "--version", "v1"]);
+    run.assert_ok();
     assert!(
-        run.stderr.contains("warning: deploys are refused: ") && run.stderr.contains(&at),
+        run.text().contains(
+            "--host app.example.com --health-check-path /up"
+        ) && run.text().contains(
+            "--tls-acme --tls-acme-directory https://acme-v02.api.letsencrypt.org/directory --tls-redirect true"
+        ),
         "{}",
         run.text()
     );
-    let run = app.deploy("v1", &[]);
-    run.assert_failed();
-    assert_eq!(run.end()["stage"], "load-config", "{}", run.text());
-    assert!(run.text().contains(&at), "{}", run.text());
-    assert!(app.image_tags().is_empty(), "{:?}", app.image_tags());
-    app.assert_unlocked("after a refused ssl: true deploy");
+    app.assert_unlocked("after a dry run");
 }

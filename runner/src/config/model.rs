@@ -92,10 +92,21 @@ pub struct ProxySpec {
     pub ssl_redirect: bool,
     /// `forward_headers` (default: true without TLS, as kamal-proxy).
     pub forward_headers: Option<bool>,
-    /// `ssl: true` (certificates from Let's Encrypt): the key that asks for
-    /// it. The config loads; a deploy is refused until hoist-proxy fetches
-    /// certificates itself.
-    pub automatic_tls: Option<String>,
+    /// `ssl: true`: certificates from an ACME directory (Let's Encrypt
+    /// unless `proxy.acme` names another), ordered by hoist-proxy.
+    pub automatic_tls: Option<AcmeSpec>,
+}
+
+/// Where `ssl: true` orders certificates (`proxy.acme`, hoist's key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcmeSpec {
+    /// The ACME directory URL.
+    pub directory: String,
+    /// PEM text of the CA bundle that signs the directory's HTTPS (read
+    /// from `proxy.acme.ca_bundle` at load-config), when not a public CA.
+    pub ca_pem: Option<String>,
+    /// The ACME account's contact.
+    pub contact: Option<String>,
 }
 
 /// The secrets holding a role's certificate and key (PEM).

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
 use super::context::Cx;
-use super::model::{ProxyRunSpec, ProxySpec, TlsSecrets};
+use super::model::{AcmeSpec, ProxyRunSpec, ProxySpec, TlsSecrets};
 use super::shape::*;
 use super::values::*;
 
@@ -68,6 +68,25 @@ pub struct Proxy {
     /// `loadbalancer` (newer Kamal): a host whose kamal-proxy spreads requests over the role's hosts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub loadbalancer: Option<String>,
+    /// `acme` (hoist): where `ssl: true` gets its certificates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acme: Option<ProxyAcme>,
+}
+
+/// `proxy.acme` (hoist): the ACME directory `ssl: true` orders from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyAcme {
+    /// `directory`: the ACME directory URL (default Let's Encrypt production).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub directory: Option<String>,
+    /// `ca_bundle`: a PEM file of CA certificates the directory's HTTPS is
+    /// signed by (a private or test CA), relative to the app's directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_bundle: Option<String>,
+    /// `contact`: the ACME account's email.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
 }
 
 /// `proxy.ssl`: `true`/`false`, or `{certificate_pem, private_key_pem}` naming secrets.
@@ -262,23 +281,15 @@ pub(super) fn merge(root: Option<&Proxy>, role: &Proxy) -> Proxy {
         idle: r.idle.or(root.idle.clone()),
         shm_size: r.shm_size.or(root.shm_size.clone()),
         loadbalancer: r.loadbalancer.or(root.loadbalancer.clone()),
+        acme: r.acme.or(root.acme.clone()),
     }
 }
 
 /// Resolves a role's proxy map (`key` names it in errors).
-/// Why a deploy with `ssl: true` at `key` is refused (the config loads).
-pub(super) fn automatic_tls_refusal(cx: &Cx, key: &str) -> ConfigError {
-    cx.err(
-        key,
-        "`ssl: true` asks for Let's Encrypt certificates, which hoist-proxy does not fetch yet, so \
-         hoist will not deploy this; give your own: `ssl: {certificate_pem: CERT_SECRET, \
-         private_key_pem: KEY_SECRET}` (names of secrets holding PEM text)",
-    )
-}
-
 pub(super) fn resolve_spec(cx: &Cx, key: &str, p: &Proxy) -> Result<ProxySpec, ConfigError> {
-    let automatic_tls =
-        matches!(p.ssl, Some(ProxySsl::Enabled(true))).then(|| format!("{key}.ssl"));
+    let automatic_tls = matches!(p.ssl, Some(ProxySsl::Enabled(true)))
+        .then(|| acme_spec(cx, key, p.acme.as_ref()))
+        .transpose()?;
     let tls = match &p.ssl {
         None | Some(ProxySsl::Enabled(_)) => None,
         Some(ProxySsl::Custom(c)) => match (&c.certificate_pem, &c.private_key_pem) {
@@ -295,6 +306,23 @@ pub(super) fn resolve_spec(cx: &Cx, key: &str, p: &Proxy) -> Result<ProxySpec, C
         },
     };
     let hosts = comma_list(&p.host, &p.hosts);
+    if automatic_tls.is_some() {
+        if hosts.is_empty() {
+            return Err(cx.err(
+                format!("{key}.ssl"),
+                "`ssl: true` orders a certificate per host name: set `host:` or `hosts:`",
+            ));
+        }
+        if let Some(w) = hosts.iter().find(|h| h.contains('*')) {
+            return Err(cx.err(
+                format!("{key}.host"),
+                format!(
+                    "`ssl: true` cannot get a certificate for `{w}` (wildcards need DNS validation); \
+                     give your own: `ssl: {{certificate_pem: CERT_SECRET, private_key_pem: KEY_SECRET}}`"
+                ),
+            ));
+        }
+    }
     if tls.is_some() && hosts.is_empty() {
         return Err(cx.err(
             format!("{key}.host"),
@@ -336,6 +364,48 @@ pub(super) fn resolve_spec(cx: &Cx, key: &str, p: &Proxy) -> Result<ProxySpec, C
         automatic_tls,
     })
 }
+
+/// `ssl: true`'s directory, CA bundle (read now, so a wrong path fails at
+/// load-config) and contact.
+fn acme_spec(cx: &Cx, key: &str, acme: Option<&ProxyAcme>) -> Result<AcmeSpec, ConfigError> {
+    let a = acme.cloned().unwrap_or_default();
+    let ca_pem = match &a.ca_bundle {
+        Some(path) => {
+            let full = cx.app_root.join(path);
+            let text = std::fs::read_to_string(&full).map_err(|e| {
+                cx.err(
+                    format!("{key}.acme.ca_bundle"),
+                    format!("cannot read `{}`: {e}", full.display()),
+                )
+            })?;
+            if !text.contains("-----BEGIN CERTIFICATE-----") {
+                return Err(cx.err(
+                    format!("{key}.acme.ca_bundle"),
+                    format!("`{}` holds no PEM certificate", full.display()),
+                ));
+            }
+            Some(text)
+        }
+        None => None,
+    };
+    let directory = a
+        .directory
+        .unwrap_or_else(|| LETS_ENCRYPT_DIRECTORY.to_string());
+    if !directory.starts_with("https://") {
+        return Err(cx.err(
+            format!("{key}.acme.directory"),
+            format!("`{directory}` must be an https:// URL"),
+        ));
+    }
+    Ok(AcmeSpec {
+        directory,
+        ca_pem,
+        contact: a.contact,
+    })
+}
+
+/// Let's Encrypt's production directory.
+pub const LETS_ENCRYPT_DIRECTORY: &str = "https://acme-v02.api.letsencrypt.org/directory";
 
 /// `proxy.run` with defaults.
 pub(super) fn run_spec(run: Option<&ProxyRun>) -> ProxyRunSpec {

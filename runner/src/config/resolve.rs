@@ -113,14 +113,7 @@ pub fn resolve(
     )?;
     notes.extend(super::unused::notes(&raw));
     let secrets_files = secrets_files(&raw, &cx, destination.as_deref());
-    let mut refusals: Vec<ConfigError> = servers
-        .roles
-        .iter()
-        .filter_map(|r| r.proxy.as_ref()?.automatic_tls.as_deref())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .map(|key| proxy::automatic_tls_refusal(&cx, key))
-        .collect();
+    let mut refusals: Vec<ConfigError> = Vec::new();
     refusals.extend(unsupported(&raw, &cx));
     Ok(Config {
         files,

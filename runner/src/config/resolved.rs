@@ -89,8 +89,9 @@ pub struct Config {
     pub secrets_files: Vec<PathBuf>,
     /// Things in the config hoist accepts but does not act on yet.
     pub notes: Vec<String>,
-    /// Keys the config may hold but hoist cannot deploy yet (`ssl: true`),
-    /// each with its file:line: `hoist config` warns, a deploy refuses.
+    /// Keys the config may hold but hoist cannot deploy (`container_engine:
+    /// podman`, `proxy.loadbalancer`), each with its file:line: `hoist
+    /// config` warns, a deploy refuses.
     pub refusals: Vec<super::ConfigError>,
     /// The merged config as written (for `hoist config`).
     pub raw: RawConfig,

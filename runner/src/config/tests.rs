@@ -468,21 +468,71 @@ fn an_empty_section_followed_by_many_comment_lines_loads() {
 }
 
 #[test]
-fn ssl_true_loads_and_names_its_line_as_a_deploy_refusal() {
-    // Kamal's template says `ssl: true`: the config loads (so `hoist config`
-    // and the commands that read it work); deploys are refused at its line.
+fn ssl_true_orders_from_lets_encrypt_or_the_named_directory() {
+    // Kamal's template says `ssl: true`: certificates from Let's Encrypt.
     let app = App::new(&[(
         "deploy.yml",
         "service: hello\nimage: hello\nservers: [local]\nproxy:\n  ssl: true\n  host: app.example.com\n",
     )]);
     let c = app.load(None).unwrap();
-    assert_eq!(c.refusals.len(), 1);
-    let r = c.refusals[0].to_string();
-    assert!(
-        r.ends_with("deploy.yml:5:3: `proxy.ssl`: `ssl: true` asks for Let's Encrypt certificates, which hoist-proxy does not fetch yet, so hoist will not deploy this; give your own: `ssl: {certificate_pem: CERT_SECRET, private_key_pem: KEY_SECRET}` (names of secrets holding PEM text)"),
-        "{r}"
+    assert!(c.refusals.is_empty(), "{:?}", c.refusals);
+    let spec = c.roles[0].proxy.as_ref().unwrap();
+    assert!(spec.tls.is_none());
+    let acme = spec.automatic_tls.as_ref().unwrap();
+    assert_eq!(
+        acme.directory,
+        "https://acme-v02.api.letsencrypt.org/directory"
     );
-    assert!(c.roles[0].proxy.as_ref().unwrap().tls.is_none());
+    assert_eq!(acme.ca_pem, None);
+    // hoist's `proxy.acme` names another directory and the CA it trusts.
+    let app = App::new(&[
+        (
+            "deploy.yml",
+            "service: hello\nimage: hello\nservers: [local]\nproxy:\n  ssl: true\n  host: app.example.com\n  acme:\n    directory: https://ca.internal/dir\n    ca_bundle: ca.pem\n    contact: ops@example.com\n",
+        ),
+        (
+            "../ca.pem",
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        ),
+    ]);
+    let c = app.load(None).unwrap();
+    let acme = c.roles[0]
+        .proxy
+        .as_ref()
+        .unwrap()
+        .automatic_tls
+        .clone()
+        .unwrap();
+    assert_eq!(acme.directory, "https://ca.internal/dir");
+    assert!(acme.ca_pem.unwrap().contains("BEGIN CERTIFICATE"));
+    assert_eq!(acme.contact.as_deref(), Some("ops@example.com"));
+    // Without a host, with a wildcard, or with a missing bundle: errors at the key.
+    for (proxy, want) in [
+        (
+            "  ssl: true\n",
+            "`proxy.ssl`: `ssl: true` orders a certificate per host name",
+        ),
+        (
+            "  ssl: true\n  host: \"*.example.com\"\n",
+            "cannot get a certificate for `*.example.com`",
+        ),
+        (
+            "  ssl: true\n  host: a.example.com\n  acme:\n    ca_bundle: nope.pem\n",
+            "`proxy.acme.ca_bundle`: cannot read",
+        ),
+        (
+            "  ssl: true\n  host: a.example.com\n  acme:\n    directory: http://plain/dir\n",
+            "must be an https:// URL",
+        ),
+    ] {
+        let app = App::new(&[(
+            "deploy.yml",
+            &format!("service: hello\nimage: hello\nservers: [local]\nproxy:\n{proxy}"),
+        )]);
+        let e = app.load(None).unwrap_err().to_string();
+        assert!(e.contains(want), "{proxy}: {e}");
+        assert!(e.contains("deploy.yml:"), "{e}");
+    }
 }
 
 #[test]

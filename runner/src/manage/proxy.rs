@@ -69,6 +69,19 @@ pub async fn proxy_details(s: &Scope<'_>) -> Result<()> {
                     r.path_prefixes.join(","),
                     if r.tls { " tls" } else { "" }
                 ));
+                for c in &r.certificates {
+                    let mut line = format!("    certificate {} {}", c.host, c.state);
+                    if let Some(t) = &c.not_after {
+                        line.push_str(&format!(" until {t}"));
+                    }
+                    if let Some(t) = &c.next {
+                        line.push_str(&format!(", next attempt {t}"));
+                    }
+                    if let Some(e) = &c.error {
+                        line.push_str(&format!(", last error: {e}"));
+                    }
+                    out.push(line);
+                }
             }
         }
         Ok(out.join("\n"))

@@ -207,6 +207,21 @@ impl ProxyCommand {
                     push("--tls-redirect");
                     push(if spec.ssl_redirect { "true" } else { "false" });
                 }
+                if let Some(acme) = &spec.automatic_tls {
+                    push("--tls-acme");
+                    push("--tls-acme-directory");
+                    push(&acme.directory);
+                    if acme.ca_pem.is_some() {
+                        push("--tls-acme-ca-path");
+                        push(&format!("{}/acme-ca.pem", tls_dir(service)));
+                    }
+                    if let Some(c) = &acme.contact {
+                        push("--tls-acme-contact");
+                        push(c);
+                    }
+                    push("--tls-redirect");
+                    push(if spec.ssl_redirect { "true" } else { "false" });
+                }
                 if let Some(f) = spec.forward_headers {
                     push("--forward-headers");
                     push(if f { "true" } else { "false" });
@@ -441,6 +456,39 @@ pub fn upload_tls(service: &str, certificate: Secret, key: Secret) -> DockerOp {
     }
 }
 
+/// Writes the CA bundle `ssl: true`'s directory is trusted with into the
+/// proxy's state volume (read by `--tls-acme-ca-path`).
+pub fn upload_acme_ca(service: &str, pem: &str) -> DockerOp {
+    DockerOp::Upload {
+        container: CONTAINER.into(),
+        dir: STATE_DIR.into(),
+        files: vec![(
+            format!("tls/{service}/acme-ca.pem"),
+            0o644,
+            Secret::new(pem),
+        )],
+    }
+}
+
+/// One certificate the proxy orders itself, as `list --json` shows it.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize, PartialEq)]
+pub struct Certificate {
+    /// Host name.
+    pub host: String,
+    /// `valid`, `ordering` or `failed`.
+    #[serde(default)]
+    pub state: String,
+    /// End of validity.
+    #[serde(default)]
+    pub not_after: Option<String>,
+    /// Next renewal or retry.
+    #[serde(default)]
+    pub next: Option<String>,
+    /// Last failure.
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
 /// One route as `hoist-proxy list --json` shows it.
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize, PartialEq)]
 pub struct Route {
@@ -464,6 +512,9 @@ pub struct Route {
     /// Health of the target.
     #[serde(default)]
     pub health: String,
+    /// Certificates ordered by the proxy (`ssl: true`).
+    #[serde(default)]
+    pub certificates: Vec<Certificate>,
 }
 
 /// The proxy's routes on a host.

@@ -33,6 +33,8 @@ pub const STEP_GRACE: Duration = Duration::from_secs(10);
 /// How long creating and starting a container may take (the image is on
 /// the host already).
 pub const START_DEADLINE: Duration = Duration::from_secs(20);
+/// How long the proxy may take to order one certificate (`ssl: true`).
+pub const ACME_ORDER_TIME: Duration = Duration::from_secs(120);
 
 /// A role on a host.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -339,7 +341,7 @@ impl Rollout {
             + match step {
                 Step::Start => START_DEADLINE,
                 Step::WaitHealthy => c.deploy_timeout + c.readiness_delay,
-                Step::Route => c.deploy_timeout + c.drain_timeout,
+                Step::Route => c.deploy_timeout + c.drain_timeout + self.ordering_time(role),
                 Step::Retire => stop,
                 Step::RollBack => c.deploy_timeout * 2 + c.drain_timeout + stop,
             }
@@ -458,6 +460,15 @@ impl Rollout {
         Ok(msg)
     }
 
+    /// How long the proxy may spend ordering `role`'s certificates
+    /// (`ssl: true`) before it switches: up to 2 minutes per host name.
+    fn ordering_time(&self, role: &str) -> Duration {
+        match self.proxy_spec(role) {
+            Some(s) if s.automatic_tls.is_some() => ACME_ORDER_TIME * s.hosts.len() as u32,
+            _ => Duration::ZERO,
+        }
+    }
+
     fn proxy_spec(&self, role: &str) -> Option<&ProxySpec> {
         self.config.role(role).and_then(|r| r.proxy.as_ref())
     }
@@ -573,6 +584,9 @@ impl Rollout {
             docker
                 .done(proxy::upload_tls(&service, cert.clone(), key.clone()))
                 .await?;
+        }
+        if let Some(pem) = spec.automatic_tls.as_ref().and_then(|a| a.ca_pem.as_ref()) {
+            docker.done(proxy::upload_acme_ca(&service, pem)).await?;
         }
         let target = proxy::target_of(docker, container, spec).await?;
         let deploy = ProxyCommand::Deploy {
