@@ -183,6 +183,10 @@ struct DeployArgs {
     /// The ACME account's contact email.
     #[arg(long, requires = "tls_acme")]
     tls_acme_contact: Option<String>,
+    /// The challenge to prefer: http-01 (port 80, the default) or
+    /// tls-alpn-01 (port 443).
+    #[arg(long, requires = "tls_acme", value_parser = ["http-01", "tls-alpn-01"])]
+    tls_acme_challenge: Option<String>,
     /// Redirect HTTP to HTTPS (default: true with TLS).
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     tls_redirect: Option<bool>,
@@ -298,6 +302,7 @@ async fn run(cmd: Cmd) -> Result<(), String> {
                 tls_acme_directory: a.tls_acme_directory,
                 tls_acme_ca_path: a.tls_acme_ca_path,
                 tls_acme_contact: a.tls_acme_contact,
+                tls_acme_challenge: a.tls_acme_challenge,
                 tls_redirect: a.tls_redirect,
                 forward_headers: a.forward_headers,
                 force: a.force,

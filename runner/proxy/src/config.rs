@@ -96,6 +96,10 @@ pub struct AcmeConfig {
     /// Account contact (an email address or a `mailto:` URI).
     #[serde(default)]
     pub contact: Option<String>,
+    /// `tls-alpn-01` to validate on port 443 even when the CA offers
+    /// HTTP-01 (port 80 closed); default HTTP-01 when offered.
+    #[serde(default)]
+    pub challenge: Option<String>,
 }
 
 /// Everything the proxy knows about one service (persisted in the state file).
@@ -175,6 +179,8 @@ pub struct DeployRequest {
     pub tls_acme_ca_path: Option<String>,
     /// The ACME account's contact.
     pub tls_acme_contact: Option<String>,
+    /// The challenge to prefer: `http-01` (default) or `tls-alpn-01`.
+    pub tls_acme_challenge: Option<String>,
     /// Redirect HTTP to HTTPS (default: true with TLS).
     pub tls_redirect: Option<bool>,
     /// Trust incoming X-Forwarded-* (default: true without TLS).
@@ -208,6 +214,7 @@ impl DeployRequest {
             tls_acme_directory: None,
             tls_acme_ca_path: None,
             tls_acme_contact: None,
+            tls_acme_challenge: None,
             tls_redirect: None,
             forward_headers: None,
             force: false,

@@ -477,6 +477,15 @@ fn acme_config(
             .unwrap_or_else(|| crate::config::LETS_ENCRYPT.into()),
         ca_pem,
         contact: req.tls_acme_contact.clone(),
+        challenge: match req.tls_acme_challenge.as_deref() {
+            None | Some("http-01") => None,
+            Some("tls-alpn-01") => Some("tls-alpn-01".into()),
+            Some(other) => {
+                return Err(format!(
+                    "unknown ACME challenge {other:?}: use http-01 or tls-alpn-01"
+                ));
+            }
+        },
     }))
 }
 

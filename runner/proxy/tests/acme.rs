@@ -256,3 +256,29 @@ async fn failed_validation_names_host_and_error_and_routes_nothing() {
     );
     assert!(p.client.list().await.unwrap().is_empty());
 }
+
+/// With `--tls-acme-challenge tls-alpn-01` the proxy validates on its HTTPS
+/// port: Pebble's HTTP-01 port is dead here, so only TLS-ALPN-01 can pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_alpn_01_validates_on_the_https_port() {
+    let a = Upstream::start("a", true).await;
+    let p = common::proxy().await;
+    let https = p.server.https_addr.unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let ca = pebble(work.path(), free_port(), https.port());
+    let mut r = req("app", &a.target());
+    r.hosts = vec!["alpn.hoist.test".into()];
+    r.tls_acme = true;
+    r.tls_acme_directory = Some(ca.directory.clone());
+    r.tls_acme_ca_path = Some(ca.ca.display().to_string());
+    r.tls_acme_challenge = Some("tls-alpn-01".into());
+    let lines = deploy(&p.client, r).await.unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("certificate for alpn.hoist.test issued")),
+        "{lines:?}"
+    );
+    let resp = https_get(https, &ca.root(), "alpn.hoist.test").await;
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+}

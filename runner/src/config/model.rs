@@ -107,6 +107,8 @@ pub struct AcmeSpec {
     pub ca_pem: Option<String>,
     /// The ACME account's contact.
     pub contact: Option<String>,
+    /// `tls-alpn-01` to validate on port 443 only (default HTTP-01).
+    pub challenge: Option<String>,
 }
 
 /// The secrets holding a role's certificate and key (PEM).

@@ -87,6 +87,9 @@ pub struct ProxyAcme {
     /// `contact`: the ACME account's email.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contact: Option<String>,
+    /// `challenge`: `http-01` (default, port 80) or `tls-alpn-01` (port 443).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub challenge: Option<String>,
 }
 
 /// `proxy.ssl`: `true`/`false`, or `{certificate_pem, private_key_pem}` naming secrets.
@@ -401,6 +404,16 @@ fn acme_spec(cx: &Cx, key: &str, acme: Option<&ProxyAcme>) -> Result<AcmeSpec, C
         directory,
         ca_pem,
         contact: a.contact,
+        challenge: match a.challenge.as_deref() {
+            None | Some("http-01") => None,
+            Some("tls-alpn-01") => Some("tls-alpn-01".into()),
+            Some(other) => {
+                return Err(cx.err(
+                    format!("{key}.acme.challenge"),
+                    format!("`{other}`: use `http-01` (port 80) or `tls-alpn-01` (port 443)"),
+                ));
+            }
+        },
     })
 }
 

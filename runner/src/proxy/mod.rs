@@ -219,6 +219,10 @@ impl ProxyCommand {
                         push("--tls-acme-contact");
                         push(c);
                     }
+                    if let Some(c) = &acme.challenge {
+                        push("--tls-acme-challenge");
+                        push(c);
+                    }
                     push("--tls-redirect");
                     push(if spec.ssl_redirect { "true" } else { "false" });
                 }

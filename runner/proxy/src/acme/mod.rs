@@ -286,12 +286,13 @@ impl Acme {
     }
 
     async fn order(&self, host: &str, cfg: &AcmeConfig) -> Result<Issued, String> {
+        let alpn = cfg.challenge.as_deref() == Some("tls-alpn-01");
         let account = self.account(cfg, false).await?;
-        let cert = match order::issue(&account, host, &self.challenges, ORDER_WAIT).await {
+        let cert = match order::issue(&account, host, &self.challenges, ORDER_WAIT, alpn).await {
             // The CA forgot the stored account (a test CA restarted): a new one.
             Err(e) if e.contains("accountDoesNotExist") || e.contains("unauthorized") => {
                 let account = self.account(cfg, true).await?;
-                order::issue(&account, host, &self.challenges, ORDER_WAIT).await?
+                order::issue(&account, host, &self.challenges, ORDER_WAIT, alpn).await?
             }
             r => r?,
         };

@@ -53,6 +53,7 @@ pub async fn issue(
     host: &str,
     challenges: &Challenges,
     wait: Duration,
+    prefer_alpn: bool,
 ) -> Result<Certificate, String> {
     let ids = [Identifier::Dns(host.to_string())];
     let mut order = account
@@ -74,7 +75,9 @@ pub async fn issue(
                 other => return Err(format!("the authorization for {host} is {other:?}")),
             }
             let offers = |t: ChallengeType| a.challenges.iter().any(|c| c.r#type == t);
-            let kind = if offers(ChallengeType::Http01) {
+            let kind = if offers(ChallengeType::Http01)
+                && !(prefer_alpn && offers(ChallengeType::TlsAlpn01))
+            {
                 ChallengeType::Http01
             } else if offers(ChallengeType::TlsAlpn01) {
                 ChallengeType::TlsAlpn01
