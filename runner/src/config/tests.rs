@@ -524,6 +524,10 @@ fn ssl_true_orders_from_lets_encrypt_or_the_named_directory() {
             "  ssl: true\n  host: a.example.com\n  acme:\n    directory: http://plain/dir\n",
             "must be an https:// URL",
         ),
+        (
+            "  ssl: true\n  host: a.example.com\n  acme:\n    challenge: dns-01\n",
+            "`proxy.acme.challenge`: `dns-01`: use `http-01`",
+        ),
     ] {
         let app = App::new(&[(
             "deploy.yml",
