@@ -253,3 +253,59 @@ fn half_open_clients_are_closed_by_the_header_timeout() {
         "2000 half-open connections closed within {closed_after:?}; {served} requests served meanwhile"
     );
 }
+
+/// Buffering as Kamal configures it: a body over `max_request_body` gets
+/// 413, and an upload sent slowly in chunks reaches a slow app whole (the
+/// proxy passes it on in one piece, with a `Content-Length`).
+#[test]
+fn buffered_uploads_reach_a_slow_app_whole_and_big_ones_get_413() {
+    let _g = shared();
+    let b = bed();
+    let app = app_on("buffered", 0, "");
+    let host = app.host_name();
+    app.config(&format!(
+        "servers:\n  web:\n    hosts: [{}]\n{}readiness_delay: 1\nproxy:\n  host: {host}\n  buffering:\n    requests: true\n    responses: true\n    max_request_body: 100000\n    memory: 16384\n",
+        b.servers[0],
+        b.ssh_yaml(&app.path().join("known_hosts"), "")
+    ));
+    app.deploy("v1", &[]).assert_ok();
+    let post = |head: &str, chunks: &[&[u8]], pause: Duration| -> String {
+        let mut s = TcpStream::connect(addr(b, 0)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        s.write_all(head.as_bytes()).unwrap();
+        for c in chunks {
+            if s.write_all(format!("{:x}\r\n", c.len()).as_bytes())
+                .is_err()
+                || s.write_all(c).is_err()
+                || s.write_all(b"\r\n").is_err()
+            {
+                break;
+            }
+            std::thread::sleep(pause);
+        }
+        let _ = s.write_all(b"0\r\n\r\n");
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    };
+    let head = format!(
+        "POST /upload HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    let data: Vec<u8> = (0..90_000u32).map(|i| (i % 251) as u8).collect();
+    let chunks: Vec<&[u8]> = data.chunks(9_000).collect();
+    let out = post(&head, &chunks, Duration::from_millis(100));
+    let sum = data
+        .iter()
+        .fold(0u64, |h, x| h.wrapping_mul(31).wrapping_add(*x as u64));
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert!(
+        out.contains(&format!("received 90000 bytes sum {sum}")),
+        "{out}"
+    );
+    let big = vec![7u8; 20_000];
+    let chunks: Vec<&[u8]> = (0..8).map(|_| big.as_slice()).collect();
+    let out = post(&head, &chunks, Duration::ZERO);
+    assert!(out.starts_with("HTTP/1.1 413"), "{out}");
+    let (status, body) = get(b, 0, &host, "/upload", "Content-Length: 150000\r\n");
+    assert_eq!(status, 413, "{body}");
+}

@@ -3,7 +3,9 @@
 //! `hello serve` answers `GET /` with its version, `GET /up` with 200, and
 //! `GET /slow?ms=N` after N ms, `GET /headers` with the request's `Host`,
 //! `X-Forwarded-*` and `X-Request-ID`, and `GET /ws` as a WebSocket that
-//! answers every text message with `<version> <message>`. `hello work` does the same (a worker that can
+//! answers every text message with `<version> <message>`. `POST /upload`
+//! reads its body slowly (4 KiB every 10 ms; it needs a `Content-Length`)
+//! and answers `received N bytes sum S`. `hello work` does the same (a worker that can
 //! be health-checked). `hello health` checks `/up` on localhost (the image's
 //! Docker HEALTHCHECK); `hello get PATH` prints a local response; `hello
 //! version` prints the version; `hello env NAME...` prints `NAME=<value>` for
@@ -110,6 +112,37 @@ fn handle(mut stream: TcpStream, mode: &str, role: &str) {
                 &mut stream,
                 "400 Bad Request",
                 "expected a WebSocket upgrade\n",
+            ),
+        },
+        "/upload" => match header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+            Some(len) => {
+                let mut left = len;
+                let mut sum: u64 = 0;
+                let mut buf = [0u8; 4096];
+                while left > 0 {
+                    let want = left.min(buf.len());
+                    match reader.read(&mut buf[..want]) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            sum = buf[..n]
+                                .iter()
+                                .fold(sum, |h, x| h.wrapping_mul(31).wrapping_add(*x as u64));
+                            left -= n;
+                        }
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                let got = len - left;
+                respond(
+                    &mut stream,
+                    "200 OK",
+                    &format!("received {got} bytes sum {sum}\n"),
+                );
+            }
+            None => respond(
+                &mut stream,
+                "411 Length Required",
+                "send a Content-Length\n",
             ),
         },
         "/headers" => {

@@ -190,6 +190,27 @@ struct DeployArgs {
     /// Redirect HTTP to HTTPS (default: true with TLS).
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     tls_redirect: Option<bool>,
+    /// Read request bodies whole before passing them on.
+    #[arg(long, default_value_t = false, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    buffer_requests: bool,
+    /// Read response bodies whole before passing them on.
+    #[arg(long, default_value_t = false, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    buffer_responses: bool,
+    /// Bytes of a buffered body kept in memory (the rest goes to disk).
+    #[arg(long, default_value_t = 1024 * 1024)]
+    buffer_memory: u64,
+    /// Largest request body in bytes (0 = no limit): 413 above.
+    #[arg(long, default_value_t = 0)]
+    max_request_body: u64,
+    /// Largest response body in bytes (0 = no limit): 502 above.
+    #[arg(long, default_value_t = 0)]
+    max_response_body: u64,
+    /// A request header to add to the request log (repeatable).
+    #[arg(long = "log-request-header")]
+    log_request_headers: Vec<String>,
+    /// A response header to add to the request log (repeatable).
+    #[arg(long = "log-response-header")]
+    log_response_headers: Vec<String>,
     /// Trust and extend incoming X-Forwarded-* headers (default: without TLS).
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     forward_headers: Option<bool>,
@@ -303,6 +324,15 @@ async fn run(cmd: Cmd) -> Result<(), String> {
                 tls_acme_ca_path: a.tls_acme_ca_path,
                 tls_acme_contact: a.tls_acme_contact,
                 tls_acme_challenge: a.tls_acme_challenge,
+                buffering: crate::config::BufferConfig {
+                    requests: a.buffer_requests,
+                    responses: a.buffer_responses,
+                    memory: a.buffer_memory,
+                    max_request_body: a.max_request_body,
+                    max_response_body: a.max_response_body,
+                },
+                log_request_headers: a.log_request_headers,
+                log_response_headers: a.log_response_headers,
                 tls_redirect: a.tls_redirect,
                 forward_headers: a.forward_headers,
                 force: a.force,

@@ -81,6 +81,35 @@ pub struct TlsConfig {
     pub private_key_pem: String,
 }
 
+/// Request and response buffering (kamal-proxy's defaults: off, 1 MiB of
+/// memory, no limits).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BufferConfig {
+    /// Read request bodies whole before passing them on.
+    pub requests: bool,
+    /// Read response bodies whole before passing them on.
+    pub responses: bool,
+    /// Bytes kept in memory per body; the rest goes to a temporary file.
+    pub memory: u64,
+    /// Largest request body in bytes (0 = no limit); larger ones get 413.
+    pub max_request_body: u64,
+    /// Largest response body in bytes (0 = no limit); larger ones give 502.
+    pub max_response_body: u64,
+}
+
+impl Default for BufferConfig {
+    fn default() -> Self {
+        BufferConfig {
+            requests: false,
+            responses: false,
+            memory: 1024 * 1024,
+            max_request_body: 0,
+            max_response_body: 0,
+        }
+    }
+}
+
 /// Let's Encrypt's production directory, the default for `ssl: true`.
 pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
 
@@ -133,6 +162,15 @@ pub struct ServiceConfig {
     /// Automatic certificates, if the service is served over HTTPS with them.
     #[serde(default)]
     pub acme: Option<AcmeConfig>,
+    /// Request and response buffering.
+    #[serde(default)]
+    pub buffering: BufferConfig,
+    /// Request headers added to the request log.
+    #[serde(default)]
+    pub log_request_headers: Vec<String>,
+    /// Response headers added to the request log.
+    #[serde(default)]
+    pub log_response_headers: Vec<String>,
     /// Redirect plain HTTP to HTTPS (TLS services only).
     pub tls_redirect: bool,
     /// Trust and extend incoming X-Forwarded-* headers.
@@ -185,6 +223,12 @@ pub struct DeployRequest {
     pub tls_redirect: Option<bool>,
     /// Trust incoming X-Forwarded-* (default: true without TLS).
     pub forward_headers: Option<bool>,
+    /// Request and response buffering.
+    pub buffering: BufferConfig,
+    /// Request headers to log.
+    pub log_request_headers: Vec<String>,
+    /// Response headers to log.
+    pub log_response_headers: Vec<String>,
     /// Skip the health gate.
     pub force: bool,
 }
@@ -215,6 +259,9 @@ impl DeployRequest {
             tls_acme_ca_path: None,
             tls_acme_contact: None,
             tls_acme_challenge: None,
+            buffering: BufferConfig::default(),
+            log_request_headers: Vec::new(),
+            log_response_headers: Vec::new(),
             tls_redirect: None,
             forward_headers: None,
             force: false,

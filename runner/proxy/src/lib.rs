@@ -11,6 +11,7 @@
 //! small load generator for e2e tests and benchmarks.
 
 pub mod acme;
+pub mod buffer;
 pub mod cli;
 pub mod config;
 pub mod control;

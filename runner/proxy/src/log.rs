@@ -43,6 +43,9 @@ impl RequestLog {
             "{ts} {} {} {} {} {}ms {} request_id={}",
             e.service, e.method, e.path, e.status, e.ms, e.target, e.request_id
         );
+        for (name, value) in e.headers {
+            line.push_str(&format!(" {name}={value:?}"));
+        }
         if let Some(err) = e.error {
             line.push_str(&format!(" error={err:?}"));
         }
@@ -69,4 +72,6 @@ pub struct Entry<'a> {
     pub request_id: &'a str,
     /// What failed, when the proxy answered an error itself.
     pub error: Option<&'a str>,
+    /// Logged headers: `req.<name>` / `resp.<name>` and their values.
+    pub headers: Vec<(String, String)>,
 }

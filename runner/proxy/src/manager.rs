@@ -305,6 +305,9 @@ impl Manager {
             response_timeout: req.response_timeout,
             tls,
             acme,
+            buffering: req.buffering.clone(),
+            log_request_headers: lower(&req.log_request_headers),
+            log_response_headers: lower(&req.log_response_headers),
             tls_redirect: is_tls && req.tls_redirect.unwrap_or(true),
             forward_headers: req.forward_headers.unwrap_or(!is_tls),
             paused: old.as_ref().and_then(|o| o.config.paused.clone()),
@@ -439,6 +442,14 @@ impl Manager {
             })
             .collect()
     }
+}
+
+/// Header names as the log looks them up.
+fn lower(names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .map(|n| n.trim().to_ascii_lowercase())
+        .collect()
 }
 
 /// The ACME settings a deploy asks for, checked.

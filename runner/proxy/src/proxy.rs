@@ -4,6 +4,7 @@
 use std::error::Error as StdError;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -12,7 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri, Version};
-use http_body_util::{Either, Empty, Full};
+use http_body_util::{Either, Empty, Full, Limited};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -20,6 +21,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::time::Instant;
 
 use crate::acme::challenge::{Challenges, HTTP01_PREFIX};
+use crate::buffer::{self, BufferError, BufferedBody};
 use crate::config::{fmt_duration, normalize_host};
 use crate::headers::{self, Origin};
 use crate::health::error_chain;
@@ -31,8 +33,12 @@ use crate::upgrade;
 /// Boxed error type of proxied bodies.
 pub type BoxError = Box<dyn StdError + Send + Sync>;
 /// Body of every response the proxy sends.
-pub type ProxyBody = Either<TrackedBody, Full<Bytes>>;
-type UpstreamBody = Either<Incoming, Empty<Bytes>>;
+pub type ProxyBody = Either<TrackedBody, Either<Full<Bytes>, BufferedBody>>;
+type UpstreamBody = Either<Either<Incoming, Limited<Incoming>>, Either<Empty<Bytes>, BufferedBody>>;
+
+fn empty_upstream() -> UpstreamBody {
+    Either::Right(Either::Left(Empty::new()))
+}
 type CancelFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// An upstream response body that keeps its request counted on the target
@@ -80,13 +86,40 @@ impl Body for TrackedBody {
     }
 }
 
+/// The values of `names` (lower case) in `h`, as `<side>.<name>`.
+fn pick(h: &HeaderMap, names: &[String], side: &str) -> Vec<(String, String)> {
+    names
+        .iter()
+        .filter_map(|n| {
+            let v = h.get(n.as_str())?.to_str().ok()?;
+            Some((format!("{side}.{n}"), v.to_string()))
+        })
+        .collect()
+}
+
+/// `413` for a body over `max` bytes.
+fn too_large(max: u64) -> Response<ProxyBody> {
+    text(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("request body too large: at most {max} bytes\n"),
+    )
+}
+
+/// Responses that are streams by nature (server-sent events) are never
+/// buffered.
+fn streams(h: &HeaderMap) -> bool {
+    h.get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/event-stream"))
+}
+
 /// A plain response with a small body.
 pub fn simple(
     status: StatusCode,
     content_type: &'static str,
     body: impl Into<Bytes>,
 ) -> Response<ProxyBody> {
-    let mut r = Response::new(Either::Right(Full::new(body.into())));
+    let mut r = Response::new(Either::Right(Either::Left(Full::new(body.into()))));
     *r.status_mut() = status;
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -151,6 +184,7 @@ pub struct Proxy {
     log: Option<RequestLog>,
     https_port: Option<u16>,
     challenges: Arc<Challenges>,
+    spill_dir: PathBuf,
 }
 
 impl Proxy {
@@ -160,6 +194,7 @@ impl Proxy {
         log: Option<RequestLog>,
         https_port: Option<u16>,
         challenges: Arc<Challenges>,
+        spill_dir: PathBuf,
     ) -> Self {
         let mut conn = HttpConnector::new();
         conn.set_nodelay(true);
@@ -176,6 +211,7 @@ impl Proxy {
             log,
             https_port,
             challenges,
+            spill_dir,
         }
     }
 
@@ -265,6 +301,10 @@ impl Proxy {
             },
         );
         let request_id = headers::request_id(&mut headers);
+        let mut logged: Vec<(String, String)> = match &self.log {
+            Some(_) => pick(&headers, &cfg.log_request_headers, "req"),
+            None => Vec::new(),
+        };
 
         let empty = body.is_end_stream();
         let idempotent = matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
@@ -277,19 +317,46 @@ impl Proxy {
             *r.headers_mut() = headers;
             r
         };
+        let buffering = &cfg.buffering;
+        let max = buffering.max_request_body;
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if max > 0 && declared.is_some_and(|n| n > max) {
+            return too_large(max);
+        }
         let body = if empty {
-            Either::Right(Empty::new())
+            empty_upstream()
+        } else if buffering.requests {
+            match buffer::read(body, buffering.memory as usize, max, &self.spill_dir).await {
+                Ok(b) => {
+                    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(b.len()));
+                    Either::Right(Either::Right(BufferedBody::from(b)))
+                }
+                Err(BufferError::TooLarge(max)) => return too_large(max),
+                Err(BufferError::Body(e)) => {
+                    return text(StatusCode::BAD_REQUEST, format!("bad request body: {e}\n"));
+                }
+                Err(BufferError::Io(e)) => {
+                    eprintln!("hoist-proxy: cannot buffer a request body: {e}");
+                    return text(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "cannot buffer the request body\n".into(),
+                    );
+                }
+            }
+        } else if max > 0 {
+            Either::Left(Either::Right(Limited::new(body, max as usize)))
         } else {
-            Either::Left(body)
+            Either::Left(Either::Left(body))
         };
         let first = build(method.clone(), uri, headers, body);
         let send = async {
             match self.client.request(first).await {
                 Err(e) if saved.is_some() && retryable(&e) => {
                     let (m, u, h) = saved.unwrap();
-                    self.client
-                        .request(build(m, u, h, Either::Right(Empty::new())))
-                        .await
+                    self.client.request(build(m, u, h, empty_upstream())).await
                 }
                 r => r,
             }
@@ -322,7 +389,40 @@ impl Proxy {
                 Some(on) if resp.status() == StatusCode::SWITCHING_PROTOCOLS => {
                     upgrade::join(&mut resp, upgrade, on, guard, cancel);
                     let (parts, _) = resp.into_parts();
-                    Response::from_parts(parts, Either::Right(Full::new(Bytes::new())))
+                    Response::from_parts(
+                        parts,
+                        Either::Right(Either::Left(Full::new(Bytes::new()))),
+                    )
+                }
+                _ if cfg.buffering.responses && !streams(resp.headers()) => {
+                    let (mut parts, inner) = resp.into_parts();
+                    headers::strip_hop_by_hop(&mut parts.headers);
+                    parts.version = Version::HTTP_11;
+                    let max = cfg.buffering.max_response_body;
+                    let read =
+                        buffer::read(inner, cfg.buffering.memory as usize, max, &self.spill_dir);
+                    let read = tokio::select! {
+                        biased;
+                        _ = cancel.as_mut() => Err(BufferError::Body("drain timeout".into())),
+                        r = read => r,
+                    };
+                    drop(guard);
+                    match read {
+                        Ok(b) => {
+                            parts
+                                .headers
+                                .insert(header::CONTENT_LENGTH, HeaderValue::from(b.len()));
+                            Response::from_parts(parts, Either::Right(Either::Right(b.into())))
+                        }
+                        Err(e) => {
+                            detail = Some(match e {
+                                BufferError::TooLarge(m) => format!("response over {m} bytes"),
+                                BufferError::Body(e) => format!("response body: {e}"),
+                                BufferError::Io(e) => format!("cannot buffer the response: {e}"),
+                            });
+                            text(StatusCode::BAD_GATEWAY, "bad gateway\n".into())
+                        }
+                    }
                 }
                 _ => {
                     let (mut parts, inner) = resp.into_parts();
@@ -340,6 +440,7 @@ impl Proxy {
         resp.headers_mut()
             .insert(headers::REQUEST_ID.clone(), request_id.clone());
         if let (Some(log), Some(path)) = (&self.log, log_path) {
+            logged.extend(pick(resp.headers(), &cfg.log_response_headers, "resp"));
             log.request(Entry {
                 service: &cfg.name,
                 method: method.as_str(),
@@ -349,6 +450,7 @@ impl Proxy {
                 target: target.addr(),
                 request_id: request_id.to_str().unwrap_or("-"),
                 error: detail.as_deref(),
+                headers: logged,
             });
         } else if let Some(d) = &detail {
             eprintln!("hoist-proxy: {} {}: {d}", cfg.name, target.addr());

@@ -128,6 +128,7 @@ impl Server {
             log,
             https_addr.map(|a| a.port()),
             acme.challenges.clone(),
+            opts.state_dir.join("buffers"),
         ));
         let (tx, rx) = watch::channel(false);
         let conns = Counter::new();

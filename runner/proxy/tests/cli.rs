@@ -183,3 +183,79 @@ async fn deploy_list_pause_via_binary() {
     let _ = deploy; // shared helper unused here
     let _ = req;
 }
+
+/// The request log of `hoist-proxy run`: the path without its query string,
+/// the request id, the configured request and response headers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_log_lines() {
+    use std::io::{BufRead, BufReader};
+    let up = Upstream::start("v1", true).await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let state = dir.path().join("state");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hoist-proxy"))
+        .args(["run", "--http-port", &port.to_string(), "--https-port", "0"])
+        .arg("--state-dir")
+        .arg(&state)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let sock = state.join("control.sock").display().to_string();
+    for _ in 0..100 {
+        if std::path::Path::new(&sock).exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let out = run(args(&[
+        "deploy",
+        "app",
+        "--target",
+        &up.target(),
+        "--health-check-interval",
+        "100ms",
+        "--log-request-header",
+        "User-Agent",
+        "--log-response-header",
+        "X-Request-ID",
+        "--socket",
+        &sock,
+    ]))
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let resp = common::raw(
+        addr,
+        "GET /x?token=s3cr3t HTTP/1.1\r\nHost: app.test\r\nUser-Agent: probe/1\r\nX-Request-ID: rid-9\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(resp.status, 200);
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find(|l| l.contains(" app GET "))
+    });
+    let line = tokio::time::timeout(std::time::Duration::from_secs(10), line)
+        .await
+        .expect("a log line within 10 s")
+        .unwrap()
+        .unwrap_or_default();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(line.contains(" app GET /x 200 "), "{line}");
+    assert!(!line.contains("s3cr3t"), "{line}");
+    assert!(line.contains("request_id=rid-9"), "{line}");
+    assert!(line.contains("req.user-agent=\"probe/1\""), "{line}");
+    assert!(line.contains("resp.x-request-id=\"rid-9\""), "{line}");
+}

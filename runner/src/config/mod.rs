@@ -52,8 +52,8 @@ use std::path::PathBuf;
 pub use duration::DurationText;
 pub use hooks::{HookLevel, HookOutput, ShellHooksConfig};
 pub use model::{
-    BuildConfig, EnvSpec, PluginUseConfig, ProxyRunSpec, ProxySpec, RegistryConfig, RoleConfig,
-    SecretRef, TlsSecrets,
+    AcmeSpec, BufferSpec, BuildConfig, EnvSpec, PluginUseConfig, ProxyRunSpec, ProxySpec,
+    RegistryConfig, RoleConfig, SecretRef, TlsSecrets,
 };
 pub use raw::RawConfig;
 pub use redact::{lookup, plugin_view_json, redacted_json, redacted_yaml};

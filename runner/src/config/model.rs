@@ -92,9 +92,32 @@ pub struct ProxySpec {
     pub ssl_redirect: bool,
     /// `forward_headers` (default: true without TLS, as kamal-proxy).
     pub forward_headers: Option<bool>,
+    /// `buffering`, with Kamal's defaults (both on, 1 GB request limit, no
+    /// response limit, 1 MB in memory).
+    pub buffering: BufferSpec,
+    /// `logging.request_headers` (Kamal's default: Cache-Control,
+    /// Last-Modified, User-Agent) and `logging.response_headers`.
+    pub log_request_headers: Vec<String>,
+    /// `logging.response_headers`.
+    pub log_response_headers: Vec<String>,
     /// `ssl: true`: certificates from an ACME directory (Let's Encrypt
     /// unless `proxy.acme` names another), ordered by hoist-proxy.
     pub automatic_tls: Option<AcmeSpec>,
+}
+
+/// `proxy.buffering` resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BufferSpec {
+    /// `requests` (default true).
+    pub requests: bool,
+    /// `responses` (default true).
+    pub responses: bool,
+    /// `max_request_body` bytes (default 1 GB; 0 = no limit).
+    pub max_request_body: u64,
+    /// `max_response_body` bytes (default 0 = no limit).
+    pub max_response_body: u64,
+    /// `memory` bytes (default 1 MB).
+    pub memory: u64,
 }
 
 /// Where `ssl: true` orders certificates (`proxy.acme`, hoist's key).

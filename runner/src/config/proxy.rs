@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
 use super::context::Cx;
-use super::model::{AcmeSpec, ProxyRunSpec, ProxySpec, TlsSecrets};
+use super::model::{AcmeSpec, BufferSpec, ProxyRunSpec, ProxySpec, TlsSecrets};
 use super::shape::*;
 use super::values::*;
 
@@ -352,7 +352,23 @@ pub(super) fn resolve_spec(cx: &Cx, key: &str, p: &Proxy) -> Result<ProxySpec, C
             format!("`{health_path}` must start with `/`"),
         ));
     }
+    let b = p.buffering.clone().unwrap_or_default();
+    let buffering = BufferSpec {
+        requests: b.requests.unwrap_or(true),
+        responses: b.responses.unwrap_or(true),
+        max_request_body: b.max_request_body.unwrap_or(1_000_000_000),
+        max_response_body: b.max_response_body.unwrap_or(0),
+        memory: b.memory.unwrap_or(1_000_000),
+    };
+    let logging = p.logging.clone().unwrap_or_default();
     Ok(ProxySpec {
+        buffering,
+        log_request_headers: logging.request_headers.unwrap_or_else(|| {
+            ["Cache-Control", "Last-Modified", "User-Agent"]
+                .map(String::from)
+                .to_vec()
+        }),
+        log_response_headers: logging.response_headers.unwrap_or_default(),
         hosts,
         app_port: p.app_port.unwrap_or(80),
         path_prefixes,
@@ -447,14 +463,6 @@ pub(super) fn notes(at: &str, proxy: Option<&Proxy>) -> Vec<String> {
         return Vec::new();
     };
     let mut unused = Vec::new();
-    if p.buffering.is_some() {
-        unused.push(format!("{at}.buffering (hoist-proxy streams bodies)"));
-    }
-    if p.logging.is_some() {
-        unused.push(format!(
-            "{at}.logging (hoist-proxy logs method, path, status and time)"
-        ));
-    }
     if p.run.as_ref().is_some_and(|r| {
         r.metrics_port.is_some()
             || r.registry.is_some()

@@ -230,6 +230,26 @@ impl ProxyCommand {
                     push("--forward-headers");
                     push(if f { "true" } else { "false" });
                 }
+                let b = &spec.buffering;
+                let flag = |on: bool| if on { "true" } else { "false" };
+                push("--buffer-requests");
+                push(flag(b.requests));
+                push("--buffer-responses");
+                push(flag(b.responses));
+                push("--buffer-memory");
+                push(&b.memory.to_string());
+                push("--max-request-body");
+                push(&b.max_request_body.to_string());
+                push("--max-response-body");
+                push(&b.max_response_body.to_string());
+                for h in &spec.log_request_headers {
+                    push("--log-request-header");
+                    push(h);
+                }
+                for h in &spec.log_response_headers {
+                    push("--log-response-header");
+                    push(h);
+                }
             }
             ProxyCommand::Check {
                 target,
@@ -302,6 +322,14 @@ pub async fn exec(docker: &Docker, cmd: &ProxyCommand) -> Result<String, ProxyEr
         }
         if message.is_empty() {
             message = format!("exited with status {}", out.exit_code);
+        }
+        if message.contains("unexpected argument") {
+            // A proxy from an older hoist: its image predates the flag.
+            let first = message.lines().next().unwrap_or("").to_string();
+            message = format!(
+                "{first}: the running hoist-proxy is older than this hoist; `hoist proxy reboot` \
+                 upgrades it (its routes and certificates are kept)"
+            );
         }
         Err(ProxyError::Command { host, message })
     }
@@ -548,6 +576,15 @@ mod tests {
             ssl_redirect: true,
             forward_headers: None,
             automatic_tls: None,
+            buffering: crate::config::BufferSpec {
+                requests: true,
+                responses: true,
+                max_request_body: 1_000_000_000,
+                max_response_body: 0,
+                memory: 1_000_000,
+            },
+            log_request_headers: vec!["User-Agent".into()],
+            log_response_headers: vec![],
         }
     }
 
@@ -572,7 +609,9 @@ mod tests {
             "docker exec hoist-proxy /hoist-proxy deploy app-web --target app-web-v2:3000 \
              --host app.example.com --health-check-path /up --health-check-interval 1s \
              --health-check-timeout 5s --deploy-timeout 30s --drain-timeout 2500ms \
-             --response-timeout 30s"
+             --response-timeout 30s --buffer-requests true --buffer-responses true \
+             --buffer-memory 1000000 --max-request-body 1000000000 --max-response-body 0 \
+             --log-request-header User-Agent"
         );
     }
 
@@ -600,7 +639,7 @@ mod tests {
             "--tls-certificate-path /var/lib/hoist-proxy/tls/app-api/cert.pem \
              --tls-private-key-path /var/lib/hoist-proxy/tls/app-api/key.pem --tls-redirect true"
         ));
-        assert!(argv.ends_with("--forward-headers true"));
+        assert!(argv.contains("--forward-headers true --buffer-requests true"));
     }
 
     #[test]

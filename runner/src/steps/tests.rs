@@ -129,7 +129,10 @@ async fn full_boot_makes_exact_operations() {
              --deploy-timeout 30s".to_string(),
             "[local] docker exec hoist-proxy /hoist-proxy deploy app-web --target app-web-v2:80 \
              --health-check-path /up --health-check-interval 1s --health-check-timeout 5s \
-             --deploy-timeout 30s --drain-timeout 9s --response-timeout 30s".to_string(),
+             --deploy-timeout 30s --drain-timeout 9s --response-timeout 30s \
+             --buffer-requests true --buffer-responses true --buffer-memory 1000000 \
+             --max-request-body 1000000000 --max-response-body 0 --log-request-header Cache-Control \
+             --log-request-header Last-Modified --log-request-header User-Agent".to_string(),
             "[local] docker stop -t 9 app-web-v1".to_string(),
         ]
     );

@@ -79,6 +79,32 @@ async fn answer(
     if path == "/ws" && req.headers().contains_key("upgrade") {
         return Ok(upgrade_echo(&mut req, version));
     }
+    if path == "/body" {
+        // The body whole: its length, a checksum, and how it was framed.
+        use http_body_util::BodyExt;
+        let cl = header(&req, "content-length");
+        let te = header(&req, "transfer-encoding");
+        let bytes = req.into_body().collect().await.map(|b| b.to_bytes());
+        let body = match bytes {
+            Ok(b) => {
+                let sum = b
+                    .iter()
+                    .fold(0u64, |h, x| h.wrapping_mul(31).wrapping_add(*x as u64));
+                format!("{version} len={} sum={sum} cl={cl} te={te}", b.len())
+            }
+            Err(e) => format!("{version} body error: {e}"),
+        };
+        return Ok(Response::new(Full::new(Bytes::from(body))));
+    }
+    if path == "/big" {
+        let n: usize = req
+            .uri()
+            .query()
+            .and_then(|q| q.strip_prefix("n="))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1000);
+        return Ok(Response::new(Full::new(Bytes::from(vec![b'x'; n]))));
+    }
     let (status, body) = match path.as_str() {
         "/up" => (up.load(Ordering::SeqCst), format!("{version} up")),
         "/slow" => {
