@@ -309,3 +309,62 @@ fn buffered_uploads_reach_a_slow_app_whole_and_big_ones_get_413() {
     let (status, body) = get(b, 0, &host, "/upload", "Content-Length: 150000\r\n");
     assert_eq!(status, 413, "{body}");
 }
+
+/// A Kamal host moving to hoist: kamal-proxy holds ports 80 and 443, so
+/// `hoist proxy boot` and a deploy say so and name the command that hands
+/// the ports over (nothing else changes, the lock is released); once
+/// kamal-proxy is stopped, the boot succeeds and the app is served.
+#[test]
+fn kamal_proxy_holding_the_ports_is_named_with_the_handover() {
+    let _g = support::testbed::exclusive();
+    let b = bed();
+    let app = app_on("kamalmove", 2, "");
+    let host = app.host_name();
+    app.deploy("v1", &[]).assert_ok();
+    let image = b.docker(
+        2,
+        &[
+            "images",
+            "--filter",
+            "label=hoist.proxy",
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+        ],
+    );
+    let image = image.lines().next().unwrap().to_string();
+    b.docker(2, &["rm", "-f", "hoist-proxy"]);
+    let _ = b.docker_raw(2, &["rm", "-f", "kamal-proxy"]);
+    b.docker(
+        2,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "kamal-proxy",
+            "-p",
+            "80:80",
+            "-p",
+            "443:443",
+            &image,
+            "run",
+        ],
+    );
+    let boot = app.hoist(&["proxy", "boot"]);
+    boot.assert_failed();
+    let text = boot.text();
+    assert!(
+        text.contains("kamal-proxy runs on") && text.contains("`kamal proxy stop`"),
+        "{text}"
+    );
+    let run = app.deploy("v2", &[]);
+    run.assert_failed();
+    assert!(run.text().contains("`kamal proxy stop`"), "{}", run.text());
+    app.assert_unlocked("after a deploy stopped by kamal-proxy");
+    b.docker(2, &["stop", "kamal-proxy"]);
+    app.hoist(&["proxy", "boot"]).assert_ok();
+    let (status, body) = get(b, 2, &host, "/", "");
+    b.docker(2, &["rm", "-f", "kamal-proxy"]);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("version v1"), "{body}");
+    app.hoist(&["remove", "-y"]).assert_ok();
+}

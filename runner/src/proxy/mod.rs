@@ -40,6 +40,11 @@ pub enum ProxyError {
     /// The proxy refused or failed the command.
     #[error("hoist-proxy on `{host}`: {message}")]
     Command { host: String, message: String },
+    /// kamal-proxy holds the ports.
+    #[error(
+        "kamal-proxy runs on `{host}` and holds ports 80 and 443, which hoist-proxy needs; hand them over with `kamal proxy stop` (or `docker stop kamal-proxy` on the host; your Kamal apps stop being served until hoist deploys them), then run `hoist proxy boot` or deploy again"
+    )]
+    KamalProxy { host: String },
     /// The proxy is not running where it must be.
     #[error(
         "hoist-proxy is not running on `{host}`; start it with `hoist proxy boot` (or `hoist deploy`, which boots it)"
@@ -386,6 +391,20 @@ pub fn run_spec(run: &ProxyRunSpec, host: &str) -> RunSpec {
     }
 }
 
+/// Kamal's proxy container.
+pub const KAMAL_PROXY: &str = "kamal-proxy";
+
+/// Fails when kamal-proxy runs on the host (a Kamal app moving to hoist):
+/// it holds ports 80 and 443, and stopping it is the user's call.
+async fn kamal_proxy_free(docker: &Docker) -> Result<(), ProxyError> {
+    match docker.inspect(KAMAL_PROXY).await? {
+        Some(s) if s.state == "running" => Err(ProxyError::KamalProxy {
+            host: docker.host().to_string(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Boots the proxy on `docker`'s host unless it runs: the network, the
 /// image (built on `builder` by [`build_image`] beforehand), then the
 /// container (started if stopped, created if missing). Returns a one-line
@@ -405,7 +424,11 @@ pub async fn boot(
     if let Some(s) = shipped {
         what.push(s);
     }
-    match docker.inspect(CONTAINER).await? {
+    let current = docker.inspect(CONTAINER).await?;
+    if !current.as_ref().is_some_and(|s| s.state == "running") {
+        kamal_proxy_free(docker).await?;
+    }
+    match current {
         Some(s) if s.state == "running" => {
             if s.image != image() && !s.image.ends_with(&image()) {
                 what.push(format!(
