@@ -425,7 +425,7 @@ pub async fn boot(
         what.push(s);
     }
     let current = docker.inspect(CONTAINER).await?;
-    if !current.as_ref().is_some_and(|s| s.state == "running") {
+    if current.as_ref().is_none_or(|s| s.state != "running") {
         kamal_proxy_free(docker).await?;
     }
     match current {
