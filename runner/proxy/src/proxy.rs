@@ -394,7 +394,12 @@ impl Proxy {
                         Either::Right(Either::Left(Full::new(Bytes::new()))),
                     )
                 }
-                _ if cfg.buffering.responses && !streams(resp.headers()) => {
+                // HEAD answers and empty bodies keep their headers as sent.
+                _ if cfg.buffering.responses
+                    && method != Method::HEAD
+                    && !resp.body().is_end_stream()
+                    && !streams(resp.headers()) =>
+                {
                     let (mut parts, inner) = resp.into_parts();
                     headers::strip_hop_by_hop(&mut parts.headers);
                     parts.version = Version::HTTP_11;

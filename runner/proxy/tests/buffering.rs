@@ -99,6 +99,18 @@ async fn request_limits_and_slow_buffered_uploads() {
     )
     .await;
     assert_eq!(resp.status, 502, "{}", resp.body);
+    // HEAD keeps the length the GET would have.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"HEAD /big?n=40000 HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert!(
+        out.to_ascii_lowercase().contains("content-length: 40000"),
+        "{out}"
+    );
 }
 
 /// Without buffering, a declared body over the limit still gets 413.
