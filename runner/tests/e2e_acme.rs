@@ -140,17 +140,11 @@ impl Pebble {
 
     /// Pebble's root (signs what it issues).
     fn root(&self) -> Result<String, String> {
-        let out = Command::new("curl")
-            .args(["-sS", "--fail", "--cacert"])
-            .arg(self.ca())
-            .arg(format!("https://{}/roots/0", self.management))
-            .output()
-            .unwrap();
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
+        curl_https(
+            &self.ca(),
+            &[],
+            &format!("https://{}/roots/0", self.management),
+        )
     }
 
     fn logs(&self) -> String {
@@ -213,11 +207,21 @@ fn use_pebble(app: &App, pebble: &Pebble) {
 /// only `root`: the body.
 fn https(b: &Bed, host: &str, root: &Path) -> Result<String, String> {
     let port = b.https[SERVER].rsplit(':').next().unwrap();
+    curl_https(
+        root,
+        &["--resolve", &format!("{host}:{port}:127.0.0.1")],
+        &format!("https://{host}:{port}/"),
+    )
+}
+
+/// `curl` of an https `url` trusting only the CA in `ca`: the body, or
+/// curl's error.
+fn curl_https(ca: &Path, extra: &[&str], url: &str) -> Result<String, String> {
     let out = Command::new("curl")
         .args(["-sS", "--fail", "--cacert"])
-        .arg(root)
-        .args(["--resolve", &format!("{host}:{port}:127.0.0.1")])
-        .arg(format!("https://{host}:{port}/"))
+        .arg(ca)
+        .args(extra)
+        .arg(url)
         .output()
         .unwrap();
     if out.status.success() {

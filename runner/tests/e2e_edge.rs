@@ -17,16 +17,25 @@ fn addr(b: &Bed, i: usize) -> SocketAddr {
     b.http[i].parse().unwrap()
 }
 
-/// An app whose web role runs on server `i` behind its proxy.
-fn app_on(prefix: &str, i: usize, extra: &str) -> App {
-    let b = bed();
-    let (app, kh) = bed_app(prefix);
-    app.config(&format!(
-        "servers:\n  web:\n    hosts: [{}]\n{}readiness_delay: 1\n{extra}",
-        b.servers[i],
-        b.ssh_yaml(&kh, "")
-    ));
+/// An app whose web role runs on server `i` behind its proxy: see
+/// [`configure`].
+fn app_on(prefix: &str, i: usize, root: &str, proxy: &str) -> App {
+    let (app, _) = bed_app(prefix);
+    configure(&app, i, root, proxy);
     app
+}
+
+/// Writes `app`'s config: its web role on server `i`, `root` added at the
+/// top level and `proxy` (indented lines) to its `proxy:` map, which routes
+/// the app's host name.
+fn configure(app: &App, i: usize, root: &str, proxy: &str) {
+    let b = bed();
+    app.config(&format!(
+        "servers:\n  web:\n    hosts: [{}]\n{}readiness_delay: 1\n{root}proxy:\n  host: {}\n{proxy}",
+        b.servers[i],
+        b.ssh_yaml(&app.path().join("known_hosts"), ""),
+        app.host_name()
+    ));
 }
 
 /// A WebSocket to the app's `/ws` through server `i`'s proxy.
@@ -86,7 +95,7 @@ fn websocket_stays_connected_across_a_deploy_until_the_drain() {
     let _g = shared();
     let b = bed();
     let drain = Duration::from_secs(6);
-    let app = app_on("wsdeploy", 1, "drain_timeout: 6\n");
+    let app = app_on("wsdeploy", 1, "drain_timeout: 6\n", "");
     let host = app.host_name();
     app.deploy("v1", &[]).assert_ok();
     let mut old = ws(b, 1, &host);
@@ -153,13 +162,8 @@ fn websocket_stays_connected_across_a_deploy_until_the_drain() {
 fn forged_forwarded_headers_do_not_reach_the_app() {
     let _g = shared();
     let b = bed();
-    let app = app_on("fwdhdr", 0, "");
+    let app = app_on("fwdhdr", 0, "", "  forward_headers: false\n");
     let host = app.host_name();
-    app.config(&format!(
-        "servers:\n  web:\n    hosts: [{}]\n{}readiness_delay: 1\nproxy:\n  host: {host}\n  forward_headers: false\n",
-        b.servers[0],
-        b.ssh_yaml(&app.path().join("known_hosts"), "")
-    ));
     app.deploy("v1", &[]).assert_ok();
     let (status, body) = get(
         b,
@@ -194,16 +198,8 @@ fn half_open_clients_are_closed_by_the_header_timeout() {
     // Alone: a proxy reboot interrupts the server's other apps.
     let _g = support::testbed::exclusive();
     let b = bed();
-    let app = app_on("halfopen", 2, "");
+    let app = app_on("halfopen", 2, "", "  run:\n    header_timeout: 3\n");
     let host = app.host_name();
-    let base = format!(
-        "servers:\n  web:\n    hosts: [{}]\n{}readiness_delay: 1\n",
-        b.servers[2],
-        b.ssh_yaml(&app.path().join("known_hosts"), "")
-    );
-    app.config(&format!(
-        "{base}proxy:\n  host: {host}\n  run:\n    header_timeout: 3\n"
-    ));
     app.deploy("v1", &[]).assert_ok();
     app.hoist(&["proxy", "reboot"]).assert_ok();
     let cmd = b.docker(2, &["inspect", "-f", "{{json .Config.Cmd}}", "hoist-proxy"]);
@@ -246,7 +242,7 @@ fn half_open_clients_are_closed_by_the_header_timeout() {
     }
     let closed_after = opened.elapsed();
     // Back to the default for the other tests.
-    app.config(&format!("{base}proxy:\n  host: {host}\n"));
+    configure(&app, 2, "", "");
     app.hoist(&["proxy", "reboot"]).assert_ok();
     assert_eq!(still_open, 0, "half-open connections still open");
     println!(
@@ -261,13 +257,13 @@ fn half_open_clients_are_closed_by_the_header_timeout() {
 fn buffered_uploads_reach_a_slow_app_whole_and_big_ones_get_413() {
     let _g = shared();
     let b = bed();
-    let app = app_on("buffered", 0, "");
+    let app = app_on(
+        "buffered",
+        0,
+        "",
+        "  buffering:\n    requests: true\n    responses: true\n    max_request_body: 100000\n    memory: 16384\n",
+    );
     let host = app.host_name();
-    app.config(&format!(
-        "servers:\n  web:\n    hosts: [{}]\n{}readiness_delay: 1\nproxy:\n  host: {host}\n  buffering:\n    requests: true\n    responses: true\n    max_request_body: 100000\n    memory: 16384\n",
-        b.servers[0],
-        b.ssh_yaml(&app.path().join("known_hosts"), "")
-    ));
     app.deploy("v1", &[]).assert_ok();
     let post = |head: &str, chunks: &[&[u8]], pause: Duration| -> String {
         let mut s = TcpStream::connect(addr(b, 0)).unwrap();
@@ -318,7 +314,7 @@ fn buffered_uploads_reach_a_slow_app_whole_and_big_ones_get_413() {
 fn kamal_proxy_holding_the_ports_is_named_with_the_handover() {
     let _g = support::testbed::exclusive();
     let b = bed();
-    let app = app_on("kamalmove", 2, "");
+    let app = app_on("kamalmove", 2, "", "");
     let host = app.host_name();
     app.deploy("v1", &[]).assert_ok();
     let image = b.docker(

@@ -256,16 +256,13 @@ impl Manager {
             {
                 Ok(_) => {}
                 Err(u) => {
-                    let keeps = match &old {
-                        Some(o) => format!("the old target {} keeps serving", o.target.addr()),
-                        None => "nothing was routed".to_string(),
-                    };
                     return Err(err(format!(
-                        "target {} did not answer 2xx on {} within {} (last: {}); {keeps}",
+                        "target {} did not answer 2xx on {} within {} (last: {}); {}",
                         req.target,
                         hc.path,
                         fmt_duration(req.deploy_timeout),
-                        u.last
+                        u.last,
+                        keeps(&old)
                     )));
                 }
             }
@@ -280,13 +277,10 @@ impl Manager {
         if let Some(a) = &acme {
             for h in &hosts {
                 if let Err(e) = self.acme.ensure(h, a, progress).await {
-                    let keeps = match &old {
-                        Some(o) => format!("the old target {} keeps serving", o.target.addr()),
-                        None => "nothing was routed".to_string(),
-                    };
                     return Err(err(format!(
-                        "no certificate for {h} from {}: {e}; {keeps}",
-                        a.directory
+                        "no certificate for {h} from {}: {e}; {}",
+                        a.directory,
+                        keeps(&old)
                     )));
                 }
             }
@@ -441,6 +435,14 @@ impl Manager {
                 },
             })
             .collect()
+    }
+}
+
+/// What still serves when a deploy fails before its switch.
+fn keeps(old: &Option<Arc<Route>>) -> String {
+    match old {
+        Some(o) => format!("the old target {} keeps serving", o.target.addr()),
+        None => "nothing was routed".to_string(),
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 
 use rustls::sign::CertifiedKey;
 
-use crate::config::{ServiceConfig, normalize_host, prefix_matches};
+use crate::config::{ServiceConfig, prefix_matches};
 use crate::target::{CounterGuard, Target};
 
 /// One service as the hot path sees it.
@@ -109,10 +109,10 @@ impl Table {
         Some((&hit.route, &hit.prefix))
     }
 
-    /// The certificate for an SNI name: exact host, then wildcard.
+    /// The certificate for a (normalized) SNI name: exact host, then
+    /// wildcard.
     pub fn cert_for(&self, sni: &str) -> Option<Arc<CertifiedKey>> {
-        let sni = normalize_host(sni);
-        if let Some(c) = self.certs.get(&sni) {
+        if let Some(c) = self.certs.get(sni) {
             return Some(c.clone());
         }
         self.wildcard_certs

@@ -8,7 +8,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use http::header::{self, HeaderMap, HeaderValue};
-use http::{Request, Response, StatusCode, Version};
+use http::{Request, Response, Version};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
@@ -36,21 +36,18 @@ pub fn restore(headers: &mut HeaderMap, protocol: HeaderValue) {
     headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
 }
 
-/// If `resp` switches protocols, takes its upgraded connection and joins it
-/// to the client's (`client`) in a task that holds `guard` until either side
-/// closes or `cancel` fires (the old target's drain timed out). The
-/// response's `Upgrade`/`Connection` headers are kept for the client.
-/// Returns `false` (and leaves `resp` alone) when the target declined.
+/// Takes the upgraded connection of `resp` (a `101 Switching Protocols`)
+/// and joins it to the client's (`client`) in a task that holds `guard`
+/// until either side closes or `cancel` fires (the old target's drain timed
+/// out). The response's `Upgrade`/`Connection` headers are kept for the
+/// client.
 pub fn join<B>(
     resp: &mut Response<B>,
     protocol: Option<HeaderValue>,
     client: OnUpgrade,
     guard: CounterGuard,
     cancel: Pin<Box<dyn Future<Output = ()> + Send>>,
-) -> bool {
-    if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
-        return false;
-    }
+) {
     let upstream = hyper::upgrade::on(&mut *resp);
     let answered = resp.headers().get(header::UPGRADE).cloned().or(protocol);
     crate::headers::strip_hop_by_hop(resp.headers_mut());
@@ -68,5 +65,4 @@ pub fn join<B>(
             _ = tokio::io::copy_bidirectional(&mut c, &mut u) => {}
         }
     });
-    true
 }

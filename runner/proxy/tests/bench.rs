@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Upstream, deploy, proxy, req};
+use common::{Upstream, deploy, free_port, proxy, req};
 use hoist_proxy::load::{self, LoadSpec};
 
 async fn measure(addr: std::net::SocketAddr, keep_alive: bool) -> load::LoadReport {
@@ -36,15 +36,6 @@ async fn bench() {
             assert_eq!(r.failed(), 0);
         }
     }
-}
-
-/// Free 127.0.0.1 port.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn wait_listening(port: u16) {

@@ -115,6 +115,11 @@ pub fn tls_dir(service: &str) -> String {
     format!("{STATE_DIR}/tls/{service}")
 }
 
+/// A boolean flag's value.
+fn flag(on: bool) -> &'static str {
+    if on { "true" } else { "false" }
+}
+
 fn secs(d: Duration) -> String {
     if d.subsec_millis() == 0 {
         format!("{}s", d.as_secs())
@@ -192,11 +197,7 @@ impl ProxyCommand {
                 }
                 if spec.path_prefixes.iter().any(|p| p != "/") {
                     push("--strip-path-prefix");
-                    push(if spec.strip_path_prefix {
-                        "true"
-                    } else {
-                        "false"
-                    });
+                    push(flag(spec.strip_path_prefix));
                 }
                 health(&mut push, spec, *deploy_timeout);
                 push("--drain-timeout");
@@ -209,8 +210,6 @@ impl ProxyCommand {
                     push(&format!("{dir}/cert.pem"));
                     push("--tls-private-key-path");
                     push(&format!("{dir}/key.pem"));
-                    push("--tls-redirect");
-                    push(if spec.ssl_redirect { "true" } else { "false" });
                 }
                 if let Some(acme) = &spec.automatic_tls {
                     push("--tls-acme");
@@ -228,15 +227,16 @@ impl ProxyCommand {
                         push("--tls-acme-challenge");
                         push(c);
                     }
+                }
+                if spec.tls.is_some() || spec.automatic_tls.is_some() {
                     push("--tls-redirect");
-                    push(if spec.ssl_redirect { "true" } else { "false" });
+                    push(flag(spec.ssl_redirect));
                 }
                 if let Some(f) = spec.forward_headers {
                     push("--forward-headers");
-                    push(if f { "true" } else { "false" });
+                    push(flag(f));
                 }
                 let b = &spec.buffering;
-                let flag = |on: bool| if on { "true" } else { "false" };
                 push("--buffer-requests");
                 push(flag(b.requests));
                 push("--buffer-responses");

@@ -40,6 +40,24 @@ fn header(req: &Request<Incoming>, name: &str) -> String {
         .to_string()
 }
 
+/// The number after `key` (`n=`, `ms=`) in the query, else `default`.
+fn query_number(req: &Request<Incoming>, key: &str, default: u64) -> u64 {
+    req.uri()
+        .query()
+        .and_then(|q| q.strip_prefix(key))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A free 127.0.0.1 port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// `/ws` with `Upgrade`: answers 101 and echoes every chunk it reads as
 /// `<version> <chunk>` until the client closes.
 fn upgrade_echo(req: &mut Request<Incoming>, version: Arc<str>) -> Response<Full<Bytes>> {
@@ -97,23 +115,13 @@ async fn answer(
         return Ok(Response::new(Full::new(Bytes::from(body))));
     }
     if path == "/big" {
-        let n: usize = req
-            .uri()
-            .query()
-            .and_then(|q| q.strip_prefix("n="))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1000);
+        let n = query_number(&req, "n=", 1000) as usize;
         return Ok(Response::new(Full::new(Bytes::from(vec![b'x'; n]))));
     }
     let (status, body) = match path.as_str() {
         "/up" => (up.load(Ordering::SeqCst), format!("{version} up")),
         "/slow" => {
-            let ms: u64 = req
-                .uri()
-                .query()
-                .and_then(|q| q.strip_prefix("ms="))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(1000);
+            let ms = query_number(&req, "ms=", 1000);
             tokio::time::sleep(Duration::from_millis(ms)).await;
             (200, format!("{version} slow"))
         }
